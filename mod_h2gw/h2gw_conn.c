@@ -1,0 +1,762 @@
+/*
+ * h2gw_conn: an upstream HTTP/2 connection on the engine thread. Bytes
+ * move through nghttp2_session_mem_recv/mem_send so the transport stays
+ * apart from the session (TLS slots in below, a fuzzer can drive the
+ * session without a socket). Response bytes are given back to the upstream
+ * (nghttp2_session_consume) only when the handler reports them written to
+ * the client: NGHTTP2_OPT_NO_AUTO_WINDOW_UPDATE ties flow control end to
+ * end.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <apr_strings.h>
+#include <apr_portable.h>
+
+#include "mod_h2gw.h"
+#include "h2gw_conn.h"
+
+APLOG_USE_MODULE(h2gw);
+
+/* Bytes read from the socket per call; one read hands nghttp2 a batch. */
+#define READ_CHUNK (64 * 1024)
+/* Most bytes read per poll event, so one busy connection cannot starve
+ * the others on the engine thread. */
+#define READ_BUDGET (1024 * 1024)
+
+#define CONN_LOG(conn, lvl, rv, fmt, ...)                                    \
+    ap_log_error(APLOG_MARK, lvl, rv, (conn)->s, "h2gw conn %lu (%s): " fmt, \
+                 (conn)->id, (conn)->up->key, __VA_ARGS__)
+
+static apr_status_t set_events(h2gw_conn_t *conn, apr_int16_t events)
+{
+    apr_status_t rv;
+
+    if (conn->pfd.reqevents == events) {
+        return APR_SUCCESS;
+    }
+    apr_pollset_remove(conn->pollset, &conn->pfd);
+    conn->pfd.reqevents = events;
+    rv = apr_pollset_add(conn->pollset, &conn->pfd);
+    return rv;
+}
+
+static void link_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
+{
+    st->conn = conn;
+    st->conn_prev = NULL;
+    st->conn_next = conn->streams;
+    if (conn->streams) {
+        conn->streams->conn_prev = st;
+    }
+    conn->streams = st;
+}
+
+/* Unlinks st and drops the engine's reference: st may be freed. */
+static void release_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
+{
+    if (st->conn_prev) {
+        st->conn_prev->conn_next = st->conn_next;
+    }
+    else {
+        conn->streams = st->conn_next;
+    }
+    if (st->conn_next) {
+        st->conn_next->conn_prev = st->conn_prev;
+    }
+    st->conn = NULL;
+    st->conn_prev = st->conn_next = NULL;
+    if (st->engine_ref) {
+        st->engine_ref = 0;
+        h2gw_stream_unref(st);
+    }
+}
+
+/* The stream no longer occupies a slot of the connection. */
+static void stream_inactive(h2gw_conn_t *conn, h2gw_stream_t *st)
+{
+    if (st->ngh_open || st->stream_id == 0) {
+        --conn->nactive;
+    }
+    st->ngh_open = 0;
+    st->deadline = 0;
+}
+
+static void fail_stream(h2gw_stream_t *st, h2gw_fail_t fail,
+                        const char *reason)
+{
+    apr_thread_mutex_lock(st->lock);
+    h2gw_stream_fail_locked(st, fail, reason);
+    apr_thread_mutex_unlock(st->lock);
+}
+
+void h2gw_conn_kill(h2gw_conn_t *conn, h2gw_fail_t fail, const char *reason)
+{
+    if (!conn->dead) {
+        conn->dead = 1;
+        conn->dead_fail = fail;
+        conn->dead_reason = reason;
+    }
+}
+
+/* ---- nghttp2 callbacks ------------------------------------------------ */
+
+static ssize_t read_req_body(nghttp2_session *ngh, int32_t stream_id,
+                             uint8_t *buf, size_t length,
+                             uint32_t *data_flags, nghttp2_data_source *src,
+                             void *user_data)
+{
+    h2gw_stream_t *st = src->ptr;
+    size_t n;
+    int eof;
+
+    apr_thread_mutex_lock(st->lock);
+    n = h2gw_stream_get_body_locked(st, buf, length, &eof);
+    if (eof) {
+        st->req_done = 1;
+    }
+    apr_thread_mutex_unlock(st->lock);
+    if (eof) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        return (ssize_t)n;
+    }
+    if (n == 0) {
+        st->req_deferred = 1;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    return (ssize_t)n;
+}
+
+static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
+                     const uint8_t *name, size_t namelen,
+                     const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user_data)
+{
+    h2gw_conn_t *conn = user_data;
+    h2gw_stream_t *st;
+    h2gw_field_t *f;
+    int status;
+
+    if (frame->hd.type != NGHTTP2_HEADERS) {
+        return 0;
+    }
+    st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
+    if (!st || st->handler_gone) {
+        return 0;
+    }
+    if (st->state >= H2GW_STREAM_ST_HEADERS) {
+        /* Trailers: not forwarded yet; dropping them keeps the body
+         * intact. */
+        return 0;
+    }
+    switch (h2gw_headers_resp_class(name, namelen, value, valuelen)) {
+    case H2GW_HDR_STATUS:
+        status = h2gw_headers_parse_status(value, valuelen);
+        if (status < 0) {
+            CONN_LOG(conn, APLOG_WARNING, 0, "stream %d: invalid :status "
+                     "'%.*s'", frame->hd.stream_id, (int)valuelen, value);
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+        st->http_status = status;
+        break;
+    case H2GW_HDR_PASS:
+        /* Only the engine allocates from st->pool after submit; the
+         * handler reads resp_fields once the state says HEADERS. */
+        f = apr_array_push(st->resp_fields);
+        f->name = apr_pstrmemdup(st->pool, (const char *)name, namelen);
+        f->value = apr_pstrmemdup(st->pool, (const char *)value, valuelen);
+        break;
+    case H2GW_HDR_DROP:
+        break;
+    case H2GW_HDR_INVALID:
+        CONN_LOG(conn, APLOG_WARNING, 0, "stream %d: invalid response "
+                 "header '%.*s'", frame->hd.stream_id, (int)namelen, name);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
+                                const nghttp2_frame *frame)
+{
+    if (st->state >= H2GW_STREAM_ST_HEADERS) {
+        return;  /* trailers */
+    }
+    if (st->http_status >= 100 && st->http_status < 200) {
+        /* Interim response: its fields do not belong to the final one. */
+        apr_array_clear(st->resp_fields);
+        st->http_status = 0;
+        return;
+    }
+    apr_thread_mutex_lock(st->lock);
+    if (!h2gw_stream_is_final(st)) {
+        st->state = H2GW_STREAM_ST_HEADERS;
+        st->resp_headers = 1;
+        apr_thread_cond_broadcast(st->cond);
+    }
+    apr_thread_mutex_unlock(st->lock);
+    st->deadline = 0;
+}
+
+static void on_end_stream(h2gw_stream_t *st)
+{
+    apr_thread_mutex_lock(st->lock);
+    if (st->state == H2GW_STREAM_ST_HEADERS) {
+        st->state = H2GW_STREAM_ST_CLOSED;
+        apr_thread_cond_broadcast(st->cond);
+    }
+    apr_thread_mutex_unlock(st->lock);
+}
+
+static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
+                         void *user_data)
+{
+    h2gw_conn_t *conn = user_data;
+    h2gw_stream_t *st = NULL;
+
+    if (frame->hd.stream_id) {
+        st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
+    }
+    switch (frame->hd.type) {
+    case NGHTTP2_HEADERS:
+        if (st) {
+            on_response_headers(conn, st, frame);
+            if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+                on_end_stream(st);
+            }
+        }
+        break;
+    case NGHTTP2_DATA:
+        if (st && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+            on_end_stream(st);
+        }
+        break;
+    case NGHTTP2_RST_STREAM:
+        if (st) {
+            st->rst_code = frame->rst_stream.error_code;
+        }
+        break;
+    case NGHTTP2_GOAWAY:
+        CONN_LOG(conn, APLOG_DEBUG, 0, "GOAWAY received, last stream %d, "
+                 "error %s", frame->goaway.last_stream_id,
+                 nghttp2_http2_strerror(frame->goaway.error_code));
+        conn->state = H2GW_CONN_ST_DRAINING;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
+                              int32_t stream_id, const uint8_t *data,
+                              size_t len, void *user_data)
+{
+    h2gw_stream_t *st = nghttp2_session_get_stream_user_data(ngh, stream_id);
+    apr_status_t rv;
+
+    if (!st || st->handler_gone) {
+        /* Nobody will read it: give the window back at once. */
+        nghttp2_session_consume(ngh, stream_id, len);
+        return 0;
+    }
+    apr_thread_mutex_lock(st->lock);
+    rv = h2gw_stream_put_data_locked(st, data, len);
+    apr_thread_mutex_unlock(st->lock);
+    if (rv != APR_SUCCESS) {
+        fail_stream(st, H2GW_FAIL_INTERNAL, "out of memory");
+        nghttp2_session_consume(ngh, stream_id, len);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *ngh, int32_t stream_id,
+                           uint32_t error_code, void *user_data)
+{
+    h2gw_conn_t *conn = user_data;
+    h2gw_stream_t *st = nghttp2_session_get_stream_user_data(ngh, stream_id);
+
+    if (!st) {
+        return 0;
+    }
+    if (error_code == NGHTTP2_REFUSED_STREAM) {
+        fail_stream(st, H2GW_FAIL_REFUSED, "stream refused by upstream");
+    }
+    else if (error_code != NGHTTP2_NO_ERROR || st->rst_code) {
+        fail_stream(st, H2GW_FAIL_RESET,
+                    apr_psprintf(st->pool, "stream reset (%s)",
+                                 nghttp2_http2_strerror(error_code)));
+    }
+    else {
+        /* Closed without error but without a complete response (e.g. the
+         * session tore it down): a failure, never a clean end. */
+        fail_stream(st, H2GW_FAIL_CONN_LOST, "stream closed early");
+    }
+    stream_inactive(conn, st);
+    if (st->handler_gone) {
+        release_stream(conn, st);
+    }
+    return 0;
+}
+
+static int on_invalid_frame_recv(nghttp2_session *ngh,
+                                 const nghttp2_frame *frame, int lib_error,
+                                 void *user_data)
+{
+    h2gw_conn_t *conn = user_data;
+    h2gw_stream_t *st;
+
+    CONN_LOG(conn, APLOG_WARNING, 0, "invalid frame (type %d) on stream "
+             "%d: %s", frame->hd.type, frame->hd.stream_id,
+             nghttp2_strerror(lib_error));
+    if (frame->hd.stream_id) {
+        st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
+        if (st) {
+            fail_stream(st, H2GW_FAIL_PROTOCOL,
+                        apr_psprintf(st->pool, "invalid frame from upstream: "
+                                     "%s", nghttp2_strerror(lib_error)));
+        }
+    }
+    return 0;
+}
+
+static int on_error(nghttp2_session *ngh, int lib_error_code,
+                    const char *msg, size_t len, void *user_data)
+{
+    h2gw_conn_t *conn = user_data;
+
+    CONN_LOG(conn, APLOG_DEBUG, 0, "nghttp2: %.*s", (int)len, msg);
+    return 0;
+}
+
+static apr_status_t session_create(h2gw_conn_t *conn)
+{
+    nghttp2_session_callbacks *cbs;
+    nghttp2_option *opt;
+    nghttp2_settings_entry settings[3];
+    const h2gw_target_t *t = &conn->up->target;
+    int ngrv;
+
+    if (nghttp2_session_callbacks_new(&cbs)) {
+        return APR_ENOMEM;
+    }
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+        cbs, on_data_chunk_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
+                                                           on_stream_close);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
+        cbs, on_invalid_frame_recv);
+    nghttp2_session_callbacks_set_error_callback2(cbs, on_error);
+    if (nghttp2_option_new(&opt)) {
+        nghttp2_session_callbacks_del(cbs);
+        return APR_ENOMEM;
+    }
+    /* Windows open only as the client drains: see the file comment. */
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_option_set_peer_max_concurrent_streams(
+        opt, H2GW_CONN_ASSUMED_MAX_STREAMS);
+    ngrv = nghttp2_session_client_new2(&conn->ngh, cbs, conn, opt);
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cbs);
+    if (ngrv) {
+        return APR_ENOMEM;
+    }
+    settings[0].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
+    settings[0].value = 0;
+    settings[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
+    settings[1].value = (uint32_t)t->stream_window;
+    /* We accept no pushed streams, so the peer may open none. */
+    settings[2].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
+    settings[2].value = 0;
+    if ((ngrv = nghttp2_submit_settings(conn->ngh, NGHTTP2_FLAG_NONE,
+                                        settings, 3))
+        || (ngrv = nghttp2_session_set_local_window_size(
+                conn->ngh, NGHTTP2_FLAG_NONE, 0, t->conn_window))) {
+        CONN_LOG(conn, APLOG_ERR, 0, "session setup failed: %s",
+                 nghttp2_strerror(ngrv));
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+static void submit_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
+{
+    nghttp2_data_provider prd;
+    int32_t id;
+
+    prd.source.ptr = st;
+    prd.read_callback = read_req_body;
+    id = nghttp2_submit_request(conn->ngh, NULL, st->nv, st->nvlen,
+                                st->has_body ? &prd : NULL, st);
+    if (id < 0) {
+        CONN_LOG(conn, APLOG_ERR, 0, "submit failed: %s",
+                 nghttp2_strerror(id));
+        fail_stream(st, H2GW_FAIL_INTERNAL, "nghttp2 submit failed");
+        stream_inactive(conn, st);
+        release_stream(conn, st);
+        return;
+    }
+    st->stream_id = id;
+    st->ngh_open = 1;
+    apr_thread_mutex_lock(st->lock);
+    if (st->state == H2GW_STREAM_ST_QUEUED) {
+        st->state = H2GW_STREAM_ST_OPEN;
+    }
+    apr_thread_mutex_unlock(st->lock);
+    ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, conn->s,
+                 "h2gw conn %lu: stream %lu submitted as %d", conn->id,
+                 st->id, id);
+}
+
+/* ---- transport -------------------------------------------------------- */
+
+apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_upset_t *up,
+                              apr_pool_t *parent, apr_pollset_t *pollset,
+                              server_rec *s, unsigned long id)
+{
+    apr_pool_t *pool;
+    h2gw_conn_t *conn;
+    apr_status_t rv;
+
+    if ((rv = apr_pool_create(&pool, parent)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_tag(pool, "h2gw_conn");
+    conn = apr_pcalloc(pool, sizeof(*conn));
+    conn->pool = pool;
+    conn->up = up;
+    conn->id = id;
+    conn->s = s;
+    conn->pollset = pollset;
+    conn->state = H2GW_CONN_ST_CONNECTING;
+    if (!up->addr) {
+        /* The engine's one blocking call: numeric hosts resolve at once,
+         * names once per upstream (again after a connect failure). */
+        rv = apr_sockaddr_info_get(&up->addr, up->target.host, APR_UNSPEC,
+                                   (apr_port_t)up->target.port, 0, parent);
+        if (rv != APR_SUCCESS) {
+            up->addr = NULL;
+            apr_pool_destroy(pool);
+            return rv;
+        }
+    }
+    rv = apr_socket_create(&conn->sock, up->addr->family, SOCK_STREAM,
+                           APR_PROTO_TCP, pool);
+    if (rv == APR_SUCCESS) {
+        apr_socket_opt_set(conn->sock, APR_TCP_NODELAY, 1);
+        apr_socket_opt_set(conn->sock, APR_SO_NONBLOCK, 1);
+        apr_socket_timeout_set(conn->sock, 0);
+        rv = apr_socket_connect(conn->sock, up->addr);
+        if (rv == APR_SUCCESS || APR_STATUS_IS_EINPROGRESS(rv)) {
+            rv = APR_SUCCESS;
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        conn->pfd.desc_type = APR_POLL_SOCKET;
+        conn->pfd.desc.s = conn->sock;
+        conn->pfd.client_data = conn;
+        conn->pfd.reqevents = APR_POLLOUT;
+        rv = apr_pollset_add(pollset, &conn->pfd);
+    }
+    if (rv != APR_SUCCESS) {
+        up->addr = NULL;
+        if (conn->sock) {
+            apr_socket_close(conn->sock);
+        }
+        apr_pool_destroy(pool);
+        return rv;
+    }
+    conn->connect_deadline = apr_time_now() + up->target.connect_timeout;
+    ++up->opened;
+    *pconn = conn;
+    CONN_LOG(conn, APLOG_DEBUG, 0, "connecting (%lu opened so far)",
+             up->opened);
+    return APR_SUCCESS;
+}
+
+int h2gw_conn_has_room(const h2gw_conn_t *conn)
+{
+    uint32_t max = H2GW_CONN_ASSUMED_MAX_STREAMS;
+
+    if (conn->dead || conn->state == H2GW_CONN_ST_DRAINING) {
+        return 0;
+    }
+    if (conn->ngh) {
+        /* Before the peer's SETTINGS this is the assumed limit set with
+         * nghttp2_option_set_peer_max_concurrent_streams(). */
+        max = nghttp2_session_get_remote_settings(
+            conn->ngh, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    }
+    return (uint32_t)conn->nactive < max;
+}
+
+void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
+{
+    link_stream(conn, st);
+    ++conn->nactive;
+    if (conn->state == H2GW_CONN_ST_OPEN && conn->ngh) {
+        submit_stream(conn, st);
+    }
+}
+
+static void on_connected(h2gw_conn_t *conn)
+{
+    h2gw_stream_t *st, *next;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    apr_os_sock_t fd;
+    apr_status_t rv;
+
+    apr_os_sock_get(&fd, conn->sock);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+        err = errno;
+    }
+    if (err) {
+        CONN_LOG(conn, APLOG_WARNING, err, "connect to %s:%d failed",
+                 conn->up->target.host, conn->up->target.port);
+        conn->up->addr = NULL;
+        h2gw_conn_kill(conn, H2GW_FAIL_CONNECT,
+                       apr_psprintf(conn->pool, "connect failed: %s",
+                                    strerror(err)));
+        return;
+    }
+    if ((rv = session_create(conn)) != APR_SUCCESS) {
+        h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "session setup failed");
+        return;
+    }
+    conn->state = H2GW_CONN_ST_OPEN;
+    conn->connect_deadline = 0;
+    CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "connected");
+    for (st = conn->streams; st; st = next) {
+        next = st->conn_next;
+        if (st->stream_id == 0) {
+            submit_stream(conn, st);
+        }
+    }
+}
+
+static void on_readable(h2gw_conn_t *conn)
+{
+    uint8_t buf[READ_CHUNK];
+    size_t total = 0;
+
+    while (total < READ_BUDGET && !conn->dead) {
+        apr_size_t len = sizeof(buf);
+        apr_status_t rv = apr_socket_recv(conn->sock, (char *)buf, &len);
+        ssize_t ngrv;
+
+        if (len > 0) {
+            total += len;
+            ngrv = nghttp2_session_mem_recv(conn->ngh, buf, len);
+            if (ngrv < 0) {
+                CONN_LOG(conn, APLOG_WARNING, 0, "protocol error: %s",
+                         nghttp2_strerror((int)ngrv));
+                h2gw_conn_kill(conn, H2GW_FAIL_PROTOCOL,
+                               apr_psprintf(conn->pool, "upstream protocol "
+                                            "error: %s",
+                                            nghttp2_strerror((int)ngrv)));
+                return;
+            }
+        }
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            return;
+        }
+        if (rv == APR_EOF) {
+            CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "closed by upstream");
+            h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST,
+                           "connection closed by upstream");
+            return;
+        }
+        if (rv != APR_SUCCESS) {
+            CONN_LOG(conn, APLOG_WARNING, rv, "%s", "read failed");
+            h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST,
+                           "upstream connection broke");
+            return;
+        }
+    }
+}
+
+void h2gw_conn_flush(h2gw_conn_t *conn)
+{
+    apr_int16_t events = APR_POLLIN;
+
+    if (conn->dead || !conn->ngh) {
+        return;
+    }
+    for (;;) {
+        if (conn->outlen == 0) {
+            ssize_t n = nghttp2_session_mem_send(conn->ngh, &conn->out);
+
+            if (n < 0) {
+                CONN_LOG(conn, APLOG_ERR, 0, "mem_send: %s",
+                         nghttp2_strerror((int)n));
+                h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "nghttp2 error");
+                return;
+            }
+            if (n == 0) {
+                break;
+            }
+            conn->outlen = (size_t)n;
+        }
+        {
+            apr_size_t len = conn->outlen;
+            apr_status_t rv = apr_socket_send(conn->sock,
+                                              (const char *)conn->out, &len);
+
+            conn->out += len;
+            conn->outlen -= len;
+            if (APR_STATUS_IS_EAGAIN(rv) || (rv == APR_SUCCESS
+                                            && conn->outlen > 0)) {
+                events |= APR_POLLOUT;
+                break;
+            }
+            if (rv != APR_SUCCESS) {
+                CONN_LOG(conn, APLOG_WARNING, rv, "%s", "write failed");
+                h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST,
+                               "upstream connection broke");
+                return;
+            }
+        }
+    }
+    if (!nghttp2_session_want_read(conn->ngh)
+        && !nghttp2_session_want_write(conn->ngh) && conn->outlen == 0) {
+        CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "session finished");
+        h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST, "upstream session ended");
+        return;
+    }
+    if (set_events(conn, events) != APR_SUCCESS) {
+        h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "pollset update failed");
+    }
+}
+
+void h2gw_conn_on_event(h2gw_conn_t *conn, apr_int16_t rtnevents)
+{
+    if (conn->dead) {
+        return;
+    }
+    if (conn->state == H2GW_CONN_ST_CONNECTING) {
+        on_connected(conn);
+        return;
+    }
+    if (rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)) {
+        on_readable(conn);
+    }
+    /* POLLOUT: h2gw_conn_flush(), run by the engine after every batch,
+     * writes what is pending. */
+}
+
+void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
+                             int resume, size_t consumed, int handler_gone)
+{
+    int ngrv;
+
+    if (conn->ngh && consumed > 0 && st->stream_id > 0) {
+        /* Gives back the connection window even after the stream closed;
+         * the stream window only while it is open. */
+        ngrv = nghttp2_session_consume(conn->ngh, st->stream_id, consumed);
+        if (ngrv && nghttp2_is_fatal(ngrv)) {
+            h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "nghttp2 error");
+            return;
+        }
+        st->consumed += (apr_off_t)consumed;
+    }
+    if (resume && st->req_deferred && st->ngh_open) {
+        st->req_deferred = 0;
+        nghttp2_session_resume_data(conn->ngh, st->stream_id);
+    }
+    if (handler_gone) {
+        st->handler_gone = 1;
+        if (conn->ngh && st->stream_id > 0) {
+            apr_off_t rest;
+
+            apr_thread_mutex_lock(st->lock);
+            rest = st->resp_recv - st->consumed;
+            apr_thread_mutex_unlock(st->lock);
+            if (rest > 0) {
+                nghttp2_session_consume(conn->ngh, st->stream_id,
+                                        (size_t)rest);
+                st->consumed += rest;
+            }
+        }
+        if (st->ngh_open) {
+            /* The client is gone or done: the upstream may stop at once. */
+            nghttp2_submit_rst_stream(conn->ngh, NGHTTP2_FLAG_NONE,
+                                      st->stream_id, NGHTTP2_CANCEL);
+        }
+        else {
+            if (st->stream_id == 0) {
+                stream_inactive(conn, st);
+            }
+            release_stream(conn, st);
+        }
+    }
+}
+
+void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now,
+                            apr_time_t *next)
+{
+    h2gw_stream_t *st;
+
+    if (conn->dead) {
+        return;
+    }
+    if (conn->connect_deadline) {
+        if (now >= conn->connect_deadline) {
+            CONN_LOG(conn, APLOG_WARNING, 0, "connect to %s:%d timed out",
+                     conn->up->target.host, conn->up->target.port);
+            h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT,
+                           "connect timed out");
+            return;
+        }
+        if (!*next || conn->connect_deadline < *next) {
+            *next = conn->connect_deadline;
+        }
+    }
+    for (st = conn->streams; st; st = st->conn_next) {
+        if (!st->deadline) {
+            continue;
+        }
+        if (now >= st->deadline) {
+            st->deadline = 0;
+            fail_stream(st, H2GW_FAIL_TIMEOUT, "no response headers within "
+                        "the timeout");
+            if (st->ngh_open && conn->ngh) {
+                nghttp2_submit_rst_stream(conn->ngh, NGHTTP2_FLAG_NONE,
+                                          st->stream_id, NGHTTP2_CANCEL);
+            }
+            continue;
+        }
+        if (!*next || st->deadline < *next) {
+            *next = st->deadline;
+        }
+    }
+}
+
+void h2gw_conn_destroy(h2gw_conn_t *conn)
+{
+    h2gw_stream_t *st;
+
+    while ((st = conn->streams) != NULL) {
+        fail_stream(st, conn->dead_fail ? conn->dead_fail
+                                        : H2GW_FAIL_CONN_LOST,
+                    conn->dead_reason ? apr_pstrdup(st->pool, conn->dead_reason)
+                                      : "upstream connection closed");
+        st->ngh_open = 0;
+        release_stream(conn, st);
+    }
+    apr_pollset_remove(conn->pollset, &conn->pfd);
+    if (conn->ngh) {
+        nghttp2_session_del(conn->ngh);
+        conn->ngh = NULL;
+    }
+    apr_socket_close(conn->sock);
+    CONN_LOG(conn, APLOG_DEBUG, 0, "closed: %s",
+             conn->dead_reason ? conn->dead_reason : "done");
+    apr_pool_destroy(conn->pool);
+}

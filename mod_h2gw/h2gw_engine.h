@@ -1,0 +1,48 @@
+/*
+ * h2gw_engine: the one I/O thread of a child process. It owns every
+ * upstream connection and nghttp2 session of the process, runs a wakeable
+ * apr_pollset loop over their sockets, takes commands from handler threads
+ * through an inbox of streams, and keeps the timers. Handler threads never
+ * touch a session or socket; they call the functions below.
+ */
+#ifndef H2GW_ENGINE_H
+#define H2GW_ENGINE_H
+
+#include <httpd.h>
+#include "h2gw_stream.h"
+
+typedef struct h2gw_engine_t h2gw_engine_t;
+
+/*
+ * Starts the engine thread of this child process. Called from child_init;
+ * a cleanup on pchild stops and joins it. Returns APR_SUCCESS or the APR
+ * error of pollset, mutex or thread creation.
+ */
+apr_status_t h2gw_engine_start(apr_pool_t *pchild, server_rec *s);
+
+/* The engine of this process, or NULL when it is not running. */
+h2gw_engine_t *h2gw_engine_get(void);
+
+/*
+ * Hands a stream to the engine: it takes its own reference and opens or
+ * picks a connection for st->target. Returns APR_SUCCESS, or
+ * APR_ECONNABORTED when the engine is shutting down.
+ */
+apr_status_t h2gw_engine_submit(h2gw_engine_t *e, h2gw_stream_t *st);
+
+/* Tells the engine that st has pending requests (pend_resume,
+ * pend_consumed, ...); it is woken once per batch. */
+void h2gw_engine_notify(h2gw_engine_t *e, h2gw_stream_t *st);
+
+/* Tells the engine that n response bytes were written to the client, so
+ * the upstream may send n more (nghttp2_session_consume). */
+void h2gw_engine_consumed(h2gw_engine_t *e, h2gw_stream_t *st, size_t n);
+
+/*
+ * The handler is done with st: the engine resets the upstream stream with
+ * CANCEL if it is still open, gives back any window the handler did not
+ * consume, and drops the handler's reference (st may be freed at once).
+ */
+void h2gw_engine_release(h2gw_engine_t *e, h2gw_stream_t *st);
+
+#endif /* H2GW_ENGINE_H */

@@ -1,0 +1,572 @@
+/*
+ * h2gw_handler: the content handler, read as a recipe: route, build the
+ * stream, submit, pump the body, relay the response, finish. It never
+ * calls nghttp2: everything upstream happens on the engine thread, reached
+ * through the stream and h2gw_engine_*().
+ */
+#include <poll.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include <apr_strings.h>
+#include <apr_portable.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_filter.h>
+
+#include "mod_h2gw.h"
+#include "h2gw_config.h"
+#include "h2gw_engine.h"
+#include "h2gw_handler.h"
+
+APLOG_USE_MODULE(h2gw);
+
+/* How long a handler waits on its stream before it looks whether its
+ * client is still there; bounds how late a vanished client is noticed. */
+#define HANDLER_TICK apr_time_from_msec(100)
+/* Bytes asked from the input filters per read of the request body. */
+#define BODY_READ_CHUNK (64 * 1024)
+
+typedef struct h2gw_req_t {
+    request_rec *r;
+    h2gw_engine_t *engine;
+    h2gw_stream_t *st;
+    h2gw_route_t route;
+    apr_bucket_brigade *bb;
+    int headers_sent;          /* the response started going to the client */
+    int eos_sent;              /* the response went out complete */
+    apr_off_t body_sent;       /* response body bytes passed to the client */
+} h2gw_req_t;
+
+#define REQ_LOG(ctx, lvl, rv, fmt, ...)                                      \
+    ap_log_rerror(APLOG_MARK, lvl, rv, (ctx)->r, fmt, __VA_ARGS__)
+
+/* ---- claiming requests ------------------------------------------------ */
+
+static void claim(request_rec *r, const h2gw_pass_t *pass)
+{
+    ap_set_module_config(r->request_config, &h2gw_module, (void *)pass);
+    r->handler = H2GW_HANDLER;
+    r->filename = apr_pstrcat(r->pool, "h2gw:", pass->url, NULL);
+    r->proxyreq = PROXYREQ_REVERSE;
+}
+
+int h2gw_handler_translate(request_rec *r)
+{
+    const h2gw_pass_t *pass = h2gw_config_match_server(r);
+
+    if (!pass) {
+        return DECLINED;
+    }
+    claim(r, pass);
+    return OK;
+}
+
+int h2gw_handler_map_to_storage(request_rec *r)
+{
+    const h2gw_pass_t *pass;
+
+    if (ap_get_module_config(r->request_config, &h2gw_module)) {
+        return OK;  /* claimed in translate_name: no file behind it */
+    }
+    /* A <Location> H2GWPass is only visible once the location sections
+     * are merged; the core repeats this walk from its cache. */
+    if (ap_location_walk(r) != OK) {
+        return DECLINED;
+    }
+    pass = h2gw_config_match_location(r);
+    if (!pass) {
+        return DECLINED;
+    }
+    claim(r, pass);
+    return OK;
+}
+
+/* ---- building the upstream request ------------------------------------ */
+
+/* The path of the request target exactly as the client sent it. httpd
+ * decodes r->uri in place, and r->parsed_uri.path is the same string, so
+ * only r->unparsed_uri still has the raw bytes (origin-form, or
+ * absolute-form whose authority is skipped). */
+static const char *raw_path(request_rec *r)
+{
+    const char *s = r->unparsed_uri ? r->unparsed_uri : "";
+    const char *end;
+
+    if (*s != '/') {
+        const char *auth = strstr(s, "://");
+
+        s = auth ? strchr(auth + 3, '/') : NULL;
+        if (!s) {
+            return "/";
+        }
+    }
+    end = s + strcspn(s, "?#");
+    return apr_pstrmemdup(r->pool, s, (apr_size_t)(end - s));
+}
+
+/* :path = upstream base path + the client's path after the prefix, as the
+ * client sent it (no decoding, no re-encoding) + its query. */
+static const char *upstream_path(request_rec *r, const h2gw_pass_t *pass)
+{
+    const char *raw = raw_path(r);
+    size_t plen = strlen(pass->prefix);
+    const char *rest;
+
+    if (!strncmp(raw, pass->prefix, plen)) {
+        rest = raw + plen;
+    }
+    else {
+        /* The raw path reached the prefix only after normalization (dot
+         * segments, encoded unreserved characters): forward the normalized
+         * form, escaped again. */
+        rest = ap_escape_uri(r->pool, r->uri + plen);
+    }
+    return apr_pstrcat(r->pool, pass->base_path, rest,
+                       r->parsed_uri.query ? "?" : "",
+                       r->parsed_uri.query ? r->parsed_uri.query : "", NULL);
+}
+
+static const char *upstream_authority(request_rec *r, const h2gw_route_t *rt)
+{
+    const h2gw_target_t *t = &rt->target;
+    int v6 = (strchr(t->host, ':') != NULL);
+
+    if (rt->preserve_host) {
+        const char *host = apr_table_get(r->headers_in, "Host");
+
+        if (host && *host) {
+            return host;
+        }
+    }
+    if (t->port == 80) {
+        return v6 ? apr_pstrcat(r->pool, "[", t->host, "]", NULL) : t->host;
+    }
+    return apr_psprintf(r->pool, v6 ? "[%s]:%d" : "%s:%d", t->host, t->port);
+}
+
+static int add_field(void *data, const char *key, const char *val)
+{
+    apr_array_header_t *fields = data;
+    h2gw_field_t *f = apr_array_push(fields);
+
+    f->name = key;
+    f->value = val;
+    return 1;
+}
+
+static int request_has_body(request_rec *r)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+
+    if (apr_table_get(r->headers_in, "Transfer-Encoding")) {
+        return 1;  /* chunked over HTTP/1.1; mod_http2 sets it as well */
+    }
+    return cl && apr_atoi64(cl) > 0;
+}
+
+/* Builds the stream: target, header list, body buffer. Returns OK or an
+ * HTTP status. */
+static int build_stream(h2gw_req_t *ctx)
+{
+    request_rec *r = ctx->r;
+    apr_table_t *headers = apr_table_copy(r->pool, r->headers_in);
+    apr_array_header_t *fields = apr_array_make(r->pool, 16,
+                                                sizeof(h2gw_field_t));
+    h2gw_req_line_t rl;
+    h2gw_stream_t *st;
+    const char *bad;
+    int has_body = request_has_body(r);
+    apr_status_t rv;
+
+    /* httpd answers "100 Continue" itself when the body is first read. */
+    apr_table_unset(headers, "Expect");
+    if (ctx->route.add_headers) {
+        const char *host = apr_table_get(r->headers_in, "Host");
+
+        apr_table_mergen(headers, "X-Forwarded-For", r->useragent_ip);
+        if (host) {
+            apr_table_mergen(headers, "X-Forwarded-Host", host);
+        }
+        apr_table_mergen(headers, "X-Forwarded-Server",
+                         r->server->server_hostname);
+    }
+    apr_table_do(add_field, fields, headers, NULL);
+
+    rv = h2gw_stream_create(&st, has_body ? ctx->route.request_buffer : 0);
+    if (rv != APR_SUCCESS) {
+        REQ_LOG(ctx, APLOG_ERR, rv, H2GW_LOGNO(00201) "%s",
+                "cannot create stream");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rl.method = r->method;
+    rl.scheme = "http";
+    rl.authority = upstream_authority(r, &ctx->route);
+    rl.path = upstream_path(r, ctx->route.pass);
+    rv = h2gw_headers_req_to_nv(st->pool, &rl,
+                                (const h2gw_field_t *)fields->elts,
+                                (size_t)fields->nelts, &st->nv, &st->nvlen,
+                                &bad);
+    if (rv != APR_SUCCESS) {
+        REQ_LOG(ctx, APLOG_INFO, 0, H2GW_LOGNO(00202) "request not proxied: "
+                "invalid field '%s' (path '%s')", bad, rl.path);
+        h2gw_stream_unref(st);
+        return HTTP_BAD_REQUEST;
+    }
+    st->target = ctx->route.target;
+    st->target.key = apr_pstrdup(st->pool, ctx->route.target.key);
+    st->target.host = apr_pstrdup(st->pool, ctx->route.target.host);
+    st->has_body = has_body;
+    ctx->st = st;
+    return OK;
+}
+
+/* ---- the client side -------------------------------------------------- */
+
+/* Is the client gone? HTTP/2 frontends flag an aborted stream on the
+ * secondary connection; on HTTP/1 connections look for EOF on the socket
+ * without consuming anything. */
+static int client_gone(conn_rec *c)
+{
+    apr_socket_t *sock;
+    apr_os_sock_t fd;
+    struct pollfd pfd;
+    char b;
+
+    if (c->aborted) {
+        return 1;
+    }
+    if (c->master || !(sock = ap_get_conn_socket(c))
+        || apr_os_sock_get(&fd, sock) != APR_SUCCESS) {
+        return 0;
+    }
+    pfd.fd = fd;
+    pfd.events = POLLIN | POLLRDHUP;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) != 1) {
+        return 0;
+    }
+    if (pfd.revents & (POLLERR | POLLHUP | POLLRDHUP)) {
+        return 1;
+    }
+    return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+static void chunk_free(void *data)
+{
+    free((char *)data - offsetof(h2gw_chunk_t, data));
+}
+
+static apr_status_t send_headers(h2gw_req_t *ctx)
+{
+    request_rec *r = ctx->r;
+    h2gw_stream_t *st = ctx->st;
+    const h2gw_field_t *f = (const h2gw_field_t *)st->resp_fields->elts;
+    int i;
+
+    r->status = st->http_status;
+    /* Strings are copied: the stream may be freed before r is logged. */
+    for (i = 0; i < st->resp_fields->nelts; ++i) {
+        if (!strcasecmp(f[i].name, "content-type")) {
+            ap_set_content_type(r, apr_pstrdup(r->pool, f[i].value));
+        }
+        else {
+            apr_table_addn(r->headers_out, apr_pstrdup(r->pool, f[i].name),
+                           apr_pstrdup(r->pool, f[i].value));
+        }
+    }
+    ctx->headers_sent = 1;
+    REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: response %d from %s", r->status,
+            st->target.key);
+    /* Headers go out now, not with the first DATA. */
+    APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_flush_create(
+                                         r->connection->bucket_alloc));
+    return ap_pass_brigade(r->output_filters, ctx->bb);
+}
+
+static apr_status_t send_data(h2gw_req_t *ctx, h2gw_chunk_t *head, size_t len,
+                              int eos)
+{
+    request_rec *r = ctx->r;
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_status_t rv;
+
+    while (head) {
+        h2gw_chunk_t *next = head->next;
+
+        /* The bucket owns the chunk from here: no copy. */
+        APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_heap_create(
+                                             head->data, head->len,
+                                             chunk_free, ba));
+        head = next;
+    }
+    APR_BRIGADE_INSERT_TAIL(ctx->bb, eos ? apr_bucket_eos_create(ba)
+                                         : apr_bucket_flush_create(ba));
+    rv = ap_pass_brigade(r->output_filters, ctx->bb);
+    apr_brigade_cleanup(ctx->bb);
+    if (rv == APR_SUCCESS && eos) {
+        /* Complete: a client closing right after is no abort. */
+        return APR_SUCCESS;
+    }
+    if (rv == APR_SUCCESS && !r->connection->aborted) {
+        ctx->body_sent += (apr_off_t)len;
+        if (len > 0) {
+            h2gw_engine_consumed(ctx->engine, ctx->st, len);
+        }
+    }
+    return r->connection->aborted ? APR_ECONNABORTED : rv;
+}
+
+/* After the headers went out, the response can only be cut: the client
+ * must never take it for complete (HTTP/1.1: connection closed before the
+ * end; HTTP/2: stream reset). */
+static void abort_response(h2gw_req_t *ctx)
+{
+    request_rec *r = ctx->r;
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+
+    r->no_cache = 1;
+    r->connection->keepalive = AP_CONN_CLOSE;
+    apr_brigade_cleanup(ctx->bb);
+    APR_BRIGADE_INSERT_TAIL(ctx->bb, ap_bucket_error_create(
+                                         HTTP_BAD_GATEWAY, NULL, r->pool, ba));
+    APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_eos_create(ba));
+    ap_pass_brigade(r->output_filters, ctx->bb);
+    apr_brigade_cleanup(ctx->bb);
+}
+
+/*
+ * Moves what the stream holds for the client to the client, waiting up to
+ * tick for something. Returns APR_SUCCESS (moved something or nothing
+ * came), APR_EOF (the response is complete), APR_EGENERAL (the stream
+ * failed), APR_ECONNABORTED (the client is gone).
+ */
+static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
+{
+    h2gw_chunk_t *head;
+    size_t len;
+    int eos;
+    apr_status_t rv;
+
+    if (ctx->eos_sent) {
+        return APR_EOF;
+    }
+    if (!ctx->headers_sent) {
+        rv = h2gw_stream_wait_headers(ctx->st, tick);
+        if (rv == APR_TIMEUP) {
+            return client_gone(ctx->r->connection) ? APR_ECONNABORTED
+                                                   : APR_SUCCESS;
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (send_headers(ctx) != APR_SUCCESS
+            || ctx->r->connection->aborted) {
+            return APR_ECONNABORTED;
+        }
+        tick = 0;
+    }
+    rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, tick);
+    if (rv == APR_TIMEUP) {
+        return (tick && client_gone(ctx->r->connection)) ? APR_ECONNABORTED
+                                                         : APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = send_data(ctx, head, len, eos);
+    if (rv != APR_SUCCESS) {
+        return APR_ECONNABORTED;
+    }
+    ctx->eos_sent = eos;
+    return eos ? APR_EOF : APR_SUCCESS;
+}
+
+/*
+ * Streams the request body from the input filters into the stream,
+ * relaying response parts that arrive meanwhile. Returns APR_SUCCESS when
+ * the body is complete, APR_ECONNABORTED when the stream ended first (the
+ * response decides), or the input error.
+ */
+static apr_status_t pump_body(h2gw_req_t *ctx)
+{
+    request_rec *r = ctx->r;
+    apr_bucket_brigade *in = apr_brigade_create(r->pool,
+                                                r->connection->bucket_alloc);
+    int seen_eos = 0;
+    apr_status_t rv;
+
+    while (!seen_eos) {
+        apr_bucket *b;
+
+        rv = ap_get_brigade(r->input_filters, in, AP_MODE_READBYTES,
+                            APR_BLOCK_READ, BODY_READ_CHUNK);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        for (b = APR_BRIGADE_FIRST(in); b != APR_BRIGADE_SENTINEL(in);
+             b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t len, took;
+            int wake;
+
+            if (APR_BUCKET_IS_EOS(b)) {
+                seen_eos = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(b)) {
+                continue;
+            }
+            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            while (len > 0) {
+                rv = h2gw_stream_put_body(ctx->st, data, len, HANDLER_TICK,
+                                          &took, &wake);
+                if (wake) {
+                    h2gw_engine_notify(ctx->engine, ctx->st);
+                }
+                data += took;
+                len -= took;
+                if (rv == APR_EAGAIN || rv == APR_TIMEUP) {
+                    apr_status_t rrv = relay(ctx, 0);
+
+                    if (rrv == APR_ECONNABORTED
+                        || (rv == APR_TIMEUP && client_gone(r->connection))) {
+                        return APR_ECONNABORTED;
+                    }
+                    continue;
+                }
+                if (rv != APR_SUCCESS) {
+                    return rv;
+                }
+            }
+        }
+        apr_brigade_cleanup(in);
+    }
+    apr_thread_mutex_lock(ctx->st->lock);
+    ctx->st->req_eos = 1;
+    ctx->st->pend_resume = 1;
+    apr_thread_mutex_unlock(ctx->st->lock);
+    h2gw_engine_notify(ctx->engine, ctx->st);
+    return APR_SUCCESS;
+}
+
+/* ---- the recipe ------------------------------------------------------- */
+
+static void set_notes(h2gw_req_t *ctx)
+{
+    request_rec *r = ctx->r;
+    h2gw_stream_t *st = ctx->st;
+
+    apr_thread_mutex_lock(st->lock);
+    apr_table_setn(r->notes, "h2gw-buffered-max",
+                   apr_psprintf(r->pool, "%" APR_SIZE_T_FMT,
+                                st->buffered_max));
+    apr_thread_mutex_unlock(st->lock);
+    apr_table_setn(r->notes, "h2gw-upstream",
+                   apr_pstrdup(r->pool, ctx->route.pass->url));
+}
+
+/* Logs a failed stream once, with the upstream and the cause; returns the
+ * HTTP status to answer with when nothing went out yet. */
+static int report_failure(h2gw_req_t *ctx)
+{
+    h2gw_stream_t *st = ctx->st;
+    h2gw_fail_t fail;
+    const char *reason;
+
+    apr_thread_mutex_lock(st->lock);
+    fail = st->fail;
+    reason = apr_pstrdup(ctx->r->pool, st->fail_reason ? st->fail_reason
+                                                       : "unknown");
+    apr_thread_mutex_unlock(st->lock);
+    REQ_LOG(ctx, APLOG_ERR, 0, H2GW_LOGNO(00203) "upstream %s: %s (%s)%s",
+            ctx->route.pass->url, h2gw_stream_fail_name(fail), reason,
+            ctx->headers_sent ? ", response aborted" : "");
+    return h2gw_stream_fail_status(fail);
+}
+
+static int proxy(h2gw_req_t *ctx)
+{
+    request_rec *r = ctx->r;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (h2gw_engine_submit(ctx->engine, ctx->st) != APR_SUCCESS) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (ctx->st->has_body) {
+        rv = pump_body(ctx);
+        if (rv != APR_SUCCESS && rv != APR_ECONNABORTED) {
+            REQ_LOG(ctx, APLOG_INFO, rv, H2GW_LOGNO(00204) "%s",
+                    "reading the request body failed");
+            if (!ctx->headers_sent) {
+                return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+            }
+            abort_response(ctx);
+            return OK;
+        }
+    }
+    do {
+        rv = relay(ctx, HANDLER_TICK);
+    } while (rv == APR_SUCCESS);
+
+    switch (rv) {
+    case APR_EOF:
+        return OK;
+    case APR_ECONNABORTED:
+        REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: client gone, stream %lu "
+                "cancelled", ctx->st->id);
+        r->connection->aborted = 1;
+        return OK;
+    default:
+        if (!ctx->headers_sent) {
+            return report_failure(ctx);
+        }
+        report_failure(ctx);
+        abort_response(ctx);
+        return OK;
+    }
+}
+
+int h2gw_handler_run(request_rec *r)
+{
+    h2gw_req_t ctx;
+    const h2gw_pass_t *pass;
+    int http_status;
+
+    if (!r->handler || strcmp(r->handler, H2GW_HANDLER)) {
+        return DECLINED;
+    }
+    pass = ap_get_module_config(r->request_config, &h2gw_module);
+    if (!pass) {
+        return DECLINED;
+    }
+    if (r->method_number == M_CONNECT) {
+        return HTTP_METHOD_NOT_ALLOWED;  /* never a tunnel to anywhere */
+    }
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.r = r;
+    ctx.engine = h2gw_engine_get();
+    if (!ctx.engine) {
+        REQ_LOG(&ctx, APLOG_ERR, 0, H2GW_LOGNO(00205) "%s",
+                "engine not running in this process");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    ctx.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    h2gw_config_route(r, pass, &ctx.route);
+    http_status = build_stream(&ctx);
+    if (http_status != OK) {
+        return http_status;
+    }
+    http_status = proxy(&ctx);
+    set_notes(&ctx);
+    h2gw_engine_release(ctx.engine, ctx.st);
+    if (http_status == OK && !ctx.headers_sent) {
+        return HTTP_BAD_GATEWAY;  /* unreachable: no response, no failure */
+    }
+    return http_status;
+}

@@ -1,0 +1,230 @@
+/*
+ * h2gw_headers: request fields → nghttp2_nv list, response field
+ * classification and :status parsing. Pure functions over memory; see
+ * h2gw_headers.h for the contracts.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+
+#include "h2gw_headers.h"
+
+/* Pseudo-headers every request carries: :method :scheme :authority :path. */
+#define PSEUDO_COUNT 4
+
+/* RFC 9110 §5.6.2: tchar. */
+static int is_tchar(unsigned char ch)
+{
+    if (apr_isalnum(ch)) {
+        return 1;
+    }
+    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+int h2gw_headers_valid_name(const uint8_t *name, size_t len)
+{
+    size_t i;
+
+    if (len == 0) {
+        return 0;
+    }
+    for (i = 0; i < len; ++i) {
+        if (!is_tchar(name[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int h2gw_headers_valid_value(const uint8_t *value, size_t len)
+{
+    size_t i;
+
+    if (len > 0 && (value[0] == ' ' || value[0] == '\t'
+                    || value[len - 1] == ' ' || value[len - 1] == '\t')) {
+        return 0;
+    }
+    for (i = 0; i < len; ++i) {
+        /* RFC 9113 §8.2.1: NUL, CR and LF are never valid in a value. */
+        if (value[i] == 0 || value[i] == '\r' || value[i] == '\n') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Case-insensitive comparison of a length-delimited name with a literal. */
+static int name_is(const uint8_t *name, size_t len, const char *lit)
+{
+    return strlen(lit) == len && strncasecmp((const char *)name, lit, len) == 0;
+}
+
+/* Fields that are connection-specific in HTTP/1.1 and forbidden in
+ * HTTP/2 (RFC 9110 §7.6.1, RFC 9113 §8.2.2). TE is handled apart. */
+static int is_hop_by_hop(const uint8_t *name, size_t len)
+{
+    return name_is(name, len, "connection")
+           || name_is(name, len, "keep-alive")
+           || name_is(name, len, "proxy-connection")
+           || name_is(name, len, "transfer-encoding")
+           || name_is(name, len, "upgrade")
+           || name_is(name, len, "host")
+           || name_is(name, len, "http2-settings");
+}
+
+/* Is token (len bytes) one of the comma-separated tokens of list? */
+static int list_has_token(const char *list, const char *token, size_t len)
+{
+    const char *s = list;
+
+    while (*s) {
+        const char *start, *end;
+
+        while (*s == ' ' || *s == '\t' || *s == ',') {
+            ++s;
+        }
+        start = s;
+        while (*s && *s != ',') {
+            ++s;
+        }
+        end = s;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+            --end;
+        }
+        /* a TE member may carry parameters ("trailers;q=1" is not valid,
+         * but "gzip;q=0.5" is): compare the token before any ';' */
+        {
+            const char *semi = memchr(start, ';', (size_t)(end - start));
+            if (semi) {
+                end = semi;
+                while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+                    --end;
+                }
+            }
+        }
+        if ((size_t)(end - start) == len
+            && strncasecmp(start, token, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Is the field named by a Connection header among the fields? */
+static int named_by_connection(const h2gw_field_t *fields, size_t nfields,
+                               const char *name)
+{
+    size_t i, len = strlen(name);
+
+    for (i = 0; i < nfields; ++i) {
+        if (strcasecmp(fields[i].name, "connection") == 0
+            && list_has_token(fields[i].value, name, len)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void lowercase(char *s)
+{
+    for (; *s; ++s) {
+        *s = (char)apr_tolower(*s);
+    }
+}
+
+static void set_nv(nghttp2_nv *nv, const char *name, const char *value)
+{
+    nv->name = (uint8_t *)name;
+    nv->namelen = strlen(name);
+    nv->value = (uint8_t *)value;
+    nv->valuelen = strlen(value);
+    nv->flags = NGHTTP2_NV_FLAG_NONE;
+}
+
+apr_status_t h2gw_headers_req_to_nv(apr_pool_t *p, const h2gw_req_line_t *rl,
+                                    const h2gw_field_t *fields,
+                                    size_t nfields, nghttp2_nv **pnv,
+                                    size_t *pnvlen, const char **pbad)
+{
+    nghttp2_nv *nv;
+    size_t i, n = 0;
+
+    *pbad = NULL;
+    if (!rl->method || !*rl->method
+        || !h2gw_headers_valid_name((const uint8_t *)rl->method,
+                                    strlen(rl->method))
+        || !rl->path || rl->path[0] != '/'
+        || !h2gw_headers_valid_value((const uint8_t *)rl->path,
+                                     strlen(rl->path))
+        || strpbrk(rl->path, " \t")
+        || !rl->authority
+        || !h2gw_headers_valid_value((const uint8_t *)rl->authority,
+                                     strlen(rl->authority))) {
+        *pbad = ":method/:path/:authority";
+        return APR_EINVAL;
+    }
+    nv = apr_palloc(p, sizeof(*nv) * (nfields + PSEUDO_COUNT));
+    set_nv(&nv[n++], ":method", apr_pstrdup(p, rl->method));
+    set_nv(&nv[n++], ":scheme", apr_pstrdup(p, rl->scheme));
+    set_nv(&nv[n++], ":authority", apr_pstrdup(p, rl->authority));
+    set_nv(&nv[n++], ":path", apr_pstrdup(p, rl->path));
+
+    for (i = 0; i < nfields; ++i) {
+        const char *name = fields[i].name, *value = fields[i].value;
+        size_t namelen = strlen(name), valuelen = strlen(value);
+        char *lname;
+
+        if (!h2gw_headers_valid_name((const uint8_t *)name, namelen)
+            || !h2gw_headers_valid_value((const uint8_t *)value, valuelen)) {
+            *pbad = name;
+            return APR_EINVAL;
+        }
+        if (is_hop_by_hop((const uint8_t *)name, namelen)
+            || named_by_connection(fields, nfields, name)) {
+            continue;
+        }
+        if (strcasecmp(name, "te") == 0) {
+            /* RFC 9113 §8.2.2: TE may be sent, with "trailers" only. */
+            if (list_has_token(value, "trailers", 8)) {
+                set_nv(&nv[n++], "te", "trailers");
+            }
+            continue;
+        }
+        lname = apr_pstrmemdup(p, name, namelen);
+        lowercase(lname);
+        set_nv(&nv[n++], lname, apr_pstrmemdup(p, value, valuelen));
+    }
+    *pnv = nv;
+    *pnvlen = n;
+    return APR_SUCCESS;
+}
+
+h2gw_hdr_class_t h2gw_headers_resp_class(const uint8_t *name, size_t namelen,
+                                         const uint8_t *value,
+                                         size_t valuelen)
+{
+    if (namelen > 0 && name[0] == ':') {
+        return name_is(name, namelen, ":status") ? H2GW_HDR_STATUS
+                                                 : H2GW_HDR_DROP;
+    }
+    if (!h2gw_headers_valid_name(name, namelen)
+        || !h2gw_headers_valid_value(value, valuelen)) {
+        return H2GW_HDR_INVALID;
+    }
+    if (is_hop_by_hop(name, namelen) || name_is(name, namelen, "te")) {
+        return H2GW_HDR_DROP;
+    }
+    return H2GW_HDR_PASS;
+}
+
+int h2gw_headers_parse_status(const uint8_t *value, size_t len)
+{
+    int status;
+
+    if (len != 3 || !apr_isdigit(value[0]) || !apr_isdigit(value[1])
+        || !apr_isdigit(value[2])) {
+        return -1;
+    }
+    status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
+    return (status >= 100 && status <= 599) ? status : -1;
+}

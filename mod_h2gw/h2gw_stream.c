@@ -1,0 +1,285 @@
+/*
+ * h2gw_stream: shared per-request state, its buffers and the failure
+ * mapping. Every function here either takes the stream lock itself or says
+ * "_locked" and expects the caller to hold it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_atomic.h>
+
+#include "h2gw_stream.h"
+
+static apr_uint32_t next_id;
+
+apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap)
+{
+    apr_pool_t *pool;
+    h2gw_stream_t *st;
+    apr_status_t rv;
+
+    /* Unmanaged: the stream outlives the request that created it when the
+     * engine still holds it, so it may not hang below r->pool. */
+    rv = apr_pool_create_unmanaged_ex(&pool, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_tag(pool, "h2gw_stream");
+    st = apr_pcalloc(pool, sizeof(*st));
+    st->pool = pool;
+    st->refs = 1;
+    st->id = apr_atomic_inc32(&next_id) + 1;
+    st->state = H2GW_STREAM_ST_INIT;
+    if ((rv = apr_thread_mutex_create(&st->lock, APR_THREAD_MUTEX_DEFAULT,
+                                      pool)) != APR_SUCCESS
+        || (rv = apr_thread_cond_create(&st->cond, pool)) != APR_SUCCESS) {
+        apr_pool_destroy(pool);
+        return rv;
+    }
+    if (req_cap > 0) {
+        st->req_buf = apr_palloc(pool, req_cap);
+        st->req_cap = req_cap;
+    }
+    st->resp_fields = apr_array_make(pool, 16, sizeof(h2gw_field_t));
+    *pst = st;
+    return APR_SUCCESS;
+}
+
+void h2gw_stream_ref(h2gw_stream_t *st)
+{
+    apr_thread_mutex_lock(st->lock);
+    ++st->refs;
+    apr_thread_mutex_unlock(st->lock);
+}
+
+void h2gw_stream_free_chunks(h2gw_chunk_t *head)
+{
+    while (head) {
+        h2gw_chunk_t *next = head->next;
+        free(head);
+        head = next;
+    }
+}
+
+void h2gw_stream_unref(h2gw_stream_t *st)
+{
+    int last;
+
+    apr_thread_mutex_lock(st->lock);
+    last = (--st->refs == 0);
+    apr_thread_mutex_unlock(st->lock);
+    if (last) {
+        h2gw_stream_free_chunks(st->data_head);
+        apr_pool_destroy(st->pool);
+    }
+}
+
+int h2gw_stream_fail_status(h2gw_fail_t fail)
+{
+    switch (fail) {
+    case H2GW_FAIL_CONNECT:
+    case H2GW_FAIL_CONNECT_TIMEOUT:
+        return 503;
+    case H2GW_FAIL_TIMEOUT:
+        return 504;
+    case H2GW_FAIL_INTERNAL:
+        return 500;
+    default:
+        return 502;
+    }
+}
+
+const char *h2gw_stream_fail_name(h2gw_fail_t fail)
+{
+    switch (fail) {
+    case H2GW_FAIL_NONE: return "none";
+    case H2GW_FAIL_CONNECT: return "connect failed";
+    case H2GW_FAIL_CONNECT_TIMEOUT: return "connect timed out";
+    case H2GW_FAIL_RESET: return "stream reset by upstream";
+    case H2GW_FAIL_PROTOCOL: return "upstream protocol error";
+    case H2GW_FAIL_CONN_LOST: return "upstream connection lost";
+    case H2GW_FAIL_REFUSED: return "stream refused by upstream";
+    case H2GW_FAIL_TIMEOUT: return "response timed out";
+    case H2GW_FAIL_CANCELLED: return "cancelled";
+    case H2GW_FAIL_INTERNAL: return "internal error";
+    }
+    return "unknown";
+}
+
+int h2gw_stream_is_final(const h2gw_stream_t *st)
+{
+    return st->state == H2GW_STREAM_ST_CLOSED
+           || st->state == H2GW_STREAM_ST_FAILED;
+}
+
+void h2gw_stream_fail_locked(h2gw_stream_t *st, h2gw_fail_t fail,
+                             const char *reason)
+{
+    if (h2gw_stream_is_final(st)) {
+        return;
+    }
+    st->state = H2GW_STREAM_ST_FAILED;
+    st->fail = fail;
+    st->fail_reason = reason;
+    apr_thread_cond_broadcast(st->cond);
+}
+
+apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
+                                         const uint8_t *data, size_t len)
+{
+    h2gw_chunk_t *ch = malloc(sizeof(*ch) + len);
+
+    if (!ch) {
+        return APR_ENOMEM;
+    }
+    ch->next = NULL;
+    ch->len = len;
+    memcpy(ch->data, data, len);
+    if (st->data_tail) {
+        st->data_tail->next = ch;
+    }
+    else {
+        st->data_head = ch;
+    }
+    st->data_tail = ch;
+    st->buffered += len;
+    if (st->buffered > st->buffered_max) {
+        st->buffered_max = st->buffered;
+    }
+    st->resp_recv += len;
+    apr_thread_cond_broadcast(st->cond);
+    return APR_SUCCESS;
+}
+
+size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
+                                   size_t len, int *eof)
+{
+    size_t n = 0;
+
+    while (n < len && st->req_len > 0) {
+        size_t run = st->req_cap - st->req_off;
+
+        if (run > st->req_len) {
+            run = st->req_len;
+        }
+        if (run > len - n) {
+            run = len - n;
+        }
+        memcpy(buf + n, st->req_buf + st->req_off, run);
+        n += run;
+        st->req_off = (st->req_off + run) % st->req_cap;
+        st->req_len -= run;
+    }
+    st->req_sent += (apr_off_t)n;
+    *eof = (st->req_eos && st->req_len == 0);
+    if (n > 0) {
+        apr_thread_cond_broadcast(st->cond);  /* space for the handler */
+    }
+    return n;
+}
+
+apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
+                                  size_t len, apr_interval_time_t tick,
+                                  size_t *took, int *wake_engine)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    *took = 0;
+    *wake_engine = 0;
+    apr_thread_mutex_lock(st->lock);
+    while (*took < len) {
+        size_t space, pos, run;
+
+        if (h2gw_stream_is_final(st) || st->req_done) {
+            rv = APR_ECONNABORTED;
+            break;
+        }
+        if (st->data_head || (st->resp_headers && !st->hdrs_taken)) {
+            rv = APR_EAGAIN;
+            break;
+        }
+        space = st->req_cap - st->req_len;
+        if (space == 0) {
+            if (apr_thread_cond_timedwait(st->cond, st->lock, tick)
+                == APR_TIMEUP) {
+                rv = APR_TIMEUP;
+                break;
+            }
+            continue;
+        }
+        pos = (st->req_off + st->req_len) % st->req_cap;
+        run = st->req_cap - pos;
+        if (run > space) {
+            run = space;
+        }
+        if (run > len - *took) {
+            run = len - *took;
+        }
+        memcpy(st->req_buf + pos, data + *took, run);
+        st->req_len += run;
+        *took += run;
+        if (!st->pend_resume) {
+            st->pend_resume = 1;
+            *wake_engine = 1;
+        }
+    }
+    apr_thread_mutex_unlock(st->lock);
+    return rv;
+}
+
+apr_status_t h2gw_stream_take_data(h2gw_stream_t *st, h2gw_chunk_t **head,
+                                   size_t *len, int *eos,
+                                   apr_interval_time_t tick)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    *head = NULL;
+    *len = 0;
+    *eos = 0;
+    apr_thread_mutex_lock(st->lock);
+    if (!st->data_head && !h2gw_stream_is_final(st) && tick > 0) {
+        apr_thread_cond_timedwait(st->cond, st->lock, tick);
+    }
+    if (st->state == H2GW_STREAM_ST_FAILED) {
+        rv = APR_EGENERAL;
+    }
+    else if (st->data_head) {
+        *head = st->data_head;
+        *len = st->buffered;
+        st->data_head = st->data_tail = NULL;
+        st->buffered = 0;
+        *eos = (st->state == H2GW_STREAM_ST_CLOSED);
+    }
+    else if (st->state == H2GW_STREAM_ST_CLOSED) {
+        *eos = 1;
+    }
+    else {
+        rv = APR_TIMEUP;
+    }
+    apr_thread_mutex_unlock(st->lock);
+    return rv;
+}
+
+apr_status_t h2gw_stream_wait_headers(h2gw_stream_t *st,
+                                      apr_interval_time_t tick)
+{
+    apr_status_t rv;
+
+    apr_thread_mutex_lock(st->lock);
+    if (!st->resp_headers && st->state != H2GW_STREAM_ST_FAILED && tick > 0) {
+        apr_thread_cond_timedwait(st->cond, st->lock, tick);
+    }
+    if (st->state == H2GW_STREAM_ST_FAILED && !st->hdrs_taken) {
+        /* Nothing went to the client yet: a clean error answer is still
+         * possible, even when headers had arrived before the failure. */
+        rv = APR_EGENERAL;
+    }
+    else if (st->resp_headers) {
+        st->hdrs_taken = 1;
+        rv = APR_SUCCESS;
+    }
+    else {
+        rv = APR_TIMEUP;
+    }
+    apr_thread_mutex_unlock(st->lock);
+    return rv;
+}

@@ -1,0 +1,211 @@
+/*
+ * h2gw_stream: the state one proxied request shares between its handler
+ * thread and the engine thread. It owns the bounded request-body buffer,
+ * the queue of response DATA not yet written to the client, the response
+ * header list, the failure (if any) and the flow-control accounting. A
+ * mutex and a condition variable guard it; a reference count decides which
+ * side frees it. No I/O and no httpd headers: the handler and the engine
+ * each drive it from their side.
+ */
+#ifndef H2GW_STREAM_H
+#define H2GW_STREAM_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_cond.h>
+#include <apr_time.h>
+#include <nghttp2/nghttp2.h>
+
+#include "h2gw_headers.h"
+
+typedef enum {
+    H2GW_STREAM_ST_INIT,     /* built by the handler, engine not told yet */
+    H2GW_STREAM_ST_QUEUED,   /* handed to the engine, not yet on a session */
+    H2GW_STREAM_ST_OPEN,     /* submitted upstream, no final response yet */
+    H2GW_STREAM_ST_HEADERS,  /* final response headers received */
+    H2GW_STREAM_ST_CLOSED,   /* upstream ended the response cleanly */
+    H2GW_STREAM_ST_FAILED    /* failed; see fail and fail_reason */
+} h2gw_stream_state_t;
+
+/* Why a stream failed: one cause, mapped to an HTTP status once by
+ * h2gw_stream_fail_status(). */
+typedef enum {
+    H2GW_FAIL_NONE,
+    H2GW_FAIL_CONNECT,         /* connection refused or unreachable */
+    H2GW_FAIL_CONNECT_TIMEOUT, /* no connection within connect-timeout */
+    H2GW_FAIL_RESET,           /* upstream reset the stream */
+    H2GW_FAIL_PROTOCOL,        /* upstream broke HTTP/2 or HTTP semantics */
+    H2GW_FAIL_CONN_LOST,       /* connection closed or broke mid-stream */
+    H2GW_FAIL_REFUSED,         /* upstream provably did not process it */
+    H2GW_FAIL_TIMEOUT,         /* no response headers within timeout */
+    H2GW_FAIL_CANCELLED,       /* the client went away */
+    H2GW_FAIL_INTERNAL         /* out of memory, nghttp2 refused a call */
+} h2gw_fail_t;
+
+/* A piece of response body, one malloc()ed block. Ownership passes from
+ * the engine (which fills it) to the handler (which hands it to a bucket
+ * whose free function releases it). */
+typedef struct h2gw_chunk_t {
+    struct h2gw_chunk_t *next;
+    size_t len;
+    char data[];
+} h2gw_chunk_t;
+
+/* Where a stream is to be sent and how; a copy lives in the stream pool. */
+typedef struct h2gw_target_t {
+    const char *key;            /* identifies the upstream connection set */
+    const char *scheme;         /* "h2c" (h2 over TLS comes with the tls file) */
+    const char *host;
+    int port;
+    apr_interval_time_t connect_timeout;
+    apr_interval_time_t timeout;   /* wait for the response headers */
+    int32_t stream_window;         /* SETTINGS_INITIAL_WINDOW_SIZE we send */
+    int32_t conn_window;           /* our connection receive window */
+} h2gw_target_t;
+
+typedef struct h2gw_stream_t h2gw_stream_t;
+
+struct h2gw_stream_t {
+    /* Owned by the stream, destroyed with it. The handler allocates from it
+     * until h2gw_engine_submit(); afterwards only the engine does. */
+    apr_pool_t *pool;
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *cond;   /* signalled on every change either side waits for */
+    int refs;                  /* under lock: one per side still using it */
+    unsigned long id;          /* per process, for log lines */
+
+    /* Set before submit, read-only after. */
+    h2gw_target_t target;
+    nghttp2_nv *nv;
+    size_t nvlen;
+    int has_body;              /* a request body follows the HEADERS */
+
+    /* Under lock. */
+    h2gw_stream_state_t state;
+    h2gw_fail_t fail;
+    const char *fail_reason;   /* static or from pool; engine writes once */
+    uint32_t rst_code;         /* RST_STREAM code received, or 0 */
+
+    /* Request body ring buffer (under lock): req_cap bytes. */
+    char *req_buf;
+    size_t req_cap, req_off, req_len;
+    int req_eos;               /* the handler has appended everything */
+    int req_done;              /* the engine sent the last byte (or gave up) */
+    apr_off_t req_sent;        /* body bytes handed to nghttp2 */
+
+    /* Response (under lock). */
+    int resp_headers;          /* final response headers complete (engine) */
+    int hdrs_taken;            /* the handler copied them (handler) */
+    int http_status;
+    apr_array_header_t *resp_fields;  /* h2gw_field_t, in pool */
+    h2gw_chunk_t *data_head, *data_tail;
+    size_t buffered;           /* bytes in the chunk list */
+    size_t buffered_max;       /* high-water mark of buffered */
+    int resp_eos;
+    apr_off_t resp_recv;       /* DATA bytes received from upstream */
+
+    /* Requests from the handler to the engine (under lock). */
+    int pend_submit, pend_resume, pend_cancel;
+    size_t pend_consumed;      /* bytes written to the client, not yet told */
+    int in_inbox;              /* linked into the engine inbox */
+    h2gw_stream_t *inbox_next; /* under the engine inbox lock */
+
+    /* Engine only. */
+    void *conn;                /* the h2gw_conn_t carrying it, or NULL */
+    int32_t stream_id;         /* 0 until submitted on the session */
+    apr_time_t deadline;       /* for the response headers; 0: none */
+    apr_off_t consumed;        /* bytes given back to the session */
+    h2gw_stream_t *conn_prev, *conn_next;  /* the conn's stream list */
+    int req_deferred;          /* the data provider returned DEFERRED */
+    int ngh_open;              /* nghttp2 has it open (submitted, not closed) */
+    int engine_ref;            /* the engine holds a reference */
+    int handler_gone;          /* the handler released its reference */
+};
+
+/*
+ * Creates a stream with refs = 1 (the handler's) in a pool of its own.
+ * req_cap: bytes the request-body buffer holds (0: no body).
+ * Returns APR_SUCCESS or an APR error from pool/mutex creation.
+ */
+apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap);
+
+/* Takes one more reference (the engine's, at submit). */
+void h2gw_stream_ref(h2gw_stream_t *st);
+
+/* Drops a reference; frees the stream, its pool and queued chunks when it
+ * was the last one. */
+void h2gw_stream_unref(h2gw_stream_t *st);
+
+/* The HTTP status a failure is answered with before any response went out:
+ * 503 when no connection could be had, 504 for the header timeout, 502
+ * otherwise. */
+int h2gw_stream_fail_status(h2gw_fail_t fail);
+
+/* A short name for a failure cause, for log lines. */
+const char *h2gw_stream_fail_name(h2gw_fail_t fail);
+
+/* Returns 1 when the stream is over for the handler: closed or failed. */
+int h2gw_stream_is_final(const h2gw_stream_t *st);
+
+/*
+ * Engine side, lock held by the caller: records a failure unless the
+ * stream already ended, frees nothing, signals the handler.
+ */
+void h2gw_stream_fail_locked(h2gw_stream_t *st, h2gw_fail_t fail,
+                             const char *reason);
+
+/*
+ * Engine side, lock held: appends a copy of len bytes of response body.
+ * Returns APR_SUCCESS or APR_ENOMEM.
+ */
+apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
+                                         const uint8_t *data, size_t len);
+
+/*
+ * Engine side, lock held: copies up to len request-body bytes into buf.
+ * Returns the count copied; sets *eof when the body is complete and
+ * nothing remains. Returns 0 with *eof == 0 when the handler has not
+ * supplied more yet.
+ */
+size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
+                                   size_t len, int *eof);
+
+/*
+ * Handler side: appends len bytes of request body, waiting while the
+ * buffer is full. *took tells the bytes appended before it returned:
+ * APR_SUCCESS when all were; APR_TIMEUP when `tick` passed without space
+ * (the caller checks its client, then calls again with the rest);
+ * APR_EAGAIN when response headers or data wait for the handler (it
+ * forwards them, then calls again); APR_ECONNABORTED when the stream is
+ * final (the upstream finished or failed: more body is not wanted).
+ * *wake_engine is set when the engine must be told that data arrived.
+ */
+apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
+                                  size_t len, apr_interval_time_t tick,
+                                  size_t *took, int *wake_engine);
+
+/*
+ * Handler side: takes every queued response chunk. Waits up to `tick`
+ * (0: not at all) when there is none and the stream is not final. On return *head holds the
+ * list (or NULL), *len its bytes, *eos whether the response ended cleanly
+ * after it. Returns APR_SUCCESS, APR_TIMEUP (nothing within tick) or
+ * APR_EGENERAL when the stream failed (the chunks still queued are dropped).
+ */
+apr_status_t h2gw_stream_take_data(h2gw_stream_t *st, h2gw_chunk_t **head,
+                                   size_t *len, int *eos,
+                                   apr_interval_time_t tick);
+
+/*
+ * Handler side: waits up to `tick` for the final response headers.
+ * Returns APR_SUCCESS when they are complete (the handler may read
+ * http_status and resp_fields from then on), APR_TIMEUP, or APR_EGENERAL
+ * when the stream failed first.
+ */
+apr_status_t h2gw_stream_wait_headers(h2gw_stream_t *st,
+                                      apr_interval_time_t tick);
+
+/* Frees a chunk list taken with h2gw_stream_take_data(). */
+void h2gw_stream_free_chunks(h2gw_chunk_t *head);
+
+#endif /* H2GW_STREAM_H */

@@ -1,0 +1,50 @@
+/*
+ * mod_h2gw: the module record and hook registration, nothing else.
+ */
+#include <httpd.h>
+#include <http_config.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_log.h>
+
+#include "mod_h2gw.h"
+#include "h2gw_config.h"
+#include "h2gw_engine.h"
+#include "h2gw_handler.h"
+
+/* AP_DECLARE_MODULE below also declares APLOG_USE_MODULE(h2gw). */
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv = h2gw_engine_start(pchild, s);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, H2GW_LOGNO(00001)
+                     "cannot start the engine thread: requests to HTTP/2 "
+                     "upstreams will fail with 503 in this process");
+    }
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before mod_alias and mod_rewrite, like mod_proxy's ProxyPass. */
+    ap_hook_translate_name(h2gw_handler_translate, NULL, NULL,
+                           APR_HOOK_FIRST);
+    ap_hook_map_to_storage(h2gw_handler_map_to_storage, NULL, NULL,
+                           APR_HOOK_FIRST);
+    ap_hook_handler(h2gw_handler_run, NULL, NULL, APR_HOOK_FIRST);
+}
+
+AP_DECLARE_MODULE(h2gw) = {
+    STANDARD20_MODULE_STUFF,
+    h2gw_config_create_dir,
+    h2gw_config_merge_dir,
+    h2gw_config_create_srv,
+    h2gw_config_merge_srv,
+    h2gw_config_cmds,
+    register_hooks,
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    AP_MODULE_FLAG_ALWAYS_MERGE
+#endif
+};

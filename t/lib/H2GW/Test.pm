@@ -1,0 +1,147 @@
+package H2GW::Test;
+# Helpers for the mod_h2gw suite: requests through Apache over HTTP/1.1
+# or HTTP/2 (curl), requests straight to the C test upstream, its
+# counters, digests and the module's access-log notes.
+use strict;
+use warnings;
+use Exporter 'import';
+use Apache::Test ();
+use Digest::SHA;
+use File::Temp qw(tempfile);
+use Time::HiRes qw(sleep);
+
+our @EXPORT = qw(gw_url up_url req up_stats up_reset sha256_file
+                 make_file frontends access_log_line error_log_since
+                 error_log_mark);
+
+my $vars = Apache::Test::vars();
+
+sub gw_url { "http://127.0.0.1:$vars->{port}$_[0]" }
+sub up_url { "http://127.0.0.1:$ENV{H2GW_UP_PORT}$_[0]" }
+
+# The two client-side protocols every proxying test runs over.
+sub frontends { ('h1', 'h2') }
+
+# req(proto => 'h1'|'h2', url => URL, method => M, headers => [..],
+#     upload => FILE, chunked => 1, args => [...extra curl args])
+# Returns { code, status, headers => [[name, value]...], hdr => {lc name
+# => last value}, body_file, size, sha256, curl_exit }.
+sub req {
+    my %o = @_;
+    my ($hfh, $hfile) = tempfile(DIR => $vars->{t_logs}, UNLINK => 1);
+    my ($bfh, $bfile) = tempfile(DIR => $vars->{t_logs}, UNLINK => 1);
+    my @cmd = ('curl', '-sS', '--path-as-is', '-o', $bfile, '-D', $hfile,
+               '-w', '%{http_code}');
+    push @cmd, $o{proto} eq 'h2' ? '--http2-prior-knowledge' : '--http1.1';
+    push @cmd, '-X', $o{method} if $o{method} && $o{method} ne 'HEAD';
+    push @cmd, '-I' if $o{method} && $o{method} eq 'HEAD';
+    push @cmd, map { ('-H', $_) } @{ $o{headers} // [] };
+    if ($o{upload}) {
+        if ($o{chunked}) {
+            # -T from stdin: HTTP/1.1 chunked, HTTP/2 without content-length
+            push @cmd, '-T', '-';
+        }
+        else {
+            push @cmd, '--data-binary', "\@$o{upload}";
+        }
+    }
+    push @cmd, @{ $o{args} // [] }, $o{url};
+    my $code;
+    {
+        my $pid = open(my $out, '-|') // die "fork: $!";
+        if (!$pid) {
+            if ($o{upload} && $o{chunked}) {
+                open STDIN, '<', $o{upload} or die "$o{upload}: $!";
+            }
+            open STDERR, '>', '/dev/null' if $o{quiet};
+            exec @cmd or die "exec curl: $!";
+        }
+        local $/;
+        $code = <$out>;
+        close $out;
+    }
+    my %res = (curl_exit => $? >> 8, code => ($code // '') + 0,
+               body_file => $bfile, size => -s $bfile);
+    open my $fh, '<', $hfile or die;
+    my @lines = <$fh>;
+    for (@lines) {
+        s/\r?\n$//;
+        if (/^HTTP\/\S+\s+(\d+)/) {
+            # a new header block (1xx then final): keep the last
+            $res{status} = $1;
+            $res{headers} = [];
+            $res{hdr} = {};
+            next;
+        }
+        next unless /^([^:\s]+):\s*(.*)$/;
+        push @{ $res{headers} }, [lc $1, $2];
+        $res{hdr}{ lc $1 } = $2;
+    }
+    $res{sha256} = sha256_file($bfile);
+    open my $bf, '<', $bfile or die;
+    local $/;
+    $res{body} = <$bf> if $res{size} < 1024 * 1024;
+    $res{body} //= '';
+    return \%res;
+}
+
+sub sha256_file {
+    my $d = Digest::SHA->new(256);
+    $d->addfile($_[0]);
+    return $d->hexdigest;
+}
+
+# make_file(SIZE): a file of SIZE pseudo-random bytes; returns its path.
+sub make_file {
+    my ($size) = @_;
+    my ($fh, $file) = tempfile(DIR => $vars->{t_logs}, UNLINK => 1);
+    binmode $fh;
+    my $block = join '', map { chr(($_ * 131 + 7) % 251) } 0 .. 65520;
+    my $left = $size;
+    while ($left > 0) {
+        my $n = $left < length $block ? $left : length $block;
+        print $fh substr($block, 0, $n);
+        $left -= $n;
+        $block = reverse $block;    # vary the content between blocks
+    }
+    close $fh;
+    return $file;
+}
+
+# Counters of the C test upstream (global, or one tag's).
+sub up_stats {
+    my ($tag) = @_;
+    my $out = `curl -sS --http2-prior-knowledge '${\ up_url('/_stats' . ($tag ? "?tag=$tag" : ''))}'`;
+    my %s = map { /^([^=]+)=(.*)$/ ? ($1 => $2) : () } split /\n/, $out;
+    return \%s;
+}
+
+sub up_reset { `curl -sS --http2-prior-knowledge '${\ up_url('/_reset')}'` }
+
+# The line the h2gw access log wrote for the request carrying marker.
+sub access_log_line {
+    my ($marker) = @_;
+    my $file = "$vars->{t_logs}/h2gw_access_log";
+    for (1 .. 50) {
+        if (open my $fh, '<', $file) {
+            my @hits = grep { index($_, $marker) >= 0 } <$fh>;
+            return $hits[-1] if @hits;
+        }
+        sleep 0.1;
+    }
+    return '';
+}
+
+# error_log_mark() then error_log_since($mark): the lines written between.
+sub error_log_mark { -s "$vars->{t_logs}/error_log" // 0 }
+
+sub error_log_since {
+    my ($mark) = @_;
+    sleep 0.2;
+    open my $fh, '<', "$vars->{t_logs}/error_log" or return '';
+    seek $fh, $mark, 0;
+    local $/;
+    return <$fh> // '';
+}
+
+1;

@@ -1,0 +1,206 @@
+/*
+ * test_headers: h2gw_headers request conversion (pseudo-headers first,
+ * lowercasing, hop-by-hop removal incl. fields named by Connection, TE),
+ * invalid field refusal, response classification and :status parsing.
+ */
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "h2gw_headers.h"
+#include "tap.h"
+
+static apr_pool_t *pool;
+
+/* Finds the value of name in nv (NULL when absent); counts matches. */
+static const char *nv_get(const nghttp2_nv *nv, size_t n, const char *name,
+                          int *count)
+{
+    const char *found = NULL;
+    size_t i;
+
+    *count = 0;
+    for (i = 0; i < n; ++i) {
+        if (nv[i].namelen == strlen(name)
+            && !memcmp(nv[i].name, name, nv[i].namelen)) {
+            ++*count;
+            found = apr_pstrmemdup(pool, (const char *)nv[i].value,
+                                   nv[i].valuelen);
+        }
+    }
+    return found;
+}
+
+static void test_request(void)
+{
+    h2gw_req_line_t rl = {"GET", "http", "up:8080", "/v1/a%20b?x=%2F&y"};
+    h2gw_field_t f[] = {
+        {"Host", "client.example"},
+        {"Connection", "keep-alive, X-Hop"},
+        {"X-Hop", "secret"},
+        {"Keep-Alive", "timeout=5"},
+        {"Proxy-Connection", "close"},
+        {"Transfer-Encoding", "chunked"},
+        {"Upgrade", "h2c"},
+        {"TE", "gzip, trailers;q=1"},
+        {"Accept", "*/*"},
+        {"X-Mixed-Case", "Value Kept"},
+        {"Cookie", "a=1"},
+        {"Cookie", "b=2"},
+    };
+    nghttp2_nv *nv;
+    size_t n, i;
+    const char *bad;
+    int count;
+    apr_status_t rv;
+
+    rv = h2gw_headers_req_to_nv(pool, &rl, f, sizeof(f) / sizeof(f[0]), &nv,
+                                &n, &bad);
+    tap_is_int(rv, APR_SUCCESS, "request converts");
+    tap_is_str(apr_pstrmemdup(pool, (char *)nv[0].name, nv[0].namelen),
+               ":method", "first field is :method");
+    tap_is_str(nv_get(nv, n, ":path", &count), "/v1/a%20b?x=%2F&y",
+               ":path is byte-exact");
+    tap_is_str(nv_get(nv, n, ":authority", &count), "up:8080", ":authority");
+    tap_is_str(nv_get(nv, n, ":scheme", &count), "http", ":scheme");
+    for (i = 0; i < 4; ++i) {
+        tap_ok(nv[i].name[0] == ':', "pseudo-headers come first");
+    }
+    for (i = 4; i < n; ++i) {
+        tap_ok(nv[i].name[0] != ':', "regular fields after pseudo-headers");
+    }
+    tap_ok(!nv_get(nv, n, "host", &count), "host removed");
+    tap_ok(!nv_get(nv, n, "connection", &count), "connection removed");
+    tap_ok(!nv_get(nv, n, "x-hop", &count), "field named by Connection removed");
+    tap_ok(!nv_get(nv, n, "keep-alive", &count), "keep-alive removed");
+    tap_ok(!nv_get(nv, n, "proxy-connection", &count),
+           "proxy-connection removed");
+    tap_ok(!nv_get(nv, n, "transfer-encoding", &count),
+           "transfer-encoding removed");
+    tap_ok(!nv_get(nv, n, "upgrade", &count), "upgrade removed");
+    tap_is_str(nv_get(nv, n, "te", &count), "trailers",
+               "te reduced to trailers");
+    tap_is_str(nv_get(nv, n, "x-mixed-case", &count), "Value Kept",
+               "name lowercased, value kept");
+    nv_get(nv, n, "cookie", &count);
+    tap_is_int(count, 2, "repeated fields stay repeated");
+    for (i = 0; i < n; ++i) {
+        size_t j;
+        int lower = 1;
+
+        for (j = 0; j < nv[i].namelen; ++j) {
+            if (nv[i].name[j] >= 'A' && nv[i].name[j] <= 'Z') {
+                lower = 0;
+            }
+        }
+        tap_ok(lower, "every name lowercase");
+    }
+}
+
+static void test_te_without_trailers(void)
+{
+    h2gw_req_line_t rl = {"GET", "http", "a", "/"};
+    h2gw_field_t f[] = {{"TE", "gzip, deflate"}};
+    nghttp2_nv *nv;
+    size_t n;
+    const char *bad;
+    int count;
+
+    h2gw_headers_req_to_nv(pool, &rl, f, 1, &nv, &n, &bad);
+    tap_ok(!nv_get(nv, n, "te", &count), "TE without trailers is dropped");
+}
+
+static void test_invalid(void)
+{
+    static const struct {
+        const char *name, *value, *label;
+    } cases[] = {
+        {"X-Bad", "a\r\nInjected: 1", "CR LF in a value refused"},
+        {"X-Bad", "a\nb", "LF in a value refused"},
+        {"Bad Name", "v", "space in a name refused"},
+        {"", "v", "empty name refused"},
+        {"X:Colon", "v", "colon in a name refused"},
+        {"X-Ws", " lead", "leading whitespace refused"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        h2gw_req_line_t rl = {"GET", "http", "a", "/"};
+        h2gw_field_t f[1];
+        nghttp2_nv *nv;
+        size_t n;
+        const char *bad;
+
+        f[0].name = cases[i].name;
+        f[0].value = cases[i].value;
+        tap_is_int(h2gw_headers_req_to_nv(pool, &rl, f, 1, &nv, &n, &bad),
+                   APR_EINVAL, cases[i].label);
+    }
+    {
+        h2gw_req_line_t rl = {"GET", "http", "a", "no-slash"};
+        nghttp2_nv *nv;
+        size_t n;
+        const char *bad;
+
+        tap_is_int(h2gw_headers_req_to_nv(pool, &rl, NULL, 0, &nv, &n, &bad),
+                   APR_EINVAL, "path must start with /");
+    }
+    {
+        h2gw_req_line_t rl = {"G T", "http", "a", "/"};
+        nghttp2_nv *nv;
+        size_t n;
+        const char *bad;
+
+        tap_is_int(h2gw_headers_req_to_nv(pool, &rl, NULL, 0, &nv, &n, &bad),
+                   APR_EINVAL, "method must be a token");
+    }
+}
+
+static void test_response(void)
+{
+    static const struct {
+        const char *name, *value;
+        h2gw_hdr_class_t want;
+        const char *label;
+    } cases[] = {
+        {":status", "200", H2GW_HDR_STATUS, ":status recognized"},
+        {":path", "/", H2GW_HDR_DROP, "other pseudo-header dropped"},
+        {"set-cookie", "a=1", H2GW_HDR_PASS, "set-cookie passes"},
+        {"connection", "close", H2GW_HDR_DROP, "connection dropped"},
+        {"transfer-encoding", "chunked", H2GW_HDR_DROP, "t-e dropped"},
+        {"keep-alive", "x", H2GW_HDR_DROP, "keep-alive dropped"},
+        {"x-a", "b\rc", H2GW_HDR_INVALID, "CR in value invalid"},
+        {"x a", "b", H2GW_HDR_INVALID, "space in name invalid"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        tap_is_int(h2gw_headers_resp_class(
+                       (const uint8_t *)cases[i].name, strlen(cases[i].name),
+                       (const uint8_t *)cases[i].value,
+                       strlen(cases[i].value)),
+                   cases[i].want, cases[i].label);
+    }
+    tap_is_int(h2gw_headers_parse_status((const uint8_t *)"204", 3), 204,
+               "status 204");
+    tap_is_int(h2gw_headers_parse_status((const uint8_t *)"20", 2), -1,
+               "two digits refused");
+    tap_is_int(h2gw_headers_parse_status((const uint8_t *)"600", 3), -1,
+               "600 refused");
+    tap_is_int(h2gw_headers_parse_status((const uint8_t *)"2x0", 3), -1,
+               "non-digit refused");
+    tap_is_int(h2gw_headers_parse_status((const uint8_t *)"099", 3), -1,
+               "below 100 refused");
+}
+
+int main(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    test_request();
+    test_te_without_trailers();
+    test_invalid();
+    test_response();
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return done_testing();
+}

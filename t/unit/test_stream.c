@@ -1,0 +1,128 @@
+/*
+ * test_stream: the shared stream's bounded buffers and status mapping:
+ * the request ring buffer never holds more than its capacity and hands
+ * bytes out in order across wrap-around (fed in odd-sized chunks);
+ * response chunks are counted against the high-water mark; failures map
+ * to 502/503/504 and a failure is final.
+ */
+#include <apr_general.h>
+
+#include "h2gw_stream.h"
+#include "tap.h"
+
+static void test_ring(void)
+{
+    h2gw_stream_t *st;
+    char in[1000], out[1000];
+    size_t fed = 0, got = 0, took;
+    int wake, eof = 0, i, in_order = 1, bounded = 1;
+
+    for (i = 0; i < (int)sizeof(in); ++i) {
+        in[i] = (char)(i * 7 + 3);
+    }
+    tap_is_int(h2gw_stream_create(&st, 64), APR_SUCCESS, "stream created");
+    while (got < sizeof(in)) {
+        size_t want = sizeof(in) - fed < 37 ? sizeof(in) - fed : 37;
+        uint8_t buf[23];
+        size_t n;
+
+        if (want > 0) {
+            /* tick 1us: returns APR_TIMEUP once the ring is full */
+            h2gw_stream_put_body(st, in + fed, want, 1, &took, &wake);
+            fed += took;
+            if (st->req_len > st->req_cap) {
+                bounded = 0;
+            }
+        }
+        if (fed == sizeof(in)) {
+            st->req_eos = 1;
+        }
+        n = h2gw_stream_get_body_locked(st, buf, sizeof(buf), &eof);
+        memcpy(out + got, buf, n);
+        got += n;
+    }
+    for (i = 0; i < (int)sizeof(in); ++i) {
+        if (in[i] != out[i]) {
+            in_order = 0;
+        }
+    }
+    tap_ok(bounded, "ring never exceeds its capacity");
+    tap_ok(in_order, "bytes come out in order across wrap-around");
+    tap_ok(eof, "eof after the last byte");
+    tap_is_int((long)st->req_sent, (long)sizeof(in), "req_sent counts bytes");
+    h2gw_stream_unref(st);
+}
+
+static void test_data(void)
+{
+    h2gw_stream_t *st;
+    h2gw_chunk_t *head;
+    size_t len;
+    int eos;
+    static const uint8_t a[100], b[50];
+
+    h2gw_stream_create(&st, 0);
+    st->state = H2GW_STREAM_ST_HEADERS;
+    h2gw_stream_put_data_locked(st, a, sizeof(a));
+    h2gw_stream_put_data_locked(st, b, sizeof(b));
+    tap_is_int((long)st->buffered, 150, "buffered counts queued bytes");
+    tap_is_int(h2gw_stream_take_data(st, &head, &len, &eos, 0), APR_SUCCESS,
+               "take_data returns the chunks");
+    tap_is_int((long)len, 150, "all bytes taken");
+    tap_ok(head && head->next && !head->next->next, "two chunks in order");
+    tap_ok(!eos, "no eos while the stream is open");
+    h2gw_stream_free_chunks(head);
+    tap_is_int((long)st->buffered, 0, "nothing buffered after take");
+    h2gw_stream_put_data_locked(st, a, 10);
+    tap_is_int((long)st->buffered_max, 150, "high-water mark kept");
+    st->state = H2GW_STREAM_ST_CLOSED;
+    h2gw_stream_take_data(st, &head, &len, &eos, 0);
+    tap_ok(eos && len == 10, "eos with the last chunk after close");
+    h2gw_stream_free_chunks(head);
+    tap_is_int(h2gw_stream_take_data(st, &head, &len, &eos, 0), APR_SUCCESS,
+               "closed and drained");
+    tap_ok(eos && !head, "eos again, no data");
+    h2gw_stream_unref(st);
+}
+
+static void test_fail(void)
+{
+    h2gw_stream_t *st;
+    h2gw_chunk_t *head;
+    size_t len, took;
+    int eos, wake;
+
+    tap_is_int(h2gw_stream_fail_status(H2GW_FAIL_CONNECT), 503,
+               "connect failure → 503");
+    tap_is_int(h2gw_stream_fail_status(H2GW_FAIL_CONNECT_TIMEOUT), 503,
+               "connect timeout → 503");
+    tap_is_int(h2gw_stream_fail_status(H2GW_FAIL_TIMEOUT), 504,
+               "header timeout → 504");
+    tap_is_int(h2gw_stream_fail_status(H2GW_FAIL_RESET), 502, "reset → 502");
+    tap_is_int(h2gw_stream_fail_status(H2GW_FAIL_CONN_LOST), 502,
+               "connection lost → 502");
+    tap_is_int(h2gw_stream_fail_status(H2GW_FAIL_PROTOCOL), 502,
+               "protocol error → 502");
+
+    h2gw_stream_create(&st, 16);
+    h2gw_stream_fail_locked(st, H2GW_FAIL_RESET, "x");
+    h2gw_stream_fail_locked(st, H2GW_FAIL_TIMEOUT, "y");
+    tap_is_int(st->fail, H2GW_FAIL_RESET, "the first failure stays");
+    tap_is_int(h2gw_stream_take_data(st, &head, &len, &eos, 0), APR_EGENERAL,
+               "take_data reports the failure");
+    tap_is_int(h2gw_stream_wait_headers(st, 0), APR_EGENERAL,
+               "wait_headers reports the failure");
+    tap_is_int(h2gw_stream_put_body(st, "abc", 3, 1, &took, &wake),
+               APR_ECONNABORTED, "no more body after a failure");
+    h2gw_stream_unref(st);
+}
+
+int main(void)
+{
+    apr_initialize();
+    test_ring();
+    test_data();
+    test_fail();
+    apr_terminate();
+    return done_testing();
+}
