@@ -31,7 +31,7 @@ sub req {
     my ($hfh, $hfile) = tempfile(DIR => $vars->{t_logs}, UNLINK => 1);
     my ($bfh, $bfile) = tempfile(DIR => $vars->{t_logs}, UNLINK => 1);
     my @cmd = ('curl', '-sS', '--path-as-is', '-o', $bfile, '-D', $hfile,
-               '-w', '%{http_code}');
+               '-w', '%{http_code} %{time_starttransfer} %{time_total}');
     push @cmd, $o{proto} eq 'h2' ? '--http2-prior-knowledge' : '--http1.1';
     push @cmd, '-X', $o{method} if $o{method} && $o{method} ne 'HEAD';
     push @cmd, '-I' if $o{method} && $o{method} eq 'HEAD';
@@ -60,7 +60,9 @@ sub req {
         $code = <$out>;
         close $out;
     }
-    my %res = (curl_exit => $? >> 8, code => ($code // '') + 0,
+    my ($status, $ttfb, $total) = split ' ', $code // '';
+    my %res = (curl_exit => $? >> 8, code => ($status // 0) + 0,
+               ttfb => $ttfb, total => $total,
                body_file => $bfile, size => -s $bfile);
     open my $fh, '<', $hfile or die;
     my @lines = <$fh>;
