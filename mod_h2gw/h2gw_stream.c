@@ -239,15 +239,17 @@ apr_status_t h2gw_stream_take_data(h2gw_stream_t *st, h2gw_chunk_t **head,
     if (!st->data_head && !h2gw_stream_is_final(st) && tick > 0) {
         apr_thread_cond_timedwait(st->cond, st->lock, tick);
     }
-    if (st->state == H2GW_STREAM_ST_FAILED) {
-        rv = APR_EGENERAL;
-    }
-    else if (st->data_head) {
+    if (st->data_head) {
+        /* Data that arrived before a failure still goes out; the failure
+         * is reported on the next call. */
         *head = st->data_head;
         *len = st->buffered;
         st->data_head = st->data_tail = NULL;
         st->buffered = 0;
         *eos = (st->state == H2GW_STREAM_ST_CLOSED);
+    }
+    else if (st->state == H2GW_STREAM_ST_FAILED) {
+        rv = APR_EGENERAL;
     }
     else if (st->state == H2GW_STREAM_ST_CLOSED) {
         *eos = 1;

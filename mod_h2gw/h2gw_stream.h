@@ -190,7 +190,7 @@ apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
  * (0: not at all) when there is none and the stream is not final. On return *head holds the
  * list (or NULL), *len its bytes, *eos whether the response ended cleanly
  * after it. Returns APR_SUCCESS, APR_TIMEUP (nothing within tick) or
- * APR_EGENERAL when the stream failed (the chunks still queued are dropped).
+ * APR_EGENERAL when the stream failed and no chunk is left.
  */
 apr_status_t h2gw_stream_take_data(h2gw_stream_t *st, h2gw_chunk_t **head,
                                    size_t *len, int *eos,

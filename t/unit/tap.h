@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static inline int tap_n, tap_failed;
+static int tap_n, tap_failed;
 
 #define plan_no_plan() ((void)0)
 #define done_testing() \

@@ -105,7 +105,13 @@ static void test_fail(void)
                "protocol error → 502");
 
     h2gw_stream_create(&st, 16);
+    st->state = H2GW_STREAM_ST_HEADERS;
+    h2gw_stream_put_data_locked(st, (const uint8_t *)"abc", 3);
     h2gw_stream_fail_locked(st, H2GW_FAIL_RESET, "x");
+    tap_is_int(h2gw_stream_take_data(st, &head, &len, &eos, 0), APR_SUCCESS,
+               "data received before a failure is still handed out");
+    tap_ok(len == 3 && !eos, "... without eos");
+    h2gw_stream_free_chunks(head);
     h2gw_stream_fail_locked(st, H2GW_FAIL_TIMEOUT, "y");
     tap_is_int(st->fail, H2GW_FAIL_RESET, "the first failure stays");
     tap_is_int(h2gw_stream_take_data(st, &head, &len, &eos, 0), APR_EGENERAL,
