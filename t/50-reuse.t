@@ -1,0 +1,53 @@
+# Multiplexing: 50 concurrent requests from 50 separate HTTP/1.1 client
+# connections share one upstream connection of the (single) child
+# process, all 50 streams open on it at once; the same holds for 50
+# concurrent streams of one HTTP/2 client connection.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test;
+use Apache::TestUtil;
+use H2GW::Test;
+
+plan tests => 8;
+
+# All 50 requests are held 700 ms by the upstream, so they overlap.
+my $path = '/reuse/data?size=2048&delay=700';
+
+up_reset();
+my @pids;
+my $dir = Apache::Test::vars('t_logs');
+for my $i (1 .. 50) {
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        exec 'curl', '-sS', '--http1.1', '-o', "$dir/reuse-$i.body",
+            '-D', "$dir/reuse-$i.hdr", gw_url("$path&tag=reuse1");
+        exit 127;
+    }
+    push @pids, $pid;
+}
+my $failed = 0;
+for (@pids) { waitpid($_, 0); $failed++ if $? }
+ok t_cmp($failed, 0, "50 concurrent HTTP/1.1 clients all completed");
+
+my (%status, %conn);
+for my $i (1 .. 50) {
+    open my $fh, '<', "$dir/reuse-$i.hdr" or next;
+    while (<$fh>) {
+        $status{$1}++ if /^HTTP\/1\.1 (\d+)/;
+        $conn{$1}++ if /^x-h2up-conn: (\d+)/i;
+    }
+    unlink "$dir/reuse-$i.hdr", "$dir/reuse-$i.body";
+}
+ok t_cmp($status{200} // 0, 50, "all 50 answered 200");
+ok t_cmp(scalar(keys %conn), 1, "all 50 were carried by one upstream connection");
+my $st = up_stats();
+ok t_cmp($st->{conns}, 1, "the upstream accepted one connection for them");
+ok t_cmp($st->{max_conc}, 50, "all 50 streams were open on it at once");
+
+# One HTTP/2 client connection with 50 concurrent streams.
+up_reset();
+my $out = `h2load -n 50 -c 1 -m 50 '${\ gw_url("$path&tag=reuse2")}' 2>&1`;
+ok t_cmp($out =~ /50 succeeded, 0 failed/ ? 1 : 0, 1, "50 streams over one HTTP/2 client connection succeed");
+$st = up_stats();
+ok t_cmp($st->{conns}, 1, "the upstream still saw one connection");
+ok t_cmp(up_stats('reuse2')->{seen}, 50, "the upstream saw each request once");
