@@ -154,10 +154,16 @@ static const char *parse_url(apr_pool_t *p, const char *url, h2gw_pass_t *pass)
     }
     pass->scheme = "h2c";
     pass->host = apr_pstrdup(p, uri.hostname);
-    pass->port = uri.port_str ? uri.port : 80;
-    if (pass->port <= 0 || pass->port > 65535
-        || (uri.port_str && !*uri.port_str)) {
-        return apr_psprintf(p, "H2GWPass: '%s': bad port", url);
+    pass->port = 80;
+    if (uri.port_str) {
+        /* apr_uri_parse() wraps ports above 65535; parse it ourselves. */
+        char *end;
+        long port = strtol(uri.port_str, &end, 10);
+
+        if (!*uri.port_str || *end || port <= 0 || port > 65535) {
+            return apr_psprintf(p, "H2GWPass: '%s': bad port", url);
+        }
+        pass->port = (int)port;
     }
     pass->base_path = (uri.path && *uri.path) ? uri.path : "/";
     return NULL;

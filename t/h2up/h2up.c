@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
 #include <nghttp2/nghttp2.h>
@@ -1542,7 +1543,8 @@ static int listen_on(int port)
 static void usage(void)
 {
     fprintf(stderr, "usage: h2up [--port N] [--port-file PATH] "
-            "[--max-concurrent-streams N] [--window N] [--quiet]\n");
+            "[--max-concurrent-streams N] [--window N] [--quiet] "
+            "[--die-with-parent]\n");
     exit(2);
 }
 
@@ -1570,6 +1572,12 @@ int main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quiet") == 0) {
             g_quiet = 1;
+        } else if (strcmp(argv[i], "--die-with-parent") == 0) {
+            /* A test run that is killed must not leave its upstream
+             * behind. */
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() == 1)
+                return 1;
         } else if (i + 1 >= argc) {
             usage();
         } else if (strcmp(argv[i], "--port") == 0) {

@@ -33,7 +33,7 @@ sub start {
     my $pf = "$dir/h2up-$o{name}.port";
     unlink $pf;
     my @cmd = ($bin, '--port', $o{port} // 0, '--port-file', $pf,
-               '--quiet', @{ $o{args} // [] });
+               '--quiet', '--die-with-parent', @{ $o{args} // [] });
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         open STDIN, '<', '/dev/null';

@@ -1,0 +1,87 @@
+# Configuration errors stop httpd's config test with a message naming the
+# directive (and, from httpd, the file and line): bad URLs, unknown
+# schemes and parameters, impossible values, misplaced directives. A
+# correct configuration passes.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test;
+use Apache::TestUtil;
+use File::Temp qw(tempdir);
+
+my @bad = (
+    ['H2GWPass /a/ http://127.0.0.1:1/', qr/H2GWPass: 'http:\/\/127\.0\.0\.1:1\/': unknown scheme 'http'/, 'unknown scheme'],
+    ['H2GWPass /a/ h2://127.0.0.1:1/', qr/h2:\/\/ \(TLS\) upstreams are not supported by this build yet/, 'h2:// not yet supported'],
+    ['H2GWPass /a/ not-a-url', qr/is not an upstream URL/, 'not a URL'],
+    ['H2GWPass a/ h2c://127.0.0.1:1/', qr/path prefix 'a\/' must start with '\/'/, 'relative prefix'],
+    ['H2GWPass /a/', qr/needs a path prefix and an upstream URL/, 'missing URL'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ timeout=abc', qr/H2GWPass timeout: 'abc' is not a number of seconds/, 'bad timeout'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ timeout=0', qr/H2GWPass timeout: '0' is not a number of seconds/, 'zero timeout'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ window=10', qr/H2GWPass window: 10 is out of range/, 'window too small'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ window=4G', qr/H2GWPass window: 4G is out of range/, 'window too large'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ request-buffer=1x', qr/H2GWPass request-buffer: '1x' is not a byte count/, 'bad size suffix'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ bogus=1', qr/H2GWPass: unknown parameter 'bogus'/, 'unknown parameter'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ novalue', qr/parameter 'novalue' is not key=value/, 'parameter without value'],
+    ['H2GWPass /a/ h2c://127.0.0.1:99999/', qr/bad port/, 'port out of range'],
+    ['H2GWTimeout -1', qr/H2GWTimeout: '-1' is not a number of seconds/, 'negative H2GWTimeout'],
+    ['H2GWStreamWindow 1', qr/H2GWStreamWindow: 1 is out of range/, 'H2GWStreamWindow too small'],
+    ['H2GWRequestBuffer 1G', qr/H2GWRequestBuffer: 1G is out of range/, 'H2GWRequestBuffer too large'],
+    ["<Directory /tmp>\nH2GWPass h2c://127.0.0.1:1/\n</Directory>", qr/only allowed at server level or in <Location>/, 'not in <Directory>'],
+    ["<Location /x/>\nH2GWPass h2c://127.0.0.1:1/\nH2GWPass h2c://127.0.0.1:2/\n</Location>", qr/given twice in one <Location>/, 'twice in a <Location>'],
+    ['H2GWPreserveHost maybe', qr/H2GWPreserveHost must be On or Off/, 'flag needs on/off'],
+);
+
+plan tests => 2 * @bad + 3;
+
+my $vars = Apache::Test::vars();
+my $httpd = $vars->{httpd};
+my $module = "$vars->{serverroot}/../.libs/mod_h2gw.so";
+my $mods = $ENV{H2GW_HTTPD_MODULES};
+my $dir = tempdir(CLEANUP => 1);
+
+sub config_test {
+    my ($body) = @_;
+    my $conf = "$dir/httpd.conf";
+    open my $fh, '>', $conf or die;
+    print $fh <<"EOC";
+ServerRoot "$dir"
+ServerName localhost
+Listen 127.0.0.1:1
+PidFile "$dir/pid"
+ErrorLog "$dir/error_log"
+LoadModule mpm_event_module "$mods/mod_mpm_event.so"
+LoadModule authz_core_module "$mods/mod_authz_core.so"
+LoadModule h2gw_module "$module"
+$body
+EOC
+    close $fh;
+    my $out = `'$httpd' -t -f '$conf' 2>&1`;
+    return ($? >> 8, $out);
+}
+
+for my $case (@bad) {
+    my ($body, $re, $label) = @$case;
+    my ($rc, $out) = config_test($body);
+    ok t_cmp($rc != 0 ? 1 : 0, 1, "config test fails: $label");
+    ok t_cmp($out =~ $re && $out =~ /line \d+ of .*httpd\.conf/ ? 1 : 0, 1,
+             "the error names the directive, the problem and the line: $label");
+}
+
+my ($rc, $out) = config_test(<<'EOC');
+H2GWTimeout 30
+H2GWConnectTimeout 2.5
+H2GWStreamWindow 1M
+H2GWConnWindow 32M
+H2GWRequestBuffer 128K
+H2GWPreserveHost off
+H2GWAddHeaders on
+H2GWPass /api/ h2c://127.0.0.1:8080/v1/ timeout=5 connect-timeout=1 window=256K conn-window=16M request-buffer=64K preserve-host=on
+H2GWPass /v6/ h2c://[::1]:8080/
+<Location /grpc/>
+    H2GWPass h2c://10.0.0.5:50051/
+</Location>
+EOC
+ok t_cmp($rc, 0, "a correct configuration passes the config test");
+ok t_cmp($out =~ /Syntax OK/ ? 1 : 0, 1, "httpd says Syntax OK");
+
+($rc, $out) = config_test("Include \"$vars->{serverroot}/../conf/h2gw.conf\"");
+ok t_cmp($rc, 0, "the example conf/h2gw.conf passes the config test");
