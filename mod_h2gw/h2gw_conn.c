@@ -236,6 +236,7 @@ static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
         break;
     case NGHTTP2_RST_STREAM:
         if (st) {
+            st->rst_recv = 1;
             st->rst_code = frame->rst_stream.error_code;
         }
         break;
@@ -284,11 +285,18 @@ static int on_stream_close(nghttp2_session *ngh, int32_t stream_id,
         return 0;
     }
     if (error_code == NGHTTP2_REFUSED_STREAM) {
-        fail_stream(st, H2GW_FAIL_REFUSED, "stream refused by upstream");
+        fail_stream(st, H2GW_FAIL_REFUSED, "REFUSED_STREAM");
     }
-    else if (error_code != NGHTTP2_NO_ERROR || st->rst_code) {
+    else if (st->rst_recv) {
         fail_stream(st, H2GW_FAIL_RESET,
-                    apr_psprintf(st->pool, "stream reset (%s)",
+                    nghttp2_http2_strerror(st->rst_code));
+    }
+    else if (error_code != NGHTTP2_NO_ERROR) {
+        /* nghttp2 reset it for us: the upstream broke HTTP/2 or HTTP
+         * semantics on this stream (e.g. more DATA than content-length,
+         * RFC 9113 §8.1.1). */
+        fail_stream(st, H2GW_FAIL_PROTOCOL,
+                    apr_psprintf(st->pool, "stream error %s",
                                  nghttp2_http2_strerror(error_code)));
     }
     else {
@@ -522,7 +530,7 @@ static void on_connected(h2gw_conn_t *conn)
                  conn->up->target.host, conn->up->target.port);
         conn->up->addr = NULL;
         h2gw_conn_kill(conn, H2GW_FAIL_CONNECT,
-                       apr_psprintf(conn->pool, "connect failed: %s",
+                       apr_psprintf(conn->pool, "%s",
                                     strerror(err)));
         return;
     }

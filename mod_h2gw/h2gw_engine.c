@@ -164,7 +164,7 @@ static void place_stream(h2gw_engine_t *e, h2gw_stream_t *st)
                          H2GW_LOGNO(00101) "upstream %s: cannot connect",
                          up->key);
             fail_new_stream(st, H2GW_FAIL_CONNECT,
-                            apr_psprintf(st->pool, "connect failed: %s",
+                            apr_psprintf(st->pool, "%s",
                                          apr_strerror(rv, buf, sizeof(buf))));
             return;
         }

@@ -85,7 +85,8 @@ struct h2gw_stream_t {
     h2gw_stream_state_t state;
     h2gw_fail_t fail;
     const char *fail_reason;   /* static or from pool; engine writes once */
-    uint32_t rst_code;         /* RST_STREAM code received, or 0 */
+    uint32_t rst_code;         /* RST_STREAM code received ... */
+    int rst_recv;              /* ... when this is set (engine only) */
 
     /* Request body ring buffer (under lock): req_cap bytes. */
     char *req_buf;
