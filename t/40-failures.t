@@ -11,7 +11,7 @@ use Apache::TestUtil;
 use Time::HiRes qw(sleep time);
 use H2GW::Test;
 
-plan tests => 2 * 17;
+plan tests => 2 * 20;
 
 my $n = 0;
 sub tag { "f" . $$ . "x" . ++$n }
@@ -40,6 +40,17 @@ for my $fe (frontends()) {
     ok t_cmp($st->{seen}, 1, "$fe: the timed-out request reached the upstream exactly once");
     for (1 .. 20) { last if up_stats($tag)->{rst_recv}; sleep 0.1 }
     ok t_cmp(up_stats($tag)->{rst_code}, 8, "$fe: the timed-out stream is cancelled upstream (CANCEL)");
+
+    # The upstream connection breaks under the request: 502; the next
+    # request gets a new connection and succeeds.
+    $mark = error_log_mark();
+    $res = req(proto => $fe, url => gw_url('/up/data?drop=1'));
+    ok t_cmp($res->{code}, 502, "$fe: upstream connection lost before headers → 502");
+    $log = error_log_since($mark);
+    ok t_cmp($log =~ /H2GW00203: upstream h2c:\/\/127\.0\.0\.1:$ENV{H2GW_UP_PORT}\/: upstream connection lost/ ? 1 : 0,
+             1, "$fe: the lost connection is logged as the cause");
+    $res = req(proto => $fe, url => gw_url('/up/data?size=10'));
+    ok t_cmp($res->{code}, 200, "$fe: the next request succeeds on a new connection");
 
     # Reset after 100000 bytes of a 1 MiB body with Content-Length; the
     # drip makes sure the headers went out before the reset.

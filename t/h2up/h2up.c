@@ -82,6 +82,7 @@ struct params {
     int trailers;
     const char *ctype;
     const char *tag;
+    int drop;       /* close the TCP connection on this request's headers */
 };
 
 struct stream;
@@ -610,6 +611,8 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->delay_ms = atol(v);
     } else if (strcmp(k, "stall") == 0) {
         p->stall = atoi(v) != 0;
+    } else if (strcmp(k, "drop") == 0) {
+        p->drop = atoi(v) != 0;
     } else if (strcmp(k, "reset") == 0) {
         if (strcmp(v, "before") == 0)
             p->reset = RESET_BEFORE;
@@ -982,6 +985,12 @@ static int on_request_headers(struct stream *st)
             st->tag = find_tag(st->p.tag, 1);
             if (st->tag)
                 st->tag->seen++;
+        }
+        if (st->p.drop) {
+            /* A connection that breaks under its streams: the callback
+             * failure makes the loop close it without GOAWAY. */
+            log_msg("conn %lu: dropping on request", (unsigned long)c->serial);
+            return -1;
         }
     }
     st->status = st->p.status >= 100 && st->p.status <= 999 ? st->p.status
