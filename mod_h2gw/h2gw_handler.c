@@ -500,6 +500,11 @@ static int proxy(h2gw_req_t *ctx)
     }
     if (ctx->st->has_body) {
         rv = pump_body(ctx);
+        if (rv == APR_ECONNABORTED && !r->connection->master) {
+            /* The upstream answered before taking the whole body: close
+             * rather than read and discard an unbounded rest. */
+            r->connection->keepalive = AP_CONN_CLOSE;
+        }
         if (rv != APR_SUCCESS && rv != APR_ECONNABORTED) {
             REQ_LOG(ctx, APLOG_INFO, rv, H2GW_LOGNO(00204) "%s",
                     "reading the request body failed");
