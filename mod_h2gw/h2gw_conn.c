@@ -78,11 +78,21 @@ static void release_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 /* The stream no longer occupies a slot of the connection. */
 static void stream_inactive(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
-    if (st->ngh_open || st->stream_id == 0) {
+    if (st->active) {
+        st->active = 0;
         --conn->nactive;
     }
     st->ngh_open = 0;
     st->deadline = 0;
+}
+
+/* The stream made progress (body bytes sent, headers or DATA received,
+ * the client drained some): the upstream gets another full timeout. */
+static void touch_stream(h2gw_stream_t *st)
+{
+    if (st->deadline) {
+        st->deadline = apr_time_now() + st->target.timeout;
+    }
 }
 
 static void fail_stream(h2gw_stream_t *st, h2gw_fail_t fail,
@@ -121,12 +131,14 @@ static ssize_t read_req_body(nghttp2_session *ngh, int32_t stream_id,
     apr_thread_mutex_unlock(st->lock);
     if (eof) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        touch_stream(st);
         return (ssize_t)n;
     }
     if (n == 0) {
         st->req_deferred = 1;
         return NGHTTP2_ERR_DEFERRED;
     }
+    touch_stream(st);
     return (ssize_t)n;
 }
 
@@ -146,6 +158,16 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
     st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
     if (!st || st->handler_gone) {
         return 0;
+    }
+    /* RFC 9113 §6.5.2 counts 32 bytes of overhead per field; interim
+     * responses and trailers count too, so no header flood of any kind
+     * grows a stream's memory past the limit. */
+    st->hdr_bytes += namelen + valuelen + 32;
+    if (st->hdr_bytes > H2GW_CONN_MAX_HEADER_BYTES) {
+        CONN_LOG(conn, APLOG_WARNING, 0, "stream %d: response headers over "
+                 "%d bytes", frame->hd.stream_id, H2GW_CONN_MAX_HEADER_BYTES);
+        fail_stream(st, H2GW_FAIL_PROTOCOL, "response header block too large");
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     if (st->state >= H2GW_STREAM_ST_HEADERS) {
         /* Trailers: not forwarded yet; dropping them keeps the body
@@ -198,7 +220,7 @@ static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
         apr_thread_cond_broadcast(st->cond);
     }
     apr_thread_mutex_unlock(st->lock);
-    st->deadline = 0;
+    touch_stream(st);
 }
 
 static void on_end_stream(h2gw_stream_t *st)
@@ -265,13 +287,25 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
         return 0;
     }
     apr_thread_mutex_lock(st->lock);
-    rv = h2gw_stream_put_data_locked(st, data, len);
+    if (st->state == H2GW_STREAM_ST_FAILED) {
+        /* The client gets an aborted response; what follows the failure
+         * must not reach it. */
+        rv = APR_EGENERAL;
+    }
+    else {
+        rv = h2gw_stream_put_data_locked(st, data, len);
+    }
     apr_thread_mutex_unlock(st->lock);
     if (rv != APR_SUCCESS) {
-        fail_stream(st, H2GW_FAIL_INTERNAL, "out of memory");
         nghttp2_session_consume(ngh, stream_id, len);
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        if (rv == APR_ENOMEM) {
+            fail_stream(st, H2GW_FAIL_INTERNAL, "out of memory");
+            nghttp2_submit_rst_stream(ngh, NGHTTP2_FLAG_NONE, stream_id,
+                                      NGHTTP2_INTERNAL_ERROR);
+        }
+        return 0;
     }
+    touch_stream(st);
     return 0;
 }
 
@@ -446,8 +480,10 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_upset_t *up,
     if (!up->addr) {
         /* The engine's one blocking call: numeric hosts resolve at once,
          * names once per upstream (again after a connect failure). */
+        apr_pool_clear(up->addr_pool);
         rv = apr_sockaddr_info_get(&up->addr, up->target.host, APR_UNSPEC,
-                                   (apr_port_t)up->target.port, 0, parent);
+                                   (apr_port_t)up->target.port, 0,
+                                   up->addr_pool);
         if (rv != APR_SUCCESS) {
             up->addr = NULL;
             apr_pool_destroy(pool);
@@ -488,11 +524,19 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_upset_t *up,
     return APR_SUCCESS;
 }
 
+int h2gw_conn_is_taking(const h2gw_conn_t *conn)
+{
+    /* The last check catches a GOAWAY nghttp2 queued itself. */
+    return !conn->dead && conn->state != H2GW_CONN_ST_DRAINING
+           && !(conn->ngh && !nghttp2_session_check_request_allowed(
+                                 conn->ngh));
+}
+
 int h2gw_conn_has_room(const h2gw_conn_t *conn)
 {
     uint32_t max = H2GW_CONN_ASSUMED_MAX_STREAMS;
 
-    if (conn->dead || conn->state == H2GW_CONN_ST_DRAINING) {
+    if (!h2gw_conn_is_taking(conn)) {
         return 0;
     }
     if (conn->ngh) {
@@ -507,6 +551,7 @@ int h2gw_conn_has_room(const h2gw_conn_t *conn)
 void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
     link_stream(conn, st);
+    st->active = 1;
     ++conn->nactive;
     if (conn->state == H2GW_CONN_ST_OPEN && conn->ngh) {
         submit_stream(conn, st);
@@ -542,10 +587,25 @@ static void on_connected(h2gw_conn_t *conn)
     conn->connect_deadline = 0;
     CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "connected");
     for (st = conn->streams; st; st = next) {
+        int final;
+
         next = st->conn_next;
-        if (st->stream_id == 0) {
-            submit_stream(conn, st);
+        if (st->stream_id != 0) {
+            continue;
         }
+        apr_thread_mutex_lock(st->lock);
+        final = h2gw_stream_is_final(st);
+        apr_thread_mutex_unlock(st->lock);
+        if (final) {
+            /* Timed out while we connected: the client has its answer
+             * and the request must never reach the upstream. */
+            stream_inactive(conn, st);
+            if (st->handler_gone) {
+                release_stream(conn, st);
+            }
+            continue;
+        }
+        submit_stream(conn, st);
     }
 }
 
@@ -673,6 +733,7 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
             return;
         }
         st->consumed += (apr_off_t)consumed;
+        touch_stream(st);
     }
     if (resume && st->req_deferred && st->ngh_open) {
         st->req_deferred = 0;
@@ -698,9 +759,7 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
                                       st->stream_id, NGHTTP2_CANCEL);
         }
         else {
-            if (st->stream_id == 0) {
-                stream_inactive(conn, st);
-            }
+            stream_inactive(conn, st);
             release_stream(conn, st);
         }
     }
@@ -732,8 +791,10 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now,
         }
         if (now >= st->deadline) {
             st->deadline = 0;
-            fail_stream(st, H2GW_FAIL_TIMEOUT, "no response headers within "
-                        "the timeout");
+            fail_stream(st, H2GW_FAIL_TIMEOUT,
+                        st->resp_headers ? "upstream stalled mid-response"
+                                         : "no response headers within "
+                                           "the timeout");
             if (st->ngh_open && conn->ngh) {
                 nghttp2_submit_rst_stream(conn->ngh, NGHTTP2_FLAG_NONE,
                                           st->stream_id, NGHTTP2_CANCEL);

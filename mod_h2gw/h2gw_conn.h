@@ -23,6 +23,7 @@ typedef struct h2gw_upset_t {
     const char *key;
     h2gw_target_t target;      /* copied into engine memory */
     apr_sockaddr_t *addr;      /* resolved once, again after a failure */
+    apr_pool_t *addr_pool;     /* holds addr; cleared before resolving */
     h2gw_conn_t *conns;        /* singly linked via conn->next */
     unsigned long opened;      /* connections opened, for log lines */
 } h2gw_upset_t;
@@ -33,9 +34,19 @@ typedef enum {
     H2GW_CONN_ST_DRAINING      /* GOAWAY seen: no new streams */
 } h2gw_conn_state_t;
 
+/* Connections per upstream and process that take new streams. Past it,
+ * streams queue on the least busy one (nghttp2 holds them until the
+ * peer's limit lets them go): a peer announcing a limit of 0 cannot make
+ * us open a connection per request. */
+#define H2GW_CONN_MAX_PER_UPSTREAM 4
+
 /* Streams a connection takes before the peer's SETTINGS tell its limit
  * (RFC 9113 §6.5.2 leaves it unlimited; we stay conservative). */
 #define H2GW_CONN_ASSUMED_MAX_STREAMS 100
+
+/* Most bytes of response header fields (interim, final and trailers) one
+ * stream may receive, counted as RFC 9113 §6.5.2 does; past it → 502. */
+#define H2GW_CONN_MAX_HEADER_BYTES (64 * 1024)
 
 struct h2gw_conn_t {
     apr_pool_t *pool;          /* subpool of the engine pool; engine only */
@@ -67,7 +78,11 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_upset_t *up,
                               apr_pool_t *parent, apr_pollset_t *pollset,
                               server_rec *s, unsigned long id);
 
-/* Returns 1 when the connection may take one more stream. */
+/* Returns 1 when the connection takes new streams at all (not dead, no
+ * GOAWAY either way). */
+int h2gw_conn_is_taking(const h2gw_conn_t *conn);
+
+/* Returns 1 when the connection may take one more stream now. */
 int h2gw_conn_has_room(const h2gw_conn_t *conn);
 
 /* Adds st (the engine's reference moves to the connection): submitted at

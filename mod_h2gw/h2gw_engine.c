@@ -128,6 +128,7 @@ static h2gw_upset_t *get_upset(h2gw_engine_t *e, const h2gw_target_t *t)
         up->key = up->target.key = apr_pstrdup(e->pool, t->key);
         up->target.scheme = apr_pstrdup(e->pool, t->scheme);
         up->target.host = apr_pstrdup(e->pool, t->host);
+        apr_pool_create(&up->addr_pool, e->pool);
         apr_hash_set(e->upsets, up->key, APR_HASH_KEY_STRING, up);
     }
     return up;
@@ -142,17 +143,28 @@ static void fail_new_stream(h2gw_stream_t *st, h2gw_fail_t fail,
 }
 
 /* Places a new stream on a connection of its upstream: the first with
- * room, or a new one when all are full or going away. */
+ * room; a new one when all are full or going away; past
+ * H2GW_CONN_MAX_PER_UPSTREAM taking ones, the least busy. */
 static void place_stream(h2gw_engine_t *e, h2gw_stream_t *st)
 {
     h2gw_upset_t *up = get_upset(e, &st->target);
-    h2gw_conn_t *conn;
+    h2gw_conn_t *conn, *least = NULL;
+    int taking = 0;
     apr_status_t rv;
 
     for (conn = up->conns; conn; conn = conn->next) {
         if (h2gw_conn_has_room(conn)) {
             break;
         }
+        if (h2gw_conn_is_taking(conn)) {
+            ++taking;
+            if (!least || conn->nactive < least->nactive) {
+                least = conn;
+            }
+        }
+    }
+    if (!conn && taking >= H2GW_CONN_MAX_PER_UPSTREAM) {
+        conn = least;
     }
     if (!conn) {
         rv = h2gw_conn_create(&conn, up, e->pool, e->pollset, e->s,

@@ -115,11 +115,13 @@ struct h2gw_stream_t {
     /* Engine only. */
     void *conn;                /* the h2gw_conn_t carrying it, or NULL */
     int32_t stream_id;         /* 0 until submitted on the session */
-    apr_time_t deadline;       /* for the response headers; 0: none */
+    apr_time_t deadline;       /* last progress + timeout; 0: none */
+    apr_size_t hdr_bytes;      /* response header bytes received */
     apr_off_t consumed;        /* bytes given back to the session */
     h2gw_stream_t *conn_prev, *conn_next;  /* the conn's stream list */
     int req_deferred;          /* the data provider returned DEFERRED */
     int ngh_open;              /* nghttp2 has it open (submitted, not closed) */
+    int active;                /* counted in its connection's nactive */
     int engine_ref;            /* the engine holds a reference */
     int handler_gone;          /* the handler released its reference */
 };

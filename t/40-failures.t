@@ -11,7 +11,7 @@ use Apache::TestUtil;
 use Time::HiRes qw(sleep time);
 use H2GW::Test;
 
-plan tests => 2 * 20;
+plan tests => 2 * 25;
 
 my $n = 0;
 sub tag { "f" . $$ . "x" . ++$n }
@@ -91,6 +91,31 @@ for my $fe (frontends()) {
     $res = req(proto => $fe, url => gw_url("/up/data?size=300000&stop_after=50000&tag=" . tag()),
                args => ['--max-time', '1.5'], quiet => 1);
     ok t_cmp($res->{size} <= 50000 ? 1 : 0, 1, "$fe: a stalled body delivers only what the upstream sent");
+
+    # Headers arrived, then the upstream goes silent: after timeout=1 of
+    # no progress the response is aborted and the stream cancelled.
+    $tag = tag();
+    $mark = error_log_mark();
+    $res = req(proto => $fe, url => gw_url("/slow/data?size=300000&stop_after=50000&tag=$tag"),
+               quiet => 1, args => ['--max-time', '10']);
+    ok t_cmp($res->{curl_exit} != 0 && $res->{curl_exit} != 28 ? 1 : 0, 1,
+             "$fe: a stall mid-body is aborted by the gateway (curl exit $res->{curl_exit})");
+    $log = error_log_since($mark);
+    ok t_cmp($log =~ /H2GW00203: .*response timed out \(upstream stalled mid-response\), response aborted/ ? 1 : 0,
+             1, "$fe: the mid-body stall is logged");
+
+    # An upload slower than timeout=1 overall, but moving, is not cut.
+    my $file = make_file(300 * 1024);
+    $res = req(proto => $fe, url => gw_url('/slow/upload'), method => 'POST',
+               upload => $file, args => ['--limit-rate', '150K']);
+    ok t_cmp($res->{body}, "size=" . (300 * 1024) . "\nsha256=" . sha256_file($file) . "\n",
+             "$fe: a 2 s upload through a timeout=1 pass completes (progress re-arms the timeout)");
+
+    # A response header block over the limit is a 502.
+    $res = req(proto => $fe, url => gw_url('/up/data?size=10&hdrsize=70000'));
+    ok t_cmp($res->{code}, 502, "$fe: response headers over 64 KiB → 502");
+    $res = req(proto => $fe, url => gw_url('/up/data?size=10&hdrsize=30000'));
+    ok t_cmp($res->{code}, 200, "$fe: a 30 KB response header still passes");
 
     # Client goes away while the upstream drips: upstream sees CANCEL.
     $tag = tag();

@@ -83,6 +83,7 @@ struct params {
     const char *ctype;
     const char *tag;
     int drop;       /* close the TCP connection on this request's headers */
+    long hdrsize;   /* add x-big: a value of this many bytes */
 };
 
 struct stream;
@@ -613,6 +614,8 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->stall = atoi(v) != 0;
     } else if (strcmp(k, "drop") == 0) {
         p->drop = atoi(v) != 0;
+    } else if (strcmp(k, "hdrsize") == 0) {
+        p->hdrsize = atol(v);
     } else if (strcmp(k, "reset") == 0) {
         if (strcmp(v, "before") == 0)
             p->reset = RESET_BEFORE;
@@ -878,6 +881,24 @@ static int build_headers(struct stream *st, struct nvlist *l,
     rv |= add_nv(l, "x-h2up-stream", num);
     if (sha)
         rv |= add_nv(l, "x-h2up-sha256", sha);
+    if (st->p.hdrsize > 0 && st->p.hdrsize <= 16 * 1024 * 1024 && rv == 0) {
+        /* hdrsize bytes of header values in fields x-big-N of at most
+         * 8000 bytes each: tests the gateway's header-block limit (one
+         * field past 64 KiB is an HPACK error in nghttp2 itself). */
+        long left = st->p.hdrsize, n = 0;
+        char big[8001], name[32];
+
+        memset(big, 'b', sizeof(big) - 1);
+        while (left > 0 && rv == 0) {
+            long len = left < 8000 ? left : 8000;
+
+            big[len] = 0;
+            snprintf(name, sizeof(name), "x-big-%ld", ++n);
+            rv |= add_nv(l, name, big);
+            big[len] = 'b';
+            left -= len;
+        }
+    }
     for (i = 1; i <= st->p.cookies && rv == 0; i++) {
         char val[64];
 
@@ -1412,6 +1433,9 @@ static int setup_nghttp2(void)
     /* Window updates are driven by consumption so that echo gets real
      * backpressure (see produce_body). */
     nghttp2_option_set_no_auto_window_update(g_option, 1);
+    /* Let hdrsize= build header blocks past nghttp2's 64 KiB default, so
+     * the gateway's own limit is what a test meets. */
+    nghttp2_option_set_max_send_header_block_length(g_option, 1024 * 1024);
     return 0;
 }
 
