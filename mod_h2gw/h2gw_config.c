@@ -90,7 +90,7 @@ static const char *parse_size(apr_pool_t *p, const char *what,
                               apr_int64_t max, apr_int64_t *out)
 {
     char *end;
-    apr_int64_t n;
+    apr_int64_t n, unit = 1;
 
     errno = 0;
     n = apr_strtoi64(arg, &end, 10);
@@ -98,19 +98,20 @@ static const char *parse_size(apr_pool_t *p, const char *what,
         return apr_psprintf(p, "%s: '%s' is not a byte count", what, arg);
     }
     switch (apr_toupper(*end)) {
-    case 'K': n *= 1024; ++end; break;
-    case 'M': n *= 1024 * 1024; ++end; break;
-    case 'G': n *= 1024 * 1024 * 1024; ++end; break;
+    case 'K': unit = 1024; ++end; break;
+    case 'M': unit = 1024 * 1024; ++end; break;
+    case 'G': unit = 1024 * 1024 * 1024; ++end; break;
     }
     if (*end) {
         return apr_psprintf(p, "%s: '%s' is not a byte count", what, arg);
     }
-    if (n < min || n > max) {
+    /* Compared before multiplying: n * unit must not overflow. */
+    if (n > max / unit || n * unit < min) {
         return apr_psprintf(p, "%s: %s is out of range (%" APR_INT64_T_FMT
                             " to %" APR_INT64_T_FMT " bytes)", what, arg,
                             min, max);
     }
-    *out = n;
+    *out = n * unit;
     return NULL;
 }
 

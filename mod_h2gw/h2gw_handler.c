@@ -188,7 +188,9 @@ static int build_stream(h2gw_req_t *ctx)
 
         apr_table_mergen(headers, "X-Forwarded-For", r->useragent_ip);
         if (host) {
-            apr_table_mergen(headers, "X-Forwarded-Host", host);
+            /* Copied: for HTTP/2 clients Host lives in a mod_http2
+             * pool that is no ancestor of r->pool. */
+            apr_table_merge(headers, "X-Forwarded-Host", host);
         }
         apr_table_mergen(headers, "X-Forwarded-Server",
                          r->server->server_hostname);

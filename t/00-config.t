@@ -25,6 +25,8 @@ my @bad = (
     ['H2GWTimeout -1', qr/H2GWTimeout: '-1' is not a number of seconds/, 'negative H2GWTimeout'],
     ['H2GWStreamWindow 1', qr/H2GWStreamWindow: 1 is out of range/, 'H2GWStreamWindow too small'],
     ['H2GWRequestBuffer 1G', qr/H2GWRequestBuffer: 1G is out of range/, 'H2GWRequestBuffer too large'],
+    ['H2GWRequestBuffer 99999999999G', qr/H2GWRequestBuffer: 99999999999G is out of range/, 'a size that would overflow'],
+    ['H2GWStreamWindow 9223372036854775807K', qr/H2GWStreamWindow: 9223372036854775807K is out of range/, 'a window that would overflow'],
     ["<Directory /tmp>\nH2GWPass h2c://127.0.0.1:1/\n</Directory>", qr/only allowed at server level or in <Location>/, 'not in <Directory>'],
     ["<Location /x/>\nH2GWPass h2c://127.0.0.1:1/\nH2GWPass h2c://127.0.0.1:2/\n</Location>", qr/given twice in one <Location>/, 'twice in a <Location>'],
     ['H2GWPreserveHost maybe', qr/H2GWPreserveHost must be On or Off/, 'flag needs on/off'],
