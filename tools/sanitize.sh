@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh
 work=$(mktemp -d)
+chmod 755 "$work"    # Apache's children (user nobody) read the test docroot
 trap 'rm -rf "$work"' EXIT
 git clone -q . "$work/src"
 cd "$work/src"
