@@ -37,7 +37,6 @@ typedef struct h2gw_req_t {
     apr_bucket_brigade *bb;
     int headers_sent;          /* the response started going to the client */
     int eos_sent;              /* the response went out complete */
-    apr_off_t body_sent;       /* response body bytes passed to the client */
 } h2gw_req_t;
 
 #define REQ_LOG(ctx, lvl, rv, fmt, ...)                                      \
@@ -308,17 +307,14 @@ static apr_status_t send_data(h2gw_req_t *ctx, h2gw_chunk_t *head, size_t len,
                                          : apr_bucket_flush_create(ba));
     rv = ap_pass_brigade(r->output_filters, ctx->bb);
     apr_brigade_cleanup(ctx->bb);
-    if (rv == APR_SUCCESS && eos) {
-        /* Complete: a client closing right after is no abort. */
-        return APR_SUCCESS;
+    if (rv != APR_SUCCESS) {
+        return APR_ECONNABORTED;
     }
-    if (rv == APR_SUCCESS && !r->connection->aborted) {
-        ctx->body_sent += (apr_off_t)len;
-        if (len > 0) {
-            h2gw_engine_consumed(ctx->engine, ctx->st, len);
-        }
+    if (len > 0) {
+        h2gw_engine_consumed(ctx->engine, ctx->st, len);
     }
-    return r->connection->aborted ? APR_ECONNABORTED : rv;
+    /* Complete: a client closing right after it is no abort. */
+    return (eos || !r->connection->aborted) ? APR_SUCCESS : APR_ECONNABORTED;
 }
 
 /* After the headers went out, the response can only be cut: the client
@@ -378,8 +374,7 @@ static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = send_data(ctx, head, len, eos);
-    if (rv != APR_SUCCESS) {
+    if (send_data(ctx, head, len, eos) != APR_SUCCESS) {
         return APR_ECONNABORTED;
     }
     ctx->eos_sent = eos;
