@@ -202,13 +202,24 @@ static const char *parse_param(apr_pool_t *p, h2gw_pass_t *pass,
                           H2GW_MIN_REQUEST_BUFFER, H2GW_MAX_REQUEST_BUFFER,
                           &pass->request_buffer);
     }
+    if (!strcasecmp(key, "retries")) {
+        char *end;
+        long n = strtol(val, &end, 10);
+
+        if (!*val || *end || n < 0 || n > H2GW_MAX_RETRIES) {
+            return apr_psprintf(p, "H2GWPass retries: '%s' is not a count "
+                                "from 0 to %d", val, H2GW_MAX_RETRIES);
+        }
+        pass->retries = (int)n;
+        return NULL;
+    }
     if (!strcasecmp(key, "preserve-host")) {
         return parse_flag(p, "H2GWPass preserve-host", val,
                           &pass->preserve_host);
     }
     return apr_psprintf(p, "H2GWPass: unknown parameter '%s' (known: "
                         "timeout, connect-timeout, window, conn-window, "
-                        "request-buffer, preserve-host)", key);
+                        "request-buffer, preserve-host, retries)", key);
 }
 
 /* H2GWPass /prefix/ h2c://host:port/path [key=value ...]   (server)
@@ -235,6 +246,7 @@ static const char *cmd_pass(cmd_parms *cmd, void *dconf, int argc,
     pass->stream_window = pass->conn_window = UNSET;
     pass->request_buffer = UNSET;
     pass->preserve_host = UNSET;
+    pass->retries = UNSET;
     if (in_location) {
         pass->prefix = cmd->path;
     }
@@ -390,6 +402,8 @@ void h2gw_config_route(request_rec *r, const h2gw_pass_t *pass,
                                      H2GW_DEFAULT_STREAM_WINDOW);
     t->conn_window = (int32_t)PICK(conn_window, conn_window,
                                    H2GW_DEFAULT_CONN_WINDOW);
+    t->retries = pass->retries != UNSET ? pass->retries
+                                        : H2GW_DEFAULT_RETRIES;
     /* Streams share a connection only when it was opened with the same
      * settings. */
     t->key = apr_psprintf(r->pool, "%s://%s:%d sw=%d cw=%d", t->scheme,

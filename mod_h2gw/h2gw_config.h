@@ -27,6 +27,10 @@
 /* Per stream: request body held between the client and the upstream. */
 #define H2GW_DEFAULT_REQUEST_BUFFER   (64 * 1024)
 
+/* Resends of a request the upstream provably did not process. */
+#define H2GW_DEFAULT_RETRIES          1
+#define H2GW_MAX_RETRIES              10
+
 /* Bounds that reject impossible values at startup. */
 #define H2GW_MIN_WINDOW               1024
 #define H2GW_MAX_WINDOW               NGHTTP2_MAX_WINDOW_SIZE
@@ -48,6 +52,7 @@ typedef struct h2gw_pass_t {
     apr_int64_t conn_window;
     apr_int64_t request_buffer;
     int preserve_host;         /* -1, 0 or 1 */
+    int retries;               /* -1 or 0..H2GW_MAX_RETRIES */
 } h2gw_pass_t;
 
 typedef struct h2gw_srv_conf_t {

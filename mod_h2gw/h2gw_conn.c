@@ -55,8 +55,7 @@ static void link_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     conn->streams = st;
 }
 
-/* Unlinks st and drops the engine's reference: st may be freed. */
-static void release_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
+static void unlink_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
     if (st->conn_prev) {
         st->conn_prev->conn_next = st->conn_next;
@@ -69,6 +68,12 @@ static void release_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     }
     st->conn = NULL;
     st->conn_prev = st->conn_next = NULL;
+}
+
+/* Unlinks st and drops the engine's reference: st may be freed. */
+static void release_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
+{
+    unlink_stream(conn, st);
     if (st->engine_ref) {
         st->engine_ref = 0;
         h2gw_stream_unref(st);
@@ -93,6 +98,46 @@ static void touch_stream(h2gw_stream_t *st)
     if (st->deadline) {
         st->deadline = apr_time_now() + st->target.timeout;
     }
+}
+
+/* RFC 9113 §8.7: a request the upstream provably did not process may be
+ * sent again, when its body can be: here, when none of it was handed to
+ * nghttp2 yet (the buffer keeps no sent bytes) and nothing of a response
+ * came back. */
+static int can_retry(const h2gw_stream_t *st)
+{
+    int ok;
+
+    if (st->handler_gone || st->retries_left <= 0 || st->stream_id <= 0) {
+        return 0;
+    }
+    apr_thread_mutex_lock(st->lock);
+    ok = st->state == H2GW_STREAM_ST_OPEN && st->req_sent == 0
+         && !st->resp_headers;
+    apr_thread_mutex_unlock(st->lock);
+    return ok;
+}
+
+/* Takes st off this connection, as new as before its submit, and hands
+ * it to the engine to place again (the engine's reference moves along). */
+static void retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
+                         const char *why)
+{
+    CONN_LOG(conn, APLOG_DEBUG, 0, "stream %d not processed (%s): request "
+             "%lu sent again", st->stream_id, why, st->id);
+    stream_inactive(conn, st);
+    unlink_stream(conn, st);
+    --st->retries_left;
+    st->stream_id = 0;
+    st->sent_headers = 0;
+    st->rst_recv = 0;
+    st->rst_code = 0;
+    st->req_deferred = 0;
+    st->hdr_bytes = 0;
+    st->http_status = 0;
+    apr_array_clear(st->resp_fields);
+    st->retry_next = *conn->retries;
+    *conn->retries = st;
 }
 
 static void fail_stream(h2gw_stream_t *st, h2gw_fail_t fail,
@@ -318,6 +363,12 @@ static int on_stream_close(nghttp2_session *ngh, int32_t stream_id,
     if (!st) {
         return 0;
     }
+    /* REFUSED_STREAM: by RST_STREAM, or nghttp2 closing the streams above
+     * a GOAWAY's last-stream-id (RFC 9113 §6.8). */
+    if (error_code == NGHTTP2_REFUSED_STREAM && can_retry(st)) {
+        retry_stream(conn, st, "REFUSED_STREAM");
+        return 0;
+    }
     if (error_code == NGHTTP2_REFUSED_STREAM) {
         fail_stream(st, H2GW_FAIL_REFUSED, "REFUSED_STREAM");
     }
@@ -366,6 +417,20 @@ static int on_invalid_frame_recv(nghttp2_session *ngh,
     return 0;
 }
 
+static int on_frame_send(nghttp2_session *ngh, const nghttp2_frame *frame,
+                         void *user_data)
+{
+    h2gw_stream_t *st;
+
+    if (frame->hd.type == NGHTTP2_HEADERS) {
+        st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
+        if (st) {
+            st->sent_headers = 1;
+        }
+    }
+    return 0;
+}
+
 static int on_error(nghttp2_session *ngh, int lib_error_code,
                     const char *msg, size_t len, void *user_data)
 {
@@ -395,6 +460,7 @@ static apr_status_t session_create(h2gw_conn_t *conn)
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
         cbs, on_invalid_frame_recv);
     nghttp2_session_callbacks_set_error_callback2(cbs, on_error);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
     if (nghttp2_option_new(&opt)) {
         nghttp2_session_callbacks_del(cbs);
         return APR_ENOMEM;
@@ -460,7 +526,8 @@ static void submit_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 
 apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_upset_t *up,
                               apr_pool_t *parent, apr_pollset_t *pollset,
-                              server_rec *s, unsigned long id)
+                              server_rec *s, unsigned long id,
+                              h2gw_stream_t **retries)
 {
     apr_pool_t *pool;
     h2gw_conn_t *conn;
@@ -476,6 +543,7 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_upset_t *up,
     conn->id = id;
     conn->s = s;
     conn->pollset = pollset;
+    conn->retries = retries;
     conn->state = H2GW_CONN_ST_CONNECTING;
     if (!up->addr) {
         /* The engine's one blocking call: numeric hosts resolve at once,
@@ -812,6 +880,11 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
     h2gw_stream_t *st;
 
     while ((st = conn->streams) != NULL) {
+        if (st->ngh_open && !st->sent_headers && can_retry(st)) {
+            /* None of its frames were written: provably not processed. */
+            retry_stream(conn, st, "connection closed before it was sent");
+            continue;
+        }
         fail_stream(st, conn->dead_fail ? conn->dead_fail
                                         : H2GW_FAIL_CONN_LOST,
                     conn->dead_reason ? apr_pstrdup(st->pool, conn->dead_reason)

@@ -67,16 +67,20 @@ struct h2gw_conn_t {
     int dead;                  /* to be destroyed by the engine */
     h2gw_fail_t dead_fail;     /* what its streams fail with */
     const char *dead_reason;
+    h2gw_stream_t **retries;   /* the engine's list of streams to resend */
 };
 
 /*
  * Opens a connection to up (non-blocking connect) and registers it in
- * pollset. Returns APR_SUCCESS with *pconn set, or the APR error of name
+ * pollset. Streams the upstream provably did not process are pushed on
+ * *retries, the engine's reference still held, for the engine to place
+ * again. Returns APR_SUCCESS with *pconn set, or the APR error of name
  * resolution, socket creation or connect (nothing is left allocated).
  */
 apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_upset_t *up,
                               apr_pool_t *parent, apr_pollset_t *pollset,
-                              server_rec *s, unsigned long id);
+                              server_rec *s, unsigned long id,
+                              h2gw_stream_t **retries);
 
 /* Returns 1 when the connection takes new streams at all (not dead, no
  * GOAWAY either way). */

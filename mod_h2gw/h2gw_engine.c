@@ -32,6 +32,7 @@ struct h2gw_engine_t {
     apr_hash_t *upsets;        /* target key → h2gw_upset_t */
     unsigned long next_conn_id;
     apr_time_t next_timer;     /* nearest deadline, 0 = none */
+    h2gw_stream_t *retries;    /* streams to place again (engine refs) */
 };
 
 static h2gw_engine_t *the_engine;
@@ -142,9 +143,10 @@ static void fail_new_stream(h2gw_stream_t *st, h2gw_fail_t fail,
     apr_thread_mutex_unlock(st->lock);
 }
 
-/* Places a new stream on a connection of its upstream: the first with
- * room; a new one when all are full or going away; past
- * H2GW_CONN_MAX_PER_UPSTREAM taking ones, the least busy. */
+/* Places a stream on a connection of its upstream: the first with room;
+ * a new one when all are full or going away; past
+ * H2GW_CONN_MAX_PER_UPSTREAM taking ones, the least busy. A new stream
+ * gets the engine's reference; a retried one has it already. */
 static void place_stream(h2gw_engine_t *e, h2gw_stream_t *st)
 {
     h2gw_upset_t *up = get_upset(e, &st->target);
@@ -168,7 +170,7 @@ static void place_stream(h2gw_engine_t *e, h2gw_stream_t *st)
     }
     if (!conn) {
         rv = h2gw_conn_create(&conn, up, e->pool, e->pollset, e->s,
-                              ++e->next_conn_id);
+                              ++e->next_conn_id, &e->retries);
         if (rv != APR_SUCCESS) {
             char buf[120];
 
@@ -178,14 +180,21 @@ static void place_stream(h2gw_engine_t *e, h2gw_stream_t *st)
             fail_new_stream(st, H2GW_FAIL_CONNECT,
                             apr_psprintf(st->pool, "%s",
                                          apr_strerror(rv, buf, sizeof(buf))));
+            if (st->engine_ref) {
+                st->engine_ref = 0;
+                h2gw_stream_unref(st);
+            }
             return;
         }
         conn->next = up->conns;
         up->conns = conn;
     }
-    h2gw_stream_ref(st);
-    st->engine_ref = 1;
-    st->deadline = apr_time_now() + st->target.timeout;
+    if (!st->engine_ref) {
+        h2gw_stream_ref(st);
+        st->engine_ref = 1;
+        st->retries_left = st->target.retries;
+        st->deadline = apr_time_now() + st->target.timeout;
+    }
     if (!e->next_timer || st->deadline < e->next_timer) {
         e->next_timer = st->deadline;
     }
@@ -226,6 +235,9 @@ static void run_inbox(h2gw_engine_t *e)
         }
         if (st->conn && !((h2gw_conn_t *)st->conn)->dead) {
             h2gw_conn_stream_update(st->conn, st, resume, consumed, cancel);
+        }
+        else if (cancel) {
+            st->handler_gone = 1;  /* e.g. waiting in the retry list */
         }
         h2gw_stream_unref(st);  /* the inbox's reference */
     }
@@ -277,6 +289,28 @@ static void flush_and_reap(h2gw_engine_t *e, int all_dead)
     }
 }
 
+/* Places the streams connections gave back as not processed; returns
+ * how many went to a connection. */
+static int run_retries(h2gw_engine_t *e)
+{
+    h2gw_stream_t *st = e->retries, *next;
+    int placed = 0;
+
+    e->retries = NULL;
+    for (; st; st = next) {
+        next = st->retry_next;
+        st->retry_next = NULL;
+        if (st->handler_gone) {
+            st->engine_ref = 0;
+            h2gw_stream_unref(st);
+            continue;
+        }
+        place_stream(e, st);
+        ++placed;
+    }
+    return placed;
+}
+
 static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
 {
     h2gw_engine_t *e = data;
@@ -315,6 +349,9 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         if (down) {
             break;
         }
+        if (e->retries && run_retries(e)) {
+            flush_and_reap(e, 0);
+        }
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, e->s,
                  H2GW_LOGNO(00104) "engine thread stopped");
@@ -333,8 +370,15 @@ static apr_status_t engine_stop(void *data)
     apr_pollset_wakeup(e->pollset);
     apr_thread_join(&trv, e->thread);
     /* Streams still in the inbox belong to handlers that have finished:
-     * drop the inbox references. */
+     * drop the inbox references, and the engine's of unplaced retries. */
     run_inbox(e);
+    while (e->retries) {
+        h2gw_stream_t *st = e->retries;
+
+        e->retries = st->retry_next;
+        st->engine_ref = 0;
+        h2gw_stream_unref(st);
+    }
     the_engine = NULL;
     apr_pollset_destroy(e->pollset);
     apr_pool_destroy(e->pool);

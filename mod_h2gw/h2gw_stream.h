@@ -62,6 +62,7 @@ typedef struct h2gw_target_t {
     apr_interval_time_t timeout;   /* wait for the response headers */
     int32_t stream_window;         /* SETTINGS_INITIAL_WINDOW_SIZE we send */
     int32_t conn_window;           /* our connection receive window */
+    int retries;                   /* resends of an unprocessed request */
 } h2gw_target_t;
 
 typedef struct h2gw_stream_t h2gw_stream_t;
@@ -124,6 +125,10 @@ struct h2gw_stream_t {
     int active;                /* counted in its connection's nactive */
     int engine_ref;            /* the engine holds a reference */
     int handler_gone;          /* the handler released its reference */
+    int sent_headers;          /* its HEADERS frame went to the session's
+                                * output */
+    int retries_left;
+    h2gw_stream_t *retry_next; /* in the engine's retry list */
 };
 
 /*

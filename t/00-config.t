@@ -19,6 +19,7 @@ my @bad = (
     ['H2GWPass /a/ h2c://127.0.0.1:1/ window=10', qr/H2GWPass window: 10 is out of range/, 'window too small'],
     ['H2GWPass /a/ h2c://127.0.0.1:1/ window=4G', qr/H2GWPass window: 4G is out of range/, 'window too large'],
     ['H2GWPass /a/ h2c://127.0.0.1:1/ request-buffer=1x', qr/H2GWPass request-buffer: '1x' is not a byte count/, 'bad size suffix'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ retries=11', qr/H2GWPass retries: '11' is not a count from 0 to 10/, 'too many retries'],
     ['H2GWPass /a/ h2c://127.0.0.1:1/ bogus=1', qr/H2GWPass: unknown parameter 'bogus'/, 'unknown parameter'],
     ['H2GWPass /a/ h2c://127.0.0.1:1/ novalue', qr/parameter 'novalue' is not key=value/, 'parameter without value'],
     ['H2GWPass /a/ h2c://127.0.0.1:99999/', qr/bad port/, 'port out of range'],

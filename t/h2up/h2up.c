@@ -84,6 +84,8 @@ struct params {
     const char *tag;
     int drop;       /* close the TCP connection on this request's headers */
     long hdrsize;   /* add x-big: a value of this many bytes */
+    long refuse_first;  /* RST_STREAM(REFUSED_STREAM) the tag's first N */
+    long goaway_first;  /* GOAWAY excluding the stream, the tag's first N */
 };
 
 struct stream;
@@ -616,6 +618,10 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->drop = atoi(v) != 0;
     } else if (strcmp(k, "hdrsize") == 0) {
         p->hdrsize = atol(v);
+    } else if (strcmp(k, "refuse_first") == 0) {
+        p->refuse_first = atol(v);
+    } else if (strcmp(k, "goaway_first") == 0) {
+        p->goaway_first = atol(v);
     } else if (strcmp(k, "reset") == 0) {
         if (strcmp(v, "before") == 0)
             p->reset = RESET_BEFORE;
@@ -930,6 +936,21 @@ static int start_response(struct stream *st)
     int have_sha = 0;
     int rv;
 
+    if (st->tag && (long)st->tag->seen <= st->p.refuse_first) {
+        /* "Not processed" (RFC 9113 §8.7): a client may retry it. */
+        rv = nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id,
+                                       NGHTTP2_REFUSED_STREAM);
+        st->rst_sent = 1;
+        return nghttp2_is_fatal(rv) ? -1 : 0;
+    }
+    if (st->tag && (long)st->tag->seen <= st->p.goaway_first) {
+        /* GOAWAY whose last-stream-id leaves this stream out: it was not
+         * processed, and the connection takes no new streams. */
+        rv = nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE,
+                                   st->id > 2 ? st->id - 2 : 0,
+                                   NGHTTP2_NO_ERROR, NULL, 0);
+        return nghttp2_is_fatal(rv) ? -1 : 0;
+    }
     if (st->p.reset == RESET_BEFORE) {
         rv = nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id,
                                        st->p.code);

@@ -1,0 +1,52 @@
+# Safe retries (RFC 9113 §8.7): a request the upstream provably did not
+# process (REFUSED_STREAM, above a GOAWAY's last-stream-id) is sent again,
+# up to retries= (default 1), and succeeds; one the upstream may have
+# processed (reset with another code, a body already sent) never runs
+# twice. Both frontends.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test;
+use Apache::TestUtil;
+use H2GW::Test;
+
+plan tests => 2 * 11;
+
+my $n = 0;
+sub tag { "r" . $$ . "x" . ++$n }
+
+for my $fe (frontends()) {
+    my $tag = tag();
+    my $res = req(proto => $fe, url => gw_url("/up/data?size=100&refuse_first=1&tag=$tag"));
+    ok t_cmp($res->{code}, 200, "$fe: REFUSED_STREAM once → sent again → 200");
+    ok t_cmp($res->{sha256}, $res->{hdr}{'x-h2up-sha256'}, "$fe: the resent request's body is intact");
+    ok t_cmp(up_stats($tag)->{seen}, 2, "$fe: the upstream saw it twice (refused, then served)");
+
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/up/data?size=100&refuse_first=2&tag=$tag"));
+    ok t_cmp($res->{code}, 502, "$fe: refused again after the one retry → 502");
+    ok t_cmp(up_stats($tag)->{seen}, 2, "$fe: ... after exactly one resend");
+
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/noretry/data?size=100&refuse_first=1&tag=$tag"));
+    ok t_cmp($res->{code}, 502, "$fe: retries=0 → a refused request is a 502");
+    ok t_cmp(up_stats($tag)->{seen}, 1, "$fe: ... and was sent once");
+
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/up/data?size=100&goaway_first=1&tag=$tag"));
+    ok t_cmp($res->{code}, 200, "$fe: above GOAWAY's last-stream-id → resent on a new connection → 200");
+    ok t_cmp(up_stats($tag)->{seen}, 2, "$fe: the upstream saw it twice (left out by GOAWAY, then served)");
+
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/up/data?reset=before&code=2&tag=$tag"));
+    ok t_cmp($res->{code} == 502 && up_stats($tag)->{seen} == 1 ? 1 : 0, 1,
+             "$fe: reset with INTERNAL_ERROR is not resent (502, seen once)");
+
+    # The upstream refuses only after the whole body arrived: the body
+    # was sent, so the request is not resent.
+    $tag = tag();
+    my $file = make_file(1000);
+    $res = req(proto => $fe, url => gw_url("/up/upload?refuse_first=1&tag=$tag"),
+               method => 'POST', upload => $file);
+    ok t_cmp($res->{code} == 502 && up_stats($tag)->{seen} == 1 ? 1 : 0, 1,
+             "$fe: a refused request whose body was sent is not resent (status $res->{code})");
+}
