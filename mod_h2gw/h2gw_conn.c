@@ -128,6 +128,9 @@ static void retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
     stream_inactive(conn, st);
     unlink_stream(conn, st);
     --st->retries_left;
+    apr_thread_mutex_lock(st->lock);
+    ++st->retried;
+    apr_thread_mutex_unlock(st->lock);
     st->stream_id = 0;
     st->sent_headers = 0;
     st->rst_recv = 0;
@@ -516,6 +519,8 @@ static void submit_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     if (st->state == H2GW_STREAM_ST_QUEUED) {
         st->state = H2GW_STREAM_ST_OPEN;
     }
+    st->log_conn_id = conn->id;
+    st->log_stream_id = id;
     apr_thread_mutex_unlock(st->lock);
     ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, conn->s,
                  "h2gw conn %lu: stream %lu submitted as %d", conn->id,

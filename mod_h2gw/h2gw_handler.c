@@ -37,6 +37,8 @@ typedef struct h2gw_req_t {
     apr_bucket_brigade *bb;
     int headers_sent;          /* the response started going to the client */
     int eos_sent;              /* the response went out complete */
+    apr_time_t submitted;      /* when the engine got the stream */
+    apr_time_t headers_at;     /* when the response headers were taken */
 } h2gw_req_t;
 
 #define REQ_LOG(ctx, lvl, rv, fmt, ...)                                      \
@@ -360,6 +362,7 @@ static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
         if (rv != APR_SUCCESS) {
             return rv;
         }
+        ctx->headers_at = apr_time_now();
         if (send_headers(ctx) != APR_SUCCESS
             || ctx->r->connection->aborted) {
             return APR_ECONNABORTED;
@@ -454,6 +457,7 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
 
 /* ---- the recipe ------------------------------------------------------- */
 
+/* Notes for LogFormat's %{...}n: see the README's Logging section. */
 static void set_notes(h2gw_req_t *ctx)
 {
     request_rec *r = ctx->r;
@@ -463,9 +467,19 @@ static void set_notes(h2gw_req_t *ctx)
     apr_table_setn(r->notes, "h2gw-buffered-max",
                    apr_psprintf(r->pool, "%" APR_SIZE_T_FMT,
                                 st->buffered_max));
+    apr_table_setn(r->notes, "h2gw-stream",
+                   apr_psprintf(r->pool, "%lu/%d", st->log_conn_id,
+                                (int)st->log_stream_id));
+    apr_table_setn(r->notes, "h2gw-retries",
+                   apr_psprintf(r->pool, "%d", st->retried));
     apr_thread_mutex_unlock(st->lock);
     apr_table_setn(r->notes, "h2gw-upstream",
                    apr_pstrdup(r->pool, ctx->route.pass->url));
+    if (ctx->headers_at) {
+        apr_table_setn(r->notes, "h2gw-header-time",
+                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
+                                    ctx->headers_at - ctx->submitted));
+    }
 }
 
 /* Logs a failed stream once, with the upstream and the cause; returns the
@@ -492,6 +506,7 @@ static int proxy(h2gw_req_t *ctx)
     request_rec *r = ctx->r;
     apr_status_t rv = APR_SUCCESS;
 
+    ctx->submitted = apr_time_now();
     if (h2gw_engine_submit(ctx->engine, ctx->st) != APR_SUCCESS) {
         return HTTP_SERVICE_UNAVAILABLE;
     }

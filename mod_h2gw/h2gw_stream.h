@@ -107,6 +107,11 @@ struct h2gw_stream_t {
     int resp_eos;
     apr_off_t resp_recv;       /* DATA bytes received from upstream */
 
+    /* For the handler's log notes (under lock). */
+    unsigned long log_conn_id; /* connection of the last submit */
+    int32_t log_stream_id;     /* its HTTP/2 stream id */
+    int retried;               /* times sent again */
+
     /* Requests from the handler to the engine (under lock). */
     int pend_submit, pend_resume, pend_cancel;
     size_t pend_consumed;      /* bytes written to the client, not yet told */

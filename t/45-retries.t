@@ -9,7 +9,7 @@ use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
 
-plan tests => 2 * 11;
+plan tests => 2 * 13;
 
 my $n = 0;
 sub tag { "r" . $$ . "x" . ++$n }
@@ -20,6 +20,10 @@ for my $fe (frontends()) {
     ok t_cmp($res->{code}, 200, "$fe: REFUSED_STREAM once → sent again → 200");
     ok t_cmp($res->{sha256}, $res->{hdr}{'x-h2up-sha256'}, "$fe: the resent request's body is intact");
     ok t_cmp(up_stats($tag)->{seen}, 2, "$fe: the upstream saw it twice (refused, then served)");
+    my $line = access_log_line("tag=$tag");
+    ok t_cmp($line =~ / retries=1 / ? 1 : 0, 1, "$fe: the access log notes one retry");
+    ok t_cmp($line =~ / stream=\d+\/\d+ retries=1 header_us=\d+$/ ? 1 : 0, 1,
+             "$fe: ... the upstream connection/stream and the time to headers");
 
     $tag = tag();
     $res = req(proto => $fe, url => gw_url("/up/data?size=100&refuse_first=2&tag=$tag"));
