@@ -128,6 +128,7 @@ static void retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
     stream_inactive(conn, st);
     unlink_stream(conn, st);
     --st->retries_left;
+    st->retried_from = conn->id;
     apr_thread_mutex_lock(st->lock);
     ++st->retried;
     apr_thread_mutex_unlock(st->lock);

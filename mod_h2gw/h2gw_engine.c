@@ -155,7 +155,11 @@ static void place_stream(h2gw_engine_t *e, h2gw_stream_t *st)
     apr_status_t rv;
 
     for (conn = up->conns; conn; conn = conn->next) {
-        if (h2gw_conn_has_room(conn)) {
+        /* A resent stream goes to another connection than the one that
+         * did not process it (ARCHITECTURE.md §4). */
+        int avoid = (st->retried_from == conn->id);
+
+        if (!avoid && h2gw_conn_has_room(conn)) {
             break;
         }
         if (h2gw_conn_is_taking(conn)) {
@@ -193,8 +197,10 @@ static void place_stream(h2gw_engine_t *e, h2gw_stream_t *st)
         h2gw_stream_ref(st);
         st->engine_ref = 1;
         st->retries_left = st->target.retries;
-        st->deadline = apr_time_now() + st->target.timeout;
     }
+    /* A resent stream gets a full timeout again: the first attempt was
+     * never processed. */
+    st->deadline = apr_time_now() + st->target.timeout;
     if (!e->next_timer || st->deadline < e->next_timer) {
         e->next_timer = st->deadline;
     }
@@ -349,7 +355,9 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         if (down) {
             break;
         }
-        if (e->retries && run_retries(e)) {
+        /* Flushing can give back more streams (a connection dying under
+         * unsent ones): loop until none is left; retries_left bounds it. */
+        while (e->retries && run_retries(e)) {
             flush_and_reap(e, 0);
         }
     }
@@ -376,6 +384,7 @@ static apr_status_t engine_stop(void *data)
         h2gw_stream_t *st = e->retries;
 
         e->retries = st->retry_next;
+        fail_new_stream(st, H2GW_FAIL_CONN_LOST, "server shutting down");
         st->engine_ref = 0;
         h2gw_stream_unref(st);
     }

@@ -133,6 +133,7 @@ struct h2gw_stream_t {
     int sent_headers;          /* its HEADERS frame went to the session's
                                 * output */
     int retries_left;
+    unsigned long retried_from; /* connection that did not process it */
     h2gw_stream_t *retry_next; /* in the engine's retry list */
 };
 

@@ -9,7 +9,7 @@ use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
 
-plan tests => 2 * 13;
+plan tests => 2 * 15;
 
 my $n = 0;
 sub tag { "r" . $$ . "x" . ++$n }
@@ -39,6 +39,14 @@ for my $fe (frontends()) {
     $res = req(proto => $fe, url => gw_url("/up/data?size=100&goaway_first=1&tag=$tag"));
     ok t_cmp($res->{code}, 200, "$fe: above GOAWAY's last-stream-id → resent on a new connection → 200");
     ok t_cmp(up_stats($tag)->{seen}, 2, "$fe: the upstream saw it twice (left out by GOAWAY, then served)");
+
+    # The resent request is timed like any other: refused, then silent →
+    # 504 after timeout=1 (not a wait forever).
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/slow/data?stall=1&refuse_first=1&tag=$tag"),
+               args => ['--max-time', '20']);
+    ok t_cmp($res->{code}, 504, "$fe: a resent request that then hangs → 504");
+    ok t_cmp(up_stats($tag)->{seen}, 2, "$fe: ... after one resend, never a third");
 
     $tag = tag();
     $res = req(proto => $fe, url => gw_url("/up/data?reset=before&code=2&tag=$tag"));

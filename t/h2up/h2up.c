@@ -936,21 +936,6 @@ static int start_response(struct stream *st)
     int have_sha = 0;
     int rv;
 
-    if (st->tag && (long)st->tag->seen <= st->p.refuse_first) {
-        /* "Not processed" (RFC 9113 §8.7): a client may retry it. */
-        rv = nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id,
-                                       NGHTTP2_REFUSED_STREAM);
-        st->rst_sent = 1;
-        return nghttp2_is_fatal(rv) ? -1 : 0;
-    }
-    if (st->tag && (long)st->tag->seen <= st->p.goaway_first) {
-        /* GOAWAY whose last-stream-id leaves this stream out: it was not
-         * processed, and the connection takes no new streams. */
-        rv = nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE,
-                                   st->id > 2 ? st->id - 2 : 0,
-                                   NGHTTP2_NO_ERROR, NULL, 0);
-        return nghttp2_is_fatal(rv) ? -1 : 0;
-    }
     if (st->p.reset == RESET_BEFORE) {
         rv = nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id,
                                        st->p.code);
@@ -982,10 +967,39 @@ static int start_response(struct stream *st)
     return 0;
 }
 
+/* refuse_first= and goaway_first=: the tag's first N requests are not
+ * processed at all (RFC 9113 §8.7), whatever else they ask for. Returns
+ * 1 when st was turned away, -1 on a fatal nghttp2 error. */
+static int turn_away(struct stream *st)
+{
+    nghttp2_session *session = st->conn->session;
+    int rv;
+
+    if (st->tag && (long)st->tag->seen <= st->p.refuse_first) {
+        rv = nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id,
+                                       NGHTTP2_REFUSED_STREAM);
+        st->rst_sent = 1;
+        return nghttp2_is_fatal(rv) ? -1 : 1;
+    }
+    if (st->tag && (long)st->tag->seen <= st->p.goaway_first) {
+        /* GOAWAY whose last-stream-id leaves this stream out: it was not
+         * processed, and the connection takes no new streams. */
+        rv = nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE,
+                                   st->id > 2 ? st->id - 2 : 0,
+                                   NGHTTP2_NO_ERROR, NULL, 0);
+        return nghttp2_is_fatal(rv) ? -1 : 1;
+    }
+    return 0;
+}
+
 static int schedule_response(struct stream *st)
 {
+    int rv;
+
     if (is_internal(st->handler))
         return start_response(st);
+    if ((rv = turn_away(st)) != 0)
+        return rv < 0 ? -1 : 0;
     if (st->p.stall)
         return 0;
     if (st->p.delay_ms > 0) {
