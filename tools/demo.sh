@@ -55,7 +55,7 @@ LoadModule authz_core_module "$MODS/mod_authz_core.so"
 </IfModule>
 LoadModule http2_module "$MODS/mod_http2.so"
 LoadModule h2gw_module "$TOP/.libs/mod_h2gw.so"
-LogFormat "%h \"%r\" %>s %B upstream=%{h2gw-upstream}n buffered_max=%{h2gw-buffered-max}n" h2gw
+LogFormat "%h \"%r\" %>s %B upstream=%{h2gw-upstream}n stream=%{h2gw-stream}n retries=%{h2gw-retries}n header_us=%{h2gw-header-time}n buffered_max=%{h2gw-buffered-max}n" h2gw
 CustomLog "$RUN/access_log" h2gw
 Protocols h2c http/1.1
 DocumentRoot "$RUN"
