@@ -13,9 +13,6 @@ use H2GW::Test;
 
 plan tests => 2 * 25;
 
-my $n = 0;
-sub tag { "f" . $$ . "x" . ++$n }
-
 for my $fe (frontends()) {
     my $mark = error_log_mark();
     my $res = req(proto => $fe, url => gw_url('/dead/x'));

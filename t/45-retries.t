@@ -11,9 +11,6 @@ use H2GW::Test;
 
 plan tests => 2 * 15;
 
-my $n = 0;
-sub tag { "r" . $$ . "x" . ++$n }
-
 for my $fe (frontends()) {
     my $tag = tag();
     my $res = req(proto => $fe, url => gw_url("/up/data?size=100&refuse_first=1&tag=$tag"));

@@ -12,7 +12,7 @@ use Time::HiRes qw(sleep);
 
 our @EXPORT = qw(gw_url up_url req up_stats up_reset sha256_file
                  make_file frontends access_log_line error_log_since
-                 error_log_mark);
+                 error_log_mark tag);
 
 my $vars = Apache::Test::vars();
 
@@ -86,6 +86,11 @@ sub req {
     $res{body} //= '';
     return \%res;
 }
+
+# A tag no other request of this run carries, for the upstream's per-tag
+# records.
+my $tags = 0;
+sub tag { "t" . $$ . "x" . ++$tags }
 
 sub sha256_file {
     my $d = Digest::SHA->new(256);
