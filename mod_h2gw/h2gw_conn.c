@@ -213,8 +213,10 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
      * grows a stream's memory past the limit. */
     st->hdr_bytes += namelen + valuelen + 32;
     if (st->hdr_bytes > H2GW_CONN_MAX_HEADER_BYTES) {
-        CONN_LOG(conn, APLOG_WARNING, 0, "stream %d: response headers over "
-                 "%d bytes", frame->hd.stream_id, H2GW_CONN_MAX_HEADER_BYTES);
+        CONN_LOG(conn, APLOG_WARNING, 0,
+                 H2GW_LOGNO(00301) "stream %d: response headers over "
+                                   "%d bytes",
+                 frame->hd.stream_id, H2GW_CONN_MAX_HEADER_BYTES);
         fail_stream(st, H2GW_FAIL_PROTOCOL, "response header block too large");
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
@@ -227,8 +229,10 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
     case H2GW_HDR_STATUS:
         status = h2gw_headers_parse_status(value, valuelen);
         if (status < 0) {
-            CONN_LOG(conn, APLOG_WARNING, 0, "stream %d: invalid :status "
-                     "'%.*s'", frame->hd.stream_id, (int)valuelen, value);
+            CONN_LOG(conn, APLOG_WARNING, 0,
+                     H2GW_LOGNO(00302) "stream %d: invalid :status "
+                                       "'%.*s'",
+                     frame->hd.stream_id, (int)valuelen, value);
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         }
         st->http_status = status;
@@ -243,8 +247,10 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
     case H2GW_HDR_DROP:
         break;
     case H2GW_HDR_INVALID:
-        CONN_LOG(conn, APLOG_WARNING, 0, "stream %d: invalid response "
-                 "header '%.*s'", frame->hd.stream_id, (int)namelen, name);
+        CONN_LOG(conn, APLOG_WARNING, 0,
+                 H2GW_LOGNO(00303) "stream %d: invalid response "
+                                   "header '%.*s'",
+                 frame->hd.stream_id, (int)namelen, name);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     return 0;
@@ -407,9 +413,10 @@ static int on_invalid_frame_recv(nghttp2_session *ngh,
     h2gw_conn_t *conn = user_data;
     h2gw_stream_t *st;
 
-    CONN_LOG(conn, APLOG_WARNING, 0, "invalid frame (type %d) on stream "
-             "%d: %s", frame->hd.type, frame->hd.stream_id,
-             nghttp2_strerror(lib_error));
+    CONN_LOG(conn, APLOG_WARNING, 0,
+             H2GW_LOGNO(00304) "invalid frame (type %d) on stream "
+                               "%d: %s",
+             frame->hd.type, frame->hd.stream_id, nghttp2_strerror(lib_error));
     if (frame->hd.stream_id) {
         st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
         if (st) {
@@ -490,7 +497,8 @@ static apr_status_t session_create(h2gw_conn_t *conn)
                                         settings, 3))
         || (ngrv = nghttp2_session_set_local_window_size(
                 conn->ngh, NGHTTP2_FLAG_NONE, 0, t->conn_window))) {
-        CONN_LOG(conn, APLOG_ERR, 0, "session setup failed: %s",
+        CONN_LOG(conn, APLOG_ERR, 0,
+                 H2GW_LOGNO(00305) "session setup failed: %s",
                  nghttp2_strerror(ngrv));
         return APR_EGENERAL;
     }
@@ -507,7 +515,7 @@ static void submit_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     id = nghttp2_submit_request(conn->ngh, NULL, st->nv, st->nvlen,
                                 st->has_body ? &prd : NULL, st);
     if (id < 0) {
-        CONN_LOG(conn, APLOG_ERR, 0, "submit failed: %s",
+        CONN_LOG(conn, APLOG_ERR, 0, H2GW_LOGNO(00306) "submit failed: %s",
                  nghttp2_strerror(id));
         fail_stream(st, H2GW_FAIL_INTERNAL, "nghttp2 submit failed");
         stream_inactive(conn, st);
@@ -645,7 +653,8 @@ static void on_connected(h2gw_conn_t *conn)
         err = errno;
     }
     if (err) {
-        CONN_LOG(conn, APLOG_WARNING, err, "connect to %s:%d failed",
+        CONN_LOG(conn, APLOG_WARNING, err,
+                 H2GW_LOGNO(00307) "connect to %s:%d failed",
                  conn->up->target.host, conn->up->target.port);
         conn->up->addr = NULL;
         h2gw_conn_kill(conn, H2GW_FAIL_CONNECT,
@@ -697,10 +706,12 @@ static void on_readable(h2gw_conn_t *conn)
             total += len;
             ngrv = nghttp2_session_mem_recv(conn->ngh, buf, len);
             if (ngrv < 0) {
-                CONN_LOG(conn, APLOG_WARNING, 0, "protocol error: %s",
+                CONN_LOG(conn, APLOG_WARNING, 0,
+                         H2GW_LOGNO(00308) "protocol error: %s",
                          nghttp2_strerror((int)ngrv));
                 h2gw_conn_kill(conn, H2GW_FAIL_PROTOCOL,
-                               apr_psprintf(conn->pool, "upstream protocol "
+                               apr_psprintf(conn->pool,
+                                            "upstream protocol "
                                             "error: %s",
                                             nghttp2_strerror((int)ngrv)));
                 return;
@@ -716,7 +727,8 @@ static void on_readable(h2gw_conn_t *conn)
             return;
         }
         if (rv != APR_SUCCESS) {
-            CONN_LOG(conn, APLOG_WARNING, rv, "%s", "read failed");
+            CONN_LOG(conn, APLOG_WARNING, rv, H2GW_LOGNO(00309) "%s",
+                     "read failed");
             h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST,
                            "upstream connection broke");
             return;
@@ -736,7 +748,7 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
             ssize_t n = nghttp2_session_mem_send(conn->ngh, &conn->out);
 
             if (n < 0) {
-                CONN_LOG(conn, APLOG_ERR, 0, "mem_send: %s",
+                CONN_LOG(conn, APLOG_ERR, 0, H2GW_LOGNO(00310) "mem_send: %s",
                          nghttp2_strerror((int)n));
                 h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "nghttp2 error");
                 return;
@@ -759,7 +771,8 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
                 break;
             }
             if (rv != APR_SUCCESS) {
-                CONN_LOG(conn, APLOG_WARNING, rv, "%s", "write failed");
+                CONN_LOG(conn, APLOG_WARNING, rv, H2GW_LOGNO(00311) "%s",
+                         "write failed");
                 h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST,
                                "upstream connection broke");
                 return;
@@ -849,7 +862,8 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now,
     }
     if (conn->connect_deadline) {
         if (now >= conn->connect_deadline) {
-            CONN_LOG(conn, APLOG_WARNING, 0, "connect to %s:%d timed out",
+            CONN_LOG(conn, APLOG_WARNING, 0,
+                     H2GW_LOGNO(00312) "connect to %s:%d timed out",
                      conn->up->target.host, conn->up->target.port);
             h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT,
                            "connect timed out");

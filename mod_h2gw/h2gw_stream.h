@@ -55,7 +55,7 @@ typedef struct h2gw_chunk_t {
 /* Where a stream is to be sent and how; a copy lives in the stream pool. */
 typedef struct h2gw_target_t {
     const char *key;            /* identifies the upstream connection set */
-    const char *scheme;         /* "h2c" (h2 over TLS comes with the tls file) */
+    const char *scheme;         /* "h2c" (h2, TLS, comes with h2gw_tls) */
     const char *host;
     int port;
     apr_interval_time_t connect_timeout;
@@ -72,7 +72,7 @@ struct h2gw_stream_t {
      * until h2gw_engine_submit(); afterwards only the engine does. */
     apr_pool_t *pool;
     apr_thread_mutex_t *lock;
-    apr_thread_cond_t *cond;   /* signalled on every change either side waits for */
+    apr_thread_cond_t *cond;   /* signalled on every change a side waits for */
     int refs;                  /* under lock: one per side still using it */
     unsigned long id;          /* per process, for log lines */
 
@@ -201,10 +201,11 @@ apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
 
 /*
  * Handler side: takes every queued response chunk. Waits up to `tick`
- * (0: not at all) when there is none and the stream is not final. On return *head holds the
- * list (or NULL), *len its bytes, *eos whether the response ended cleanly
- * after it. Returns APR_SUCCESS, APR_TIMEUP (nothing within tick) or
- * APR_EGENERAL when the stream failed and no chunk is left.
+ * (0: not at all) when there is none and the stream is not final. On
+ * return *head holds the list (or NULL), *len its bytes, *eos whether the
+ * response ended cleanly after it. Returns APR_SUCCESS, APR_TIMEUP
+ * (nothing within tick) or APR_EGENERAL when the stream failed and no
+ * chunk is left.
  */
 apr_status_t h2gw_stream_take_data(h2gw_stream_t *st, h2gw_chunk_t **head,
                                    size_t *len, int *eos,
