@@ -144,14 +144,6 @@ static void retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
     *conn->retries = st;
 }
 
-static void fail_stream(h2gw_stream_t *st, h2gw_fail_t fail,
-                        const char *reason)
-{
-    apr_thread_mutex_lock(st->lock);
-    h2gw_stream_fail_locked(st, fail, reason);
-    apr_thread_mutex_unlock(st->lock);
-}
-
 void h2gw_conn_kill(h2gw_conn_t *conn, h2gw_fail_t fail, const char *reason)
 {
     if (!conn->dead) {
@@ -217,7 +209,8 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
                  H2GW_LOGNO(00301) "stream %d: response headers over "
                                    "%d bytes",
                  frame->hd.stream_id, H2GW_CONN_MAX_HEADER_BYTES);
-        fail_stream(st, H2GW_FAIL_PROTOCOL, "response header block too large");
+        h2gw_stream_fail(st, H2GW_FAIL_PROTOCOL,
+                         "response header block too large");
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     if (st->state >= H2GW_STREAM_ST_HEADERS) {
@@ -354,7 +347,7 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
     if (rv != APR_SUCCESS) {
         nghttp2_session_consume(ngh, stream_id, len);
         if (rv == APR_ENOMEM) {
-            fail_stream(st, H2GW_FAIL_INTERNAL, "out of memory");
+            h2gw_stream_fail(st, H2GW_FAIL_INTERNAL, "out of memory");
             nghttp2_submit_rst_stream(ngh, NGHTTP2_FLAG_NONE, stream_id,
                                       NGHTTP2_INTERNAL_ERROR);
         }
@@ -380,24 +373,24 @@ static int on_stream_close(nghttp2_session *ngh, int32_t stream_id,
         return 0;
     }
     if (error_code == NGHTTP2_REFUSED_STREAM) {
-        fail_stream(st, H2GW_FAIL_REFUSED, "REFUSED_STREAM");
+        h2gw_stream_fail(st, H2GW_FAIL_REFUSED, "REFUSED_STREAM");
     }
     else if (st->rst_recv) {
-        fail_stream(st, H2GW_FAIL_RESET,
+        h2gw_stream_fail(st, H2GW_FAIL_RESET,
                     nghttp2_http2_strerror(st->rst_code));
     }
     else if (error_code != NGHTTP2_NO_ERROR) {
         /* nghttp2 reset it for us: the upstream broke HTTP/2 or HTTP
          * semantics on this stream (e.g. more DATA than content-length,
          * RFC 9113 §8.1.1). */
-        fail_stream(st, H2GW_FAIL_PROTOCOL,
+        h2gw_stream_fail(st, H2GW_FAIL_PROTOCOL,
                     apr_psprintf(st->pool, "stream error %s",
                                  nghttp2_http2_strerror(error_code)));
     }
     else {
         /* Closed without error but without a complete response (e.g. the
          * session tore it down): a failure, never a clean end. */
-        fail_stream(st, H2GW_FAIL_CONN_LOST, "stream closed early");
+        h2gw_stream_fail(st, H2GW_FAIL_CONN_LOST, "stream closed early");
     }
     stream_inactive(conn, st);
     if (st->handler_gone) {
@@ -420,7 +413,7 @@ static int on_invalid_frame_recv(nghttp2_session *ngh,
     if (frame->hd.stream_id) {
         st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
         if (st) {
-            fail_stream(st, H2GW_FAIL_PROTOCOL,
+            h2gw_stream_fail(st, H2GW_FAIL_PROTOCOL,
                         apr_psprintf(st->pool, "invalid frame from upstream: "
                                      "%s", nghttp2_strerror(lib_error)));
         }
@@ -517,7 +510,7 @@ static void submit_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     if (id < 0) {
         CONN_LOG(conn, APLOG_ERR, 0, H2GW_LOGNO(00306) "submit failed: %s",
                  nghttp2_strerror(id));
-        fail_stream(st, H2GW_FAIL_INTERNAL, "nghttp2 submit failed");
+        h2gw_stream_fail(st, H2GW_FAIL_INTERNAL, "nghttp2 submit failed");
         stream_inactive(conn, st);
         release_stream(conn, st);
         return;
@@ -879,7 +872,7 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now,
         }
         if (now >= st->deadline) {
             st->deadline = 0;
-            fail_stream(st, H2GW_FAIL_TIMEOUT,
+            h2gw_stream_fail(st, H2GW_FAIL_TIMEOUT,
                         st->resp_headers ? "upstream stalled mid-response"
                                          : "no response headers within "
                                            "the timeout");
@@ -905,7 +898,7 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
             retry_stream(conn, st, "connection closed before it was sent");
             continue;
         }
-        fail_stream(st, conn->dead_fail ? conn->dead_fail
+        h2gw_stream_fail(st, conn->dead_fail ? conn->dead_fail
                                         : H2GW_FAIL_CONN_LOST,
                     conn->dead_reason ? apr_pstrdup(st->pool, conn->dead_reason)
                                       : "upstream connection closed");

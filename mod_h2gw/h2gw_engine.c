@@ -135,14 +135,6 @@ static h2gw_upset_t *get_upset(h2gw_engine_t *e, const h2gw_target_t *t)
     return up;
 }
 
-static void fail_new_stream(h2gw_stream_t *st, h2gw_fail_t fail,
-                            const char *reason)
-{
-    apr_thread_mutex_lock(st->lock);
-    h2gw_stream_fail_locked(st, fail, reason);
-    apr_thread_mutex_unlock(st->lock);
-}
-
 /* Places a stream on a connection of its upstream: the first with room;
  * a new one when all are full or going away; past
  * H2GW_CONN_MAX_PER_UPSTREAM taking ones, the least busy. A new stream
@@ -181,7 +173,7 @@ static void place_stream(h2gw_engine_t *e, h2gw_stream_t *st)
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, e->s,
                          H2GW_LOGNO(00101) "upstream %s: cannot connect",
                          up->key);
-            fail_new_stream(st, H2GW_FAIL_CONNECT,
+            h2gw_stream_fail(st, H2GW_FAIL_CONNECT,
                             apr_psprintf(st->pool, "%s",
                                          apr_strerror(rv, buf, sizeof(buf))));
             if (st->engine_ref) {
@@ -384,7 +376,7 @@ static apr_status_t engine_stop(void *data)
         h2gw_stream_t *st = e->retries;
 
         e->retries = st->retry_next;
-        fail_new_stream(st, H2GW_FAIL_CONN_LOST, "server shutting down");
+        h2gw_stream_fail(st, H2GW_FAIL_CONN_LOST, "server shutting down");
         st->engine_ref = 0;
         h2gw_stream_unref(st);
     }

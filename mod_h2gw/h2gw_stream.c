@@ -123,6 +123,14 @@ void h2gw_stream_fail_locked(h2gw_stream_t *st, h2gw_fail_t fail,
     apr_thread_cond_broadcast(st->cond);
 }
 
+void h2gw_stream_fail(h2gw_stream_t *st, h2gw_fail_t fail,
+                      const char *reason)
+{
+    apr_thread_mutex_lock(st->lock);
+    h2gw_stream_fail_locked(st, fail, reason);
+    apr_thread_mutex_unlock(st->lock);
+}
+
 apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
                                          const uint8_t *data, size_t len)
 {

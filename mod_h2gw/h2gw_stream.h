@@ -169,6 +169,10 @@ int h2gw_stream_is_final(const h2gw_stream_t *st);
 void h2gw_stream_fail_locked(h2gw_stream_t *st, h2gw_fail_t fail,
                              const char *reason);
 
+/* Engine side: h2gw_stream_fail_locked() with the lock taken here. */
+void h2gw_stream_fail(h2gw_stream_t *st, h2gw_fail_t fail,
+                      const char *reason);
+
 /*
  * Engine side, lock held: appends a copy of len bytes of response body.
  * Returns APR_SUCCESS or APR_ENOMEM.
