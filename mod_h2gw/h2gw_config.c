@@ -68,19 +68,29 @@ void *h2gw_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     return conf;
 }
 
-/* Parses a non-negative number of seconds, fractions allowed ("2.5"). */
-static const char *parse_seconds(apr_pool_t *p, const char *what,
-                                 const char *arg, apr_interval_time_t *out)
+/* Parses a number of seconds, fractions allowed ("2.5"): greater than 0,
+ * or 0 as well when zero_ok. */
+static const char *parse_seconds_z(apr_pool_t *p, const char *what,
+                                   const char *arg, int zero_ok,
+                                   apr_interval_time_t *out)
 {
     char *end;
     double secs = strtod(arg, &end);
 
-    if (end == arg || *end || !(secs > 0) || secs > 86400.0 * 365) {
+    if (end == arg || *end || !(secs > 0 || (zero_ok && secs == 0))
+        || secs > 86400.0 * 365) {
         return apr_psprintf(p, "%s: '%s' is not a number of seconds "
-                            "(greater than 0)", what, arg);
+                            "(%s 0)", what, arg,
+                            zero_ok ? "0 or more than" : "greater than");
     }
     *out = (apr_interval_time_t)(secs * APR_USEC_PER_SEC);
     return NULL;
+}
+
+static const char *parse_seconds(apr_pool_t *p, const char *what,
+                                 const char *arg, apr_interval_time_t *out)
+{
+    return parse_seconds_z(p, what, arg, 0, out);
 }
 
 /* Parses a byte count with an optional K, M or G suffix (powers of 1024)
@@ -115,6 +125,37 @@ static const char *parse_size(apr_pool_t *p, const char *what,
     return NULL;
 }
 
+/* Parses a whole number in [min, max]. */
+static const char *parse_count(apr_pool_t *p, const char *what,
+                               const char *arg, apr_int64_t min,
+                               apr_int64_t max, apr_int64_t *out)
+{
+    char *end;
+    apr_int64_t n;
+
+    errno = 0;
+    n = apr_strtoi64(arg, &end, 10);
+    if (!*arg || *end || errno || n < min || n > max) {
+        return apr_psprintf(p, "%s: '%s' is not a count from %"
+                            APR_INT64_T_FMT " to %" APR_INT64_T_FMT, what,
+                            arg, min, max);
+    }
+    *out = n;
+    return NULL;
+}
+
+static const char *parse_int(apr_pool_t *p, const char *what,
+                             const char *arg, int min, int max, int *out)
+{
+    apr_int64_t n;
+    const char *err = parse_count(p, what, arg, min, max, &n);
+
+    if (!err) {
+        *out = (int)n;
+    }
+    return err;
+}
+
 static const char *parse_flag(apr_pool_t *p, const char *what,
                               const char *arg, int *out)
 {
@@ -130,100 +171,284 @@ static const char *parse_flag(apr_pool_t *p, const char *what,
     return NULL;
 }
 
-/* Parses "h2c://host[:port][/path]" into pass. */
-static const char *parse_url(apr_pool_t *p, const char *url, h2gw_pass_t *pass)
+static void params_init(h2gw_params_t *pm)
+{
+    pm->timeout = pm->read_timeout = UNSET;
+    pm->request_buffer = UNSET;
+    pm->preserve_host = pm->retries = UNSET;
+    pm->connect_timeout = pm->queue_timeout = pm->retry = UNSET;
+    pm->max_lifetime = pm->ping = pm->idle_timeout = UNSET;
+    pm->settings_timeout = UNSET;
+    pm->stream_window = pm->conn_window = pm->max_requests = UNSET;
+    pm->max_conns = pm->max_streams = pm->lb = UNSET;
+}
+
+/* Does pm set any parameter of the connection pool? Returns its name. */
+static const char *params_pool_key(const h2gw_params_t *pm)
+{
+    if (pm->connect_timeout != UNSET) return "connect-timeout";
+    if (pm->queue_timeout != UNSET) return "queue-timeout";
+    if (pm->retry != UNSET) return "retry";
+    if (pm->max_lifetime != UNSET) return "max-lifetime";
+    if (pm->ping != UNSET) return "ping";
+    if (pm->idle_timeout != UNSET) return "idle-timeout";
+    if (pm->settings_timeout != UNSET) return "settings-timeout";
+    if (pm->stream_window != UNSET) return "window";
+    if (pm->conn_window != UNSET) return "conn-window";
+    if (pm->max_requests != UNSET) return "max-requests";
+    if (pm->max_conns != UNSET) return "max-conns";
+    if (pm->max_streams != UNSET) return "max-streams";
+    if (pm->lb != UNSET) return "lb";
+    return NULL;
+}
+
+#define KNOWN_PARAMS                                                       \
+    "timeout, read-timeout, retries, request-buffer, preserve-host, "      \
+    "connect-timeout, window, conn-window, max-conns, max-streams, "       \
+    "queue-timeout, lb, retry, max-requests, max-lifetime, ping, "         \
+    "idle-timeout, settings-timeout"
+
+/* Parses one key=value parameter of directive `dir` into pm. */
+static const char *parse_param(apr_pool_t *p, const char *dir,
+                               h2gw_params_t *pm, const char *param)
+{
+    const char *eq = strchr(param, '=');
+    const char *key, *val, *what;
+
+    if (!eq || eq == param) {
+        return apr_psprintf(p, "%s: parameter '%s' is not key=value", dir,
+                            param);
+    }
+    key = apr_pstrmemdup(p, param, (apr_size_t)(eq - param));
+    val = eq + 1;
+    what = apr_pstrcat(p, dir, " ", key, NULL);
+    if (!strcasecmp(key, "timeout")) {
+        return parse_seconds(p, what, val, &pm->timeout);
+    }
+    if (!strcasecmp(key, "read-timeout")) {
+        return parse_seconds(p, what, val, &pm->read_timeout);
+    }
+    if (!strcasecmp(key, "connect-timeout")) {
+        return parse_seconds(p, what, val, &pm->connect_timeout);
+    }
+    if (!strcasecmp(key, "queue-timeout")) {
+        return parse_seconds(p, what, val, &pm->queue_timeout);
+    }
+    if (!strcasecmp(key, "retry")) {
+        return parse_seconds(p, what, val, &pm->retry);
+    }
+    if (!strcasecmp(key, "settings-timeout")) {
+        return parse_seconds(p, what, val, &pm->settings_timeout);
+    }
+    if (!strcasecmp(key, "max-lifetime")) {
+        return parse_seconds_z(p, what, val, 1, &pm->max_lifetime);
+    }
+    if (!strcasecmp(key, "ping")) {
+        return parse_seconds_z(p, what, val, 1, &pm->ping);
+    }
+    if (!strcasecmp(key, "idle-timeout")) {
+        return parse_seconds(p, what, val, &pm->idle_timeout);
+    }
+    if (!strcasecmp(key, "window")) {
+        return parse_size(p, what, val, H2GW_MIN_WINDOW, H2GW_MAX_WINDOW,
+                          &pm->stream_window);
+    }
+    if (!strcasecmp(key, "conn-window")) {
+        return parse_size(p, what, val, H2GW_MIN_WINDOW, H2GW_MAX_WINDOW,
+                          &pm->conn_window);
+    }
+    if (!strcasecmp(key, "request-buffer")) {
+        return parse_size(p, what, val, H2GW_MIN_REQUEST_BUFFER,
+                          H2GW_MAX_REQUEST_BUFFER, &pm->request_buffer);
+    }
+    if (!strcasecmp(key, "retries")) {
+        return parse_int(p, what, val, 0, H2GW_MAX_RETRIES, &pm->retries);
+    }
+    if (!strcasecmp(key, "max-conns")) {
+        return parse_int(p, what, val, 1, H2GW_MAX_CONNS, &pm->max_conns);
+    }
+    if (!strcasecmp(key, "max-streams")) {
+        return parse_int(p, what, val, 1, H2GW_MAX_MAX_STREAMS,
+                         &pm->max_streams);
+    }
+    if (!strcasecmp(key, "max-requests")) {
+        return parse_count(p, what, val, 0, APR_INT64_MAX,
+                           &pm->max_requests);
+    }
+    if (!strcasecmp(key, "preserve-host")) {
+        return parse_flag(p, what, val, &pm->preserve_host);
+    }
+    if (!strcasecmp(key, "lb")) {
+        if (!strcasecmp(val, "least-streams")) {
+            pm->lb = H2GW_LB_LEAST_STREAMS;
+        }
+        else if (!strcasecmp(val, "round-robin")) {
+            pm->lb = H2GW_LB_ROUND_ROBIN;
+        }
+        else {
+            return apr_psprintf(p, "%s: '%s' is not least-streams or "
+                                "round-robin", what, val);
+        }
+        return NULL;
+    }
+    return apr_psprintf(p, "%s: unknown parameter '%s' (known: "
+                        KNOWN_PARAMS ")", dir, key);
+}
+
+/* Parses a server URL "h2c://host[:port][/path]"; *path gets the path
+ * ("/" when none). */
+static const char *parse_server_url(apr_pool_t *p, const char *dir,
+                                    const char *url, h2gw_server_conf_t *sv,
+                                    const char **path)
 {
     apr_uri_t uri;
 
     if (apr_uri_parse(p, url, &uri) != APR_SUCCESS || !uri.scheme
         || !uri.hostname || !*uri.hostname) {
-        return apr_psprintf(p, "H2GWPass: '%s' is not an upstream URL "
-                            "(expected h2c://host[:port]/path)", url);
+        return apr_psprintf(p, "%s: '%s' is not an upstream URL "
+                            "(expected h2c://host[:port]/path)", dir, url);
     }
     if (!strcasecmp(uri.scheme, "h2")) {
-        return apr_psprintf(p, "H2GWPass: '%s': h2:// (TLS) upstreams are "
+        return apr_psprintf(p, "%s: '%s': h2:// (TLS) upstreams are "
                             "not supported by this build yet; use h2c://",
-                            url);
+                            dir, url);
     }
     if (strcasecmp(uri.scheme, "h2c")) {
-        return apr_psprintf(p, "H2GWPass: '%s': unknown scheme '%s' "
-                            "(expected h2c)", url, uri.scheme);
+        return apr_psprintf(p, "%s: '%s': unknown scheme '%s' "
+                            "(expected h2c)", dir, url, uri.scheme);
     }
     if (uri.query || uri.fragment || uri.user || uri.password) {
-        return apr_psprintf(p, "H2GWPass: '%s': an upstream URL carries no "
-                            "user, query or fragment", url);
+        return apr_psprintf(p, "%s: '%s': an upstream URL carries no "
+                            "user, query or fragment", dir, url);
     }
-    pass->scheme = "h2c";
-    pass->host = apr_pstrdup(p, uri.hostname);
-    pass->port = 80;
+    sv->url = url;
+    sv->scheme = "h2c";
+    sv->host = apr_pstrdup(p, uri.hostname);
+    sv->port = 80;
     if (uri.port_str) {
         /* apr_uri_parse() wraps ports above 65535; parse it ourselves. */
         char *end;
         long port = strtol(uri.port_str, &end, 10);
 
         if (!*uri.port_str || *end || port <= 0 || port > 65535) {
-            return apr_psprintf(p, "H2GWPass: '%s': bad port", url);
+            return apr_psprintf(p, "%s: '%s': bad port", dir, url);
         }
-        pass->port = (int)port;
+        sv->port = (int)port;
     }
-    pass->base_path = (uri.path && *uri.path) ? uri.path : "/";
+    {
+        int v6 = (strchr(sv->host, ':') != NULL);
+
+        if (sv->port == 80) {
+            sv->authority = v6 ? apr_pstrcat(p, "[", sv->host, "]", NULL)
+                               : sv->host;
+        }
+        else {
+            sv->authority = apr_psprintf(p, v6 ? "[%s]:%d" : "%s:%d",
+                                         sv->host, sv->port);
+        }
+    }
+    *path = (uri.path && *uri.path) ? uri.path : "/";
     return NULL;
 }
 
-static const char *parse_param(apr_pool_t *p, h2gw_pass_t *pass,
-                               const char *param)
+/* The upstreams and passes of the configuration being read: reset by
+ * pre_config, so each (re)read starts empty; memory of pconf. */
+static apr_array_header_t *all_upstreams;   /* h2gw_upstream_t * */
+static apr_array_header_t *all_passes;      /* h2gw_pass_t * */
+
+void h2gw_config_pre(apr_pool_t *pconf)
 {
-    const char *eq = strchr(param, '=');
-    const char *key, *val;
-
-    if (!eq || eq == param) {
-        return apr_psprintf(p, "H2GWPass: parameter '%s' is not key=value",
-                            param);
-    }
-    key = apr_pstrmemdup(p, param, (apr_size_t)(eq - param));
-    val = eq + 1;
-    if (!strcasecmp(key, "timeout")) {
-        return parse_seconds(p, "H2GWPass timeout", val, &pass->timeout);
-    }
-    if (!strcasecmp(key, "connect-timeout")) {
-        return parse_seconds(p, "H2GWPass connect-timeout", val,
-                             &pass->connect_timeout);
-    }
-    if (!strcasecmp(key, "window")) {
-        return parse_size(p, "H2GWPass window", val, H2GW_MIN_WINDOW,
-                          H2GW_MAX_WINDOW, &pass->stream_window);
-    }
-    if (!strcasecmp(key, "conn-window")) {
-        return parse_size(p, "H2GWPass conn-window", val, H2GW_MIN_WINDOW,
-                          H2GW_MAX_WINDOW, &pass->conn_window);
-    }
-    if (!strcasecmp(key, "request-buffer")) {
-        return parse_size(p, "H2GWPass request-buffer", val,
-                          H2GW_MIN_REQUEST_BUFFER, H2GW_MAX_REQUEST_BUFFER,
-                          &pass->request_buffer);
-    }
-    if (!strcasecmp(key, "retries")) {
-        char *end;
-        long n = strtol(val, &end, 10);
-
-        if (!*val || *end || n < 0 || n > H2GW_MAX_RETRIES) {
-            return apr_psprintf(p, "H2GWPass retries: '%s' is not a count "
-                                "from 0 to %d", val, H2GW_MAX_RETRIES);
-        }
-        pass->retries = (int)n;
-        return NULL;
-    }
-    if (!strcasecmp(key, "preserve-host")) {
-        return parse_flag(p, "H2GWPass preserve-host", val,
-                          &pass->preserve_host);
-    }
-    return apr_psprintf(p, "H2GWPass: unknown parameter '%s' (known: "
-                        "timeout, connect-timeout, window, conn-window, "
-                        "request-buffer, preserve-host, retries)", key);
+    all_upstreams = apr_array_make(pconf, 8, sizeof(h2gw_upstream_t *));
+    all_passes = apr_array_make(pconf, 8, sizeof(h2gw_pass_t *));
 }
 
-/* H2GWPass /prefix/ h2c://host:port/path [key=value ...]   (server)
- * H2GWPass h2c://host:port/path [key=value ...]            (<Location>) */
+const apr_array_header_t *h2gw_config_upstreams(void)
+{
+    return all_upstreams;
+}
+
+static h2gw_upstream_t *upstream_new(cmd_parms *cmd, const char *name,
+                                     int named)
+{
+    h2gw_upstream_t *up = apr_pcalloc(cmd->pool, sizeof(*up));
+
+    up->name = name;
+    up->named = named;
+    up->file = cmd->directive->filename;
+    up->line = cmd->directive->line_num;
+    up->server = cmd->server;
+    params_init(&up->params);
+    up->servers = apr_array_make(cmd->pool, 2, sizeof(h2gw_server_conf_t));
+    APR_ARRAY_PUSH(all_upstreams, h2gw_upstream_t *) = up;
+    return up;
+}
+
+/* H2GWUpstream NAME h2c://host:port ... [key=value ...] */
+static const char *cmd_upstream(cmd_parms *cmd, void *dconf, int argc,
+                                char *const argv[])
+{
+    const char *err, *path;
+    h2gw_upstream_t *up;
+    int i;
+
+    if ((err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE)) != NULL) {
+        return err;
+    }
+    if (argc < 2) {
+        return "H2GWUpstream: needs a name and at least one server URL";
+    }
+    for (i = 0; argv[0][i]; ++i) {
+        if (!apr_isalnum(argv[0][i]) && !strchr("-_.", argv[0][i])) {
+            return apr_psprintf(cmd->pool, "H2GWUpstream: name '%s' may "
+                                "only hold letters, digits, '-', '_' and "
+                                "'.'", argv[0]);
+        }
+    }
+    for (i = 0; i < all_upstreams->nelts; ++i) {
+        h2gw_upstream_t *o = APR_ARRAY_IDX(all_upstreams, i,
+                                           h2gw_upstream_t *);
+
+        if (o->named && !strcmp(o->name, argv[0])) {
+            return apr_psprintf(cmd->pool, "H2GWUpstream: '%s' is already "
+                                "defined (line %d of %s)", argv[0], o->line,
+                                o->file);
+        }
+    }
+    up = upstream_new(cmd, argv[0], 1);
+    for (i = 1; i < argc; ++i) {
+        if (strchr(argv[i], '=') && !strstr(argv[i], "://")) {
+            err = parse_param(cmd->pool, "H2GWUpstream", &up->params,
+                              argv[i]);
+        }
+        else {
+            h2gw_server_conf_t *sv = apr_array_push(up->servers);
+
+            err = parse_server_url(cmd->pool, "H2GWUpstream", argv[i], sv,
+                                   &path);
+            if (!err && strcmp(path, "/")) {
+                err = apr_psprintf(cmd->pool, "H2GWUpstream: '%s': a "
+                                   "server URL has no path (give it in "
+                                   "H2GWPass upstream://%s/path)", argv[i],
+                                   argv[0]);
+            }
+        }
+        if (err) {
+            return err;
+        }
+    }
+    if (up->servers->nelts == 0) {
+        return "H2GWUpstream: needs at least one server URL";
+    }
+    if (up->servers->nelts > H2GW_MAX_SERVERS) {
+        return apr_psprintf(cmd->pool, "H2GWUpstream: more than %d servers",
+                            H2GW_MAX_SERVERS);
+    }
+    return NULL;
+}
+
+/* H2GWPass /prefix/ URL [key=value ...]   (server)
+ * H2GWPass URL [key=value ...]            (<Location>)
+ * URL: h2c://host:port/path, or upstream://NAME/path. */
 static const char *cmd_pass(cmd_parms *cmd, void *dconf, int argc,
                             char *const argv[])
 {
@@ -242,11 +467,10 @@ static const char *cmd_pass(cmd_parms *cmd, void *dconf, int argc,
                              "URL (or use it inside <Location>)";
     }
     pass = apr_pcalloc(cmd->pool, sizeof(*pass));
-    pass->timeout = pass->connect_timeout = UNSET;
-    pass->stream_window = pass->conn_window = UNSET;
-    pass->request_buffer = UNSET;
-    pass->preserve_host = UNSET;
-    pass->retries = UNSET;
+    params_init(&pass->params);
+    pass->file = cmd->directive->filename;
+    pass->line = cmd->directive->line_num;
+    pass->server = cmd->server;
     if (in_location) {
         pass->prefix = cmd->path;
     }
@@ -258,13 +482,45 @@ static const char *cmd_pass(cmd_parms *cmd, void *dconf, int argc,
         pass->prefix = argv[i++];
     }
     pass->url = argv[i++];
-    if ((err = parse_url(cmd->pool, pass->url, pass)) != NULL) {
-        return err;
-    }
     for (; i < argc; ++i) {
-        if ((err = parse_param(cmd->pool, pass, argv[i])) != NULL) {
+        if ((err = parse_param(cmd->pool, "H2GWPass", &pass->params,
+                               argv[i])) != NULL) {
             return err;
         }
+    }
+    if (!strncasecmp(pass->url, "upstream://", 11)) {
+        const char *name = pass->url + 11;
+        const char *slash = strchr(name, '/');
+        const char *key;
+
+        pass->upstream_name = slash ? apr_pstrmemdup(cmd->pool, name,
+                                                     (apr_size_t)(slash
+                                                                  - name))
+                                    : name;
+        pass->base_path = slash ? slash : "/";
+        if (!*pass->upstream_name || strpbrk(pass->base_path, "?#")) {
+            return apr_psprintf(cmd->pool, "H2GWPass: '%s' is not an "
+                                "upstream URL (expected "
+                                "upstream://NAME/path)", pass->url);
+        }
+        if ((key = params_pool_key(&pass->params)) != NULL) {
+            return apr_psprintf(cmd->pool, "H2GWPass: '%s' belongs to the "
+                                "connections of upstream '%s': give it on "
+                                "its H2GWUpstream line", key,
+                                pass->upstream_name);
+        }
+    }
+    else {
+        h2gw_upstream_t *up = upstream_new(cmd, pass->url, 0);
+        h2gw_server_conf_t *sv = apr_array_push(up->servers);
+
+        if ((err = parse_server_url(cmd->pool, "H2GWPass", pass->url, sv,
+                                    &pass->base_path)) != NULL) {
+            return err;
+        }
+        /* The pass's own upstream takes its pool parameters. */
+        up->params = pass->params;
+        pass->upstream = up;
     }
     if (in_location) {
         h2gw_dir_conf_t *dc = dconf;
@@ -279,6 +535,7 @@ static const char *cmd_pass(cmd_parms *cmd, void *dconf, int argc,
                                                    &h2gw_module);
         APR_ARRAY_PUSH(sc->passes, h2gw_pass_t *) = pass;
     }
+    APR_ARRAY_PUSH(all_passes, h2gw_pass_t *) = pass;
     return NULL;
 }
 
@@ -335,8 +592,12 @@ static const char *cmd_add_headers(cmd_parms *cmd, void *dc, int flag)
 
 const command_rec h2gw_config_cmds[] = {
     AP_INIT_TAKE_ARGV("H2GWPass", cmd_pass, NULL, RSRC_CONF | ACCESS_CONF,
-                      "[/prefix] h2c://host[:port][/path] [key=value ...]: "
-                      "proxy requests under the prefix to an HTTP/2 upstream"),
+                      "[/prefix] h2c://host[:port][/path] | "
+                      "upstream://NAME[/path] [key=value ...]: proxy "
+                      "requests under the prefix to an HTTP/2 upstream"),
+    AP_INIT_TAKE_ARGV("H2GWUpstream", cmd_upstream, NULL, RSRC_CONF,
+                      "NAME h2c://host[:port] ... [key=value ...]: a named "
+                      "upstream of one or more servers"),
     AP_INIT_TAKE1("H2GWTimeout", cmd_timeout, NULL, RSRC_CONF,
                   "seconds to wait for upstream response headers"),
     AP_INIT_TAKE1("H2GWConnectTimeout", cmd_connect_timeout, NULL, RSRC_CONF,
@@ -381,36 +642,112 @@ const h2gw_pass_t *h2gw_config_match_location(request_rec *r)
     return dc ? dc->pass : NULL;
 }
 
-#define PICK(pf, sf, def) \
-    (pass->pf != UNSET ? pass->pf : (sc->sf != UNSET ? sc->sf : (def)))
+/* The first value that is set: parameter, then directive, then the
+ * default. */
+#define PICK2(a, b, def) ((a) != UNSET ? (a) : ((b) != UNSET ? (b) : (def)))
+#define PICK3(a, b, c, def) ((a) != UNSET ? (a) : PICK2(b, c, def))
+
+static void resolve_upstream(h2gw_upstream_t *up)
+{
+    const h2gw_params_t *pm = &up->params;
+    h2gw_srv_conf_t *sc = ap_get_module_config(up->server->module_config,
+                                               &h2gw_module);
+
+    up->lb = pm->lb != UNSET ? pm->lb : H2GW_LB_LEAST_STREAMS;
+    up->max_conns = PICK2(pm->max_conns, UNSET, H2GW_DEFAULT_MAX_CONNS);
+    up->max_streams = PICK2(pm->max_streams, UNSET,
+                            H2GW_DEFAULT_MAX_STREAMS);
+    up->connect_timeout = PICK2(pm->connect_timeout, sc->connect_timeout,
+                                H2GW_DEFAULT_CONNECT_TIMEOUT);
+    up->queue_timeout = PICK2(pm->queue_timeout, UNSET,
+                              H2GW_DEFAULT_QUEUE_TIMEOUT);
+    up->retry = PICK2(pm->retry, UNSET, H2GW_DEFAULT_RETRY);
+    up->max_lifetime = PICK2(pm->max_lifetime, UNSET, 0);
+    up->max_requests = PICK2(pm->max_requests, UNSET, 0);
+    up->ping = PICK2(pm->ping, UNSET, H2GW_DEFAULT_PING);
+    up->idle_timeout = PICK2(pm->idle_timeout, UNSET,
+                             H2GW_DEFAULT_IDLE_TIMEOUT);
+    up->settings_timeout = PICK2(pm->settings_timeout, UNSET,
+                                 H2GW_DEFAULT_SETTINGS_TIMEOUT);
+    up->stream_window = (int32_t)PICK2(pm->stream_window, sc->stream_window,
+                                       H2GW_DEFAULT_STREAM_WINDOW);
+    up->conn_window = (int32_t)PICK2(pm->conn_window, sc->conn_window,
+                                     H2GW_DEFAULT_CONN_WINDOW);
+}
+
+static void resolve_pass(h2gw_pass_t *pass)
+{
+    const h2gw_params_t *pm = &pass->params;
+    const h2gw_params_t *um = &pass->upstream->params;
+    h2gw_srv_conf_t *sc = ap_get_module_config(pass->server->module_config,
+                                               &h2gw_module);
+    h2gw_target_t *t = &pass->target;
+
+    t->upstream = pass->upstream;
+    t->name = pass->upstream->name;
+    t->timeout = PICK3(pm->timeout, um->timeout, sc->timeout,
+                       H2GW_DEFAULT_TIMEOUT);
+    /* The gap allowed in a response body: the header timeout unless set. */
+    t->read_timeout = PICK3(pm->read_timeout, um->read_timeout, UNSET,
+                            t->timeout);
+    t->retries = PICK3(pm->retries, um->retries, UNSET,
+                       H2GW_DEFAULT_RETRIES);
+    pass->request_buffer = (apr_size_t)PICK3(pm->request_buffer,
+                                             um->request_buffer,
+                                             sc->request_buffer,
+                                             H2GW_DEFAULT_REQUEST_BUFFER);
+    pass->preserve_host = PICK3(pm->preserve_host, um->preserve_host,
+                                sc->preserve_host, 0);
+}
+
+int h2gw_config_check(apr_pool_t *pconf, server_rec *s)
+{
+    int i, j, bad = 0;
+
+    if (!all_upstreams) {
+        return OK;
+    }
+    for (i = 0; i < all_upstreams->nelts; ++i) {
+        resolve_upstream(APR_ARRAY_IDX(all_upstreams, i, h2gw_upstream_t *));
+    }
+    for (i = 0; i < all_passes->nelts; ++i) {
+        h2gw_pass_t *pass = APR_ARRAY_IDX(all_passes, i, h2gw_pass_t *);
+
+        if (pass->upstream_name) {
+            pass->upstream = NULL;
+            for (j = 0; j < all_upstreams->nelts; ++j) {
+                h2gw_upstream_t *up = APR_ARRAY_IDX(all_upstreams, j,
+                                                    h2gw_upstream_t *);
+
+                if (up->named && !strcmp(up->name, pass->upstream_name)) {
+                    pass->upstream = up;
+                    break;
+                }
+            }
+            if (!pass->upstream) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                             "H2GWPass: unknown upstream '%s' in '%s' (no "
+                             "H2GWUpstream of that name) on line %d of %s",
+                             pass->upstream_name, pass->url, pass->line,
+                             pass->file);
+                bad = 1;
+                continue;
+            }
+        }
+        resolve_pass(pass);
+    }
+    return bad ? !OK : OK;
+}
 
 void h2gw_config_route(request_rec *r, const h2gw_pass_t *pass,
                        h2gw_route_t *route)
 {
     h2gw_srv_conf_t *sc = ap_get_module_config(r->server->module_config,
                                                &h2gw_module);
-    h2gw_target_t *t = &route->target;
 
     route->pass = pass;
-    t->scheme = pass->scheme;
-    t->host = pass->host;
-    t->port = pass->port;
-    t->timeout = PICK(timeout, timeout, H2GW_DEFAULT_TIMEOUT);
-    t->connect_timeout = PICK(connect_timeout, connect_timeout,
-                              H2GW_DEFAULT_CONNECT_TIMEOUT);
-    t->stream_window = (int32_t)PICK(stream_window, stream_window,
-                                     H2GW_DEFAULT_STREAM_WINDOW);
-    t->conn_window = (int32_t)PICK(conn_window, conn_window,
-                                   H2GW_DEFAULT_CONN_WINDOW);
-    t->retries = pass->retries != UNSET ? pass->retries
-                                        : H2GW_DEFAULT_RETRIES;
-    /* Streams share a connection only when it was opened with the same
-     * settings. */
-    t->key = apr_psprintf(r->pool, "%s://%s:%d sw=%d cw=%d", t->scheme,
-                          t->host, t->port, (int)t->stream_window,
-                          (int)t->conn_window);
-    route->request_buffer = (apr_size_t)PICK(request_buffer, request_buffer,
-                                             H2GW_DEFAULT_REQUEST_BUFFER);
-    route->preserve_host = PICK(preserve_host, preserve_host, 0);
+    route->target = pass->target;
+    route->request_buffer = pass->request_buffer;
+    route->preserve_host = pass->preserve_host;
     route->add_headers = sc->add_headers != UNSET ? sc->add_headers : 1;
 }

@@ -12,7 +12,7 @@
 
 #include "h2gw_stream.h"
 
-/* Defaults, each overridable by a directive and an H2GWPass parameter. */
+/* Defaults, each overridable by a directive or a parameter. */
 /* Ample for a slow upstream to answer, like httpd's own Timeout. */
 #define H2GW_DEFAULT_TIMEOUT          apr_time_from_sec(60)
 /* Loopback and LAN upstreams connect in milliseconds; 10 s covers a
@@ -24,35 +24,121 @@
 /* Per connection: large so that the stream window, not the connection
  * window, is what limits a stream (RFC 9113 §6.9.1). */
 #define H2GW_DEFAULT_CONN_WINDOW      (64 * 1024 * 1024)
-/* Per stream: request body held between the client and the upstream. */
+/* Per stream: request body held between the client and the upstream,
+ * and kept for a resend while the whole body fits. */
 #define H2GW_DEFAULT_REQUEST_BUFFER   (64 * 1024)
 
 /* Resends of a request the upstream provably did not process. */
 #define H2GW_DEFAULT_RETRIES          1
 #define H2GW_MAX_RETRIES              10
 
+/* Pool policy, per server and child process. */
+#define H2GW_DEFAULT_MAX_CONNS        4
+/* Streams per connection, below the peer's own limit. */
+#define H2GW_DEFAULT_MAX_STREAMS      100
+#define H2GW_MAX_MAX_STREAMS          10000
+/* A request waits this long for a free stream slot, then 503. */
+#define H2GW_DEFAULT_QUEUE_TIMEOUT    apr_time_from_sec(5)
+/* A server that failed to connect is skipped this long. */
+#define H2GW_DEFAULT_RETRY            apr_time_from_sec(5)
+/* Idle connections are closed after this; upstreams tend to close theirs
+ * after a few minutes, and closing first avoids racing them. */
+#define H2GW_DEFAULT_IDLE_TIMEOUT     apr_time_from_sec(60)
+/* The peer's SETTINGS and the ACK of ours must come this quickly. */
+#define H2GW_DEFAULT_SETTINGS_TIMEOUT apr_time_from_sec(5)
+/* PING sent before reusing a connection idle this long (0: never). */
+#define H2GW_DEFAULT_PING             0
+
 /* Bounds that reject impossible values at startup. */
 #define H2GW_MIN_WINDOW               1024
 #define H2GW_MAX_WINDOW               NGHTTP2_MAX_WINDOW_SIZE
 #define H2GW_MIN_REQUEST_BUFFER       1024
 #define H2GW_MAX_REQUEST_BUFFER       (64 * 1024 * 1024)
+#define H2GW_MAX_CONNS                1000
+#define H2GW_MAX_SERVERS              64
 
-/* One H2GWPass: a client path prefix and the upstream it maps to. Numeric
- * parameters are -1 when not given (the server's value then applies). */
-typedef struct h2gw_pass_t {
-    const char *prefix;        /* client URL-path prefix */
-    const char *url;           /* as configured, for log lines */
+typedef enum {
+    H2GW_LB_LEAST_STREAMS,     /* the server with the fewest active streams */
+    H2GW_LB_ROUND_ROBIN        /* each server in turn */
+} h2gw_lb_t;
+
+/* Parameters of H2GWUpstream and H2GWPass. Every field is -1 when not
+ * given; the value in force is resolved at startup. */
+typedef struct h2gw_params_t {
+    /* Per request: allowed on H2GWPass and H2GWUpstream. */
+    apr_interval_time_t timeout;
+    apr_interval_time_t read_timeout;
+    apr_int64_t request_buffer;
+    int preserve_host;
+    int retries;
+    /* Per connection pool: on H2GWUpstream, or on an H2GWPass that names
+     * a server URL itself. */
+    apr_interval_time_t connect_timeout;
+    apr_interval_time_t queue_timeout;
+    apr_interval_time_t retry;
+    apr_interval_time_t max_lifetime;
+    apr_interval_time_t ping;
+    apr_interval_time_t idle_timeout;
+    apr_interval_time_t settings_timeout;
+    apr_int64_t stream_window;
+    apr_int64_t conn_window;
+    apr_int64_t max_requests;
+    int max_conns;
+    int max_streams;
+    int lb;
+} h2gw_params_t;
+
+/* One server of an upstream. */
+typedef struct h2gw_server_conf_t {
+    const char *url;           /* as configured */
     const char *scheme;        /* "h2c" */
     const char *host;
     int port;
-    const char *base_path;     /* upstream path prefix, starts with '/' */
-    apr_interval_time_t timeout;
+    const char *authority;     /* host[:port] for :authority */
+} h2gw_server_conf_t;
+
+/* An upstream: a named H2GWUpstream, or the one an H2GWPass with a server
+ * URL makes for itself. Built at startup in pconf, read-only afterwards;
+ * the engine keys its connection pools by its address. */
+typedef struct h2gw_upstream_t {
+    const char *name;          /* the H2GWUpstream name, or the URL */
+    int named;
+    const char *file;          /* where it was declared */
+    int line;
+    server_rec *server;        /* the server it was declared in */
+    h2gw_params_t params;      /* as given */
+    apr_array_header_t *servers;  /* h2gw_server_conf_t */
+    /* Resolved by h2gw_config_check(). */
+    h2gw_lb_t lb;
+    int max_conns;
+    int max_streams;
     apr_interval_time_t connect_timeout;
-    apr_int64_t stream_window;
-    apr_int64_t conn_window;
-    apr_int64_t request_buffer;
-    int preserve_host;         /* -1, 0 or 1 */
-    int retries;               /* -1 or 0..H2GW_MAX_RETRIES */
+    apr_interval_time_t queue_timeout;
+    apr_interval_time_t retry;
+    apr_interval_time_t max_lifetime;     /* 0: none */
+    apr_int64_t max_requests;             /* 0: none */
+    apr_interval_time_t ping;             /* 0: never */
+    apr_interval_time_t idle_timeout;
+    apr_interval_time_t settings_timeout;
+    int32_t stream_window;
+    int32_t conn_window;
+} h2gw_upstream_t;
+
+/* One H2GWPass: a client path prefix and the upstream it maps to. */
+typedef struct h2gw_pass_t {
+    const char *prefix;        /* client URL-path prefix */
+    const char *url;           /* as configured, for log lines */
+    const char *upstream_name; /* upstream://NAME, or NULL */
+    h2gw_upstream_t *upstream; /* resolved by h2gw_config_check() */
+    const char *base_path;     /* upstream path prefix, starts with '/' */
+    const char *file;          /* where it was declared */
+    int line;
+    server_rec *server;        /* the server it was declared in */
+    h2gw_params_t params;      /* as given */
+    /* Resolved by h2gw_config_check(). */
+    h2gw_target_t target;      /* upstream, timeouts, retries */
+    apr_size_t request_buffer;
+    int preserve_host;
 } h2gw_pass_t;
 
 typedef struct h2gw_srv_conf_t {
@@ -74,7 +160,7 @@ typedef struct h2gw_dir_conf_t {
 /* What one request is proxied with: the pass and the values in force. */
 typedef struct h2gw_route_t {
     const h2gw_pass_t *pass;
-    h2gw_target_t target;         /* key and strings in r->pool */
+    h2gw_target_t target;
     apr_size_t request_buffer;
     int preserve_host;
     int add_headers;
@@ -87,6 +173,20 @@ void *h2gw_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
 void *h2gw_config_create_dir(apr_pool_t *p, char *dir);
 void *h2gw_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
 
+/* pre_config: starts an empty list of upstreams and passes. */
+void h2gw_config_pre(apr_pool_t *pconf);
+
+/*
+ * check_config: resolves every H2GWPass to its upstream and every value
+ * in force (parameter, then the declaring server's directive, then the
+ * default). Logs each problem with the directive's file and line and
+ * returns !OK when there was one.
+ */
+int h2gw_config_check(apr_pool_t *pconf, server_rec *s);
+
+/* Every upstream of the configuration, h2gw_upstream_t *. */
+const apr_array_header_t *h2gw_config_upstreams(void);
+
 /*
  * Finds the server-level H2GWPass whose prefix r->uri starts with (the
  * first in configuration order). Returns it or NULL.
@@ -97,8 +197,8 @@ const h2gw_pass_t *h2gw_config_match_server(request_rec *r);
 const h2gw_pass_t *h2gw_config_match_location(request_rec *r);
 
 /*
- * Fills route with the values in force for pass in r's server: pass
- * parameters first, then server directives, then built-in defaults.
+ * Fills route with the values in force for pass (resolved at startup) and
+ * r's server.
  */
 void h2gw_config_route(request_rec *r, const h2gw_pass_t *pass,
                        h2gw_route_t *route);

@@ -28,8 +28,12 @@ APLOG_USE_MODULE(h2gw);
 #define READ_BUDGET (1024 * 1024)
 
 #define CONN_LOG(conn, lvl, rv, fmt, ...)                                    \
-    ap_log_error(APLOG_MARK, lvl, rv, (conn)->s, "h2gw conn %lu (%s): " fmt, \
-                 (conn)->id, (conn)->up->key, __VA_ARGS__)
+    ap_log_error(APLOG_MARK, lvl, rv, (conn)->loop->s,                       \
+                 "h2gw conn %lu (%s %s): " fmt, (conn)->id,                  \
+                 (conn)->srv->pool->up->name, (conn)->srv->conf->url,        \
+                 __VA_ARGS__)
+
+#define UPSTREAM(conn) ((conn)->srv->pool->up)
 
 static apr_status_t set_events(h2gw_conn_t *conn, apr_int16_t events)
 {
@@ -38,9 +42,9 @@ static apr_status_t set_events(h2gw_conn_t *conn, apr_int16_t events)
     if (conn->pfd.reqevents == events) {
         return APR_SUCCESS;
     }
-    apr_pollset_remove(conn->pollset, &conn->pfd);
+    apr_pollset_remove(conn->loop->pollset, &conn->pfd);
     conn->pfd.reqevents = events;
-    rv = apr_pollset_add(conn->pollset, &conn->pfd);
+    rv = apr_pollset_add(conn->loop->pollset, &conn->pfd);
     return rv;
 }
 
@@ -86,18 +90,43 @@ static void stream_inactive(h2gw_conn_t *conn, h2gw_stream_t *st)
     if (st->active) {
         st->active = 0;
         --conn->nactive;
+        --conn->srv->nstreams;
+        if (conn->nactive == 0) {
+            conn->idle_since = apr_time_now();
+            h2gw_loop_timer(conn->loop, conn->idle_since
+                                            + UPSTREAM(conn)->idle_timeout);
+        }
     }
     st->ngh_open = 0;
     st->deadline = 0;
 }
 
 /* The stream made progress (body bytes sent, headers or DATA received,
- * the client drained some): the upstream gets another full timeout. */
+ * the client drained some): the upstream gets another full timeout, the
+ * header timeout before the response, the read timeout within it. */
 static void touch_stream(h2gw_stream_t *st)
 {
     if (st->deadline) {
-        st->deadline = apr_time_now() + st->target.timeout;
+        st->deadline = apr_time_now() + (st->resp_headers
+                                             ? st->target.read_timeout
+                                             : st->target.timeout);
     }
+}
+
+/* Gives a stream that was never submitted back to the engine to be
+ * placed again: nothing of it left us, so this costs no retry. */
+static void give_back(h2gw_conn_t *conn, h2gw_stream_t *st)
+{
+    stream_inactive(conn, st);
+    unlink_stream(conn, st);
+    if (conn->dead && conn->dead_fail != H2GW_FAIL_NONE) {
+        st->held_fail = conn->dead_fail;
+        st->held_reason = conn->dead_reason
+                              ? apr_pstrdup(st->pool, conn->dead_reason)
+                              : NULL;
+    }
+    st->retry_next = conn->loop->retries;
+    conn->loop->retries = st;
 }
 
 /* RFC 9113 §8.7: a request the upstream provably did not process may be
@@ -128,6 +157,7 @@ static void retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
     stream_inactive(conn, st);
     unlink_stream(conn, st);
     --st->retries_left;
+    ++conn->srv->c.retries;
     st->retried_from = conn->id;
     apr_thread_mutex_lock(st->lock);
     ++st->retried;
@@ -140,8 +170,8 @@ static void retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
     st->hdr_bytes = 0;
     st->http_status = 0;
     apr_array_clear(st->resp_fields);
-    st->retry_next = *conn->retries;
-    *conn->retries = st;
+    st->retry_next = conn->loop->retries;
+    conn->loop->retries = st;
 }
 
 void h2gw_conn_kill(h2gw_conn_t *conn, h2gw_fail_t fail, const char *reason)
@@ -152,6 +182,9 @@ void h2gw_conn_kill(h2gw_conn_t *conn, h2gw_fail_t fail, const char *reason)
         conn->dead_reason = reason;
     }
 }
+
+static void on_ready(h2gw_conn_t *conn);
+static void submit_held(h2gw_conn_t *conn);
 
 /* ---- nghttp2 callbacks ------------------------------------------------ */
 
@@ -305,6 +338,7 @@ static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
         }
         break;
     case NGHTTP2_RST_STREAM:
+        ++conn->srv->c.resets_recv;
         if (st) {
             st->rst_recv = 1;
             st->rst_code = frame->rst_stream.error_code;
@@ -314,7 +348,26 @@ static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
         CONN_LOG(conn, APLOG_DEBUG, 0, "GOAWAY received, last stream %d, "
                  "error %s", frame->goaway.last_stream_id,
                  nghttp2_http2_strerror(frame->goaway.error_code));
+        ++conn->srv->c.goaways_recv;
         conn->state = H2GW_CONN_ST_DRAINING;
+        /* Streams not yet sent go to another connection. */
+        submit_held(conn);
+        break;
+    case NGHTTP2_SETTINGS:
+        if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
+            conn->settings_acked = 1;
+        }
+        else if (!conn->peer_settings) {
+            conn->peer_settings = 1;
+            on_ready(conn);
+        }
+        break;
+    case NGHTTP2_PING:
+        if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && conn->ping_pending) {
+            conn->ping_pending = 0;
+            conn->ping_deadline = 0;
+            submit_held(conn);
+        }
         break;
     default:
         break;
@@ -326,9 +379,11 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
                               int32_t stream_id, const uint8_t *data,
                               size_t len, void *user_data)
 {
+    h2gw_conn_t *conn = user_data;
     h2gw_stream_t *st = nghttp2_session_get_stream_user_data(ngh, stream_id);
     apr_status_t rv;
 
+    conn->srv->c.bytes_in += len;
     if (!st || st->handler_gone) {
         /* Nobody will read it: give the window back at once. */
         nghttp2_session_consume(ngh, stream_id, len);
@@ -424,9 +479,16 @@ static int on_invalid_frame_recv(nghttp2_session *ngh,
 static int on_frame_send(nghttp2_session *ngh, const nghttp2_frame *frame,
                          void *user_data)
 {
+    h2gw_conn_t *conn = user_data;
     h2gw_stream_t *st;
 
-    if (frame->hd.type == NGHTTP2_HEADERS) {
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+        ++conn->srv->c.resets_sent;
+    }
+    else if (frame->hd.type == NGHTTP2_DATA) {
+        conn->srv->c.bytes_out += frame->hd.length;
+    }
+    else if (frame->hd.type == NGHTTP2_HEADERS) {
         st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
         if (st) {
             st->sent_headers = 1;
@@ -449,7 +511,7 @@ static apr_status_t session_create(h2gw_conn_t *conn)
     nghttp2_session_callbacks *cbs;
     nghttp2_option *opt;
     nghttp2_settings_entry settings[3];
-    const h2gw_target_t *t = &conn->up->target;
+    const h2gw_upstream_t *up = UPSTREAM(conn);
     int ngrv;
 
     if (nghttp2_session_callbacks_new(&cbs)) {
@@ -482,14 +544,14 @@ static apr_status_t session_create(h2gw_conn_t *conn)
     settings[0].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
     settings[0].value = 0;
     settings[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
-    settings[1].value = (uint32_t)t->stream_window;
+    settings[1].value = (uint32_t)up->stream_window;
     /* We accept no pushed streams, so the peer may open none. */
     settings[2].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
     settings[2].value = 0;
     if ((ngrv = nghttp2_submit_settings(conn->ngh, NGHTTP2_FLAG_NONE,
                                         settings, 3))
         || (ngrv = nghttp2_session_set_local_window_size(
-                conn->ngh, NGHTTP2_FLAG_NONE, 0, t->conn_window))) {
+                conn->ngh, NGHTTP2_FLAG_NONE, 0, up->conn_window))) {
         CONN_LOG(conn, APLOG_ERR, 0,
                  H2GW_LOGNO(00305) "session setup failed: %s",
                  nghttp2_strerror(ngrv));
@@ -503,6 +565,11 @@ static void submit_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     nghttp2_data_provider prd;
     int32_t id;
 
+    if (st->server_authority) {
+        /* :authority names the server picked, nghttp2 copies it. */
+        st->nv[2].value = (uint8_t *)conn->srv->conf->authority;
+        st->nv[2].valuelen = strlen(conn->srv->conf->authority);
+    }
     prd.source.ptr = st;
     prd.read_callback = read_req_body;
     id = nghttp2_submit_request(conn->ngh, NULL, st->nv, st->nvlen,
@@ -515,153 +582,65 @@ static void submit_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
         release_stream(conn, st);
         return;
     }
+    ++conn->srv->c.requests;
     st->stream_id = id;
     st->ngh_open = 1;
+    /* Timed from here: waiting for the connection is not the upstream's
+     * response time. */
+    st->deadline = apr_time_now() + st->target.timeout;
+    h2gw_loop_timer(conn->loop, st->deadline);
     apr_thread_mutex_lock(st->lock);
     if (st->state == H2GW_STREAM_ST_QUEUED) {
         st->state = H2GW_STREAM_ST_OPEN;
     }
     st->log_conn_id = conn->id;
     st->log_stream_id = id;
+    st->log_server = conn->srv->conf->url;
     apr_thread_mutex_unlock(st->lock);
-    ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, conn->s,
+    ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, conn->loop->s,
                  "h2gw conn %lu: stream %lu submitted as %d", conn->id,
                  st->id, id);
 }
 
-/* ---- transport -------------------------------------------------------- */
-
-apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_upset_t *up,
-                              apr_pool_t *parent, apr_pollset_t *pollset,
-                              server_rec *s, unsigned long id,
-                              h2gw_stream_t **retries)
+/* The session may carry streams now: the peer's SETTINGS are known and
+ * no liveness PING is outstanding. */
+static int is_ready(const h2gw_conn_t *conn)
 {
-    apr_pool_t *pool;
-    h2gw_conn_t *conn;
-    apr_status_t rv;
-
-    if ((rv = apr_pool_create(&pool, parent)) != APR_SUCCESS) {
-        return rv;
-    }
-    apr_pool_tag(pool, "h2gw_conn");
-    conn = apr_pcalloc(pool, sizeof(*conn));
-    conn->pool = pool;
-    conn->up = up;
-    conn->id = id;
-    conn->s = s;
-    conn->pollset = pollset;
-    conn->retries = retries;
-    conn->state = H2GW_CONN_ST_CONNECTING;
-    if (!up->addr) {
-        /* The engine's one blocking call: numeric hosts resolve at once,
-         * names once per upstream (again after a connect failure). */
-        apr_pool_clear(up->addr_pool);
-        rv = apr_sockaddr_info_get(&up->addr, up->target.host, APR_UNSPEC,
-                                   (apr_port_t)up->target.port, 0,
-                                   up->addr_pool);
-        if (rv != APR_SUCCESS) {
-            up->addr = NULL;
-            apr_pool_destroy(pool);
-            return rv;
-        }
-    }
-    rv = apr_socket_create(&conn->sock, up->addr->family, SOCK_STREAM,
-                           APR_PROTO_TCP, pool);
-    if (rv == APR_SUCCESS) {
-        apr_socket_opt_set(conn->sock, APR_TCP_NODELAY, 1);
-        apr_socket_opt_set(conn->sock, APR_SO_NONBLOCK, 1);
-        apr_socket_timeout_set(conn->sock, 0);
-        rv = apr_socket_connect(conn->sock, up->addr);
-        if (rv == APR_SUCCESS || APR_STATUS_IS_EINPROGRESS(rv)) {
-            rv = APR_SUCCESS;
-        }
-    }
-    if (rv == APR_SUCCESS) {
-        conn->pfd.desc_type = APR_POLL_SOCKET;
-        conn->pfd.desc.s = conn->sock;
-        conn->pfd.client_data = conn;
-        conn->pfd.reqevents = APR_POLLOUT;
-        rv = apr_pollset_add(pollset, &conn->pfd);
-    }
-    if (rv != APR_SUCCESS) {
-        up->addr = NULL;
-        if (conn->sock) {
-            apr_socket_close(conn->sock);
-        }
-        apr_pool_destroy(pool);
-        return rv;
-    }
-    conn->connect_deadline = apr_time_now() + up->target.connect_timeout;
-    ++up->opened;
-    *pconn = conn;
-    CONN_LOG(conn, APLOG_DEBUG, 0, "connecting (%lu opened so far)",
-             up->opened);
-    return APR_SUCCESS;
+    return conn->ngh && conn->peer_settings && !conn->ping_pending
+           && !conn->dead
+           && (conn->state == H2GW_CONN_ST_OPEN
+               || conn->state == H2GW_CONN_ST_DRAINING);
 }
 
-int h2gw_conn_is_taking(const h2gw_conn_t *conn)
+/* The most streams this connection carries at once: the peer's limit,
+ * capped by max-streams; an assumed limit before its SETTINGS. */
+static uint32_t stream_limit(const h2gw_conn_t *conn)
 {
-    /* The last check catches a GOAWAY nghttp2 queued itself. */
-    return !conn->dead && conn->state != H2GW_CONN_ST_DRAINING
-           && !(conn->ngh && !nghttp2_session_check_request_allowed(
-                                 conn->ngh));
-}
+    uint32_t max = (uint32_t)UPSTREAM(conn)->max_streams;
+    uint32_t peer = H2GW_CONN_ASSUMED_MAX_STREAMS;
 
-int h2gw_conn_has_room(const h2gw_conn_t *conn)
-{
-    uint32_t max = H2GW_CONN_ASSUMED_MAX_STREAMS;
-
-    if (!h2gw_conn_is_taking(conn)) {
-        return 0;
-    }
-    if (conn->ngh) {
-        /* Before the peer's SETTINGS this is the assumed limit set with
-         * nghttp2_option_set_peer_max_concurrent_streams(). */
-        max = nghttp2_session_get_remote_settings(
+    if (conn->ngh && conn->peer_settings) {
+        peer = nghttp2_session_get_remote_settings(
             conn->ngh, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
     }
-    return (uint32_t)conn->nactive < max;
+    return peer < max ? peer : max;
 }
 
-void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
-{
-    link_stream(conn, st);
-    st->active = 1;
-    ++conn->nactive;
-    if (conn->state == H2GW_CONN_ST_OPEN && conn->ngh) {
-        submit_stream(conn, st);
-    }
-}
-
-static void on_connected(h2gw_conn_t *conn)
+/* Submits the streams that waited for the session to become ready, up to
+ * the stream limit; the rest go back to the pool. */
+static void submit_held(h2gw_conn_t *conn)
 {
     h2gw_stream_t *st, *next;
-    int err = 0;
-    socklen_t len = sizeof(err);
-    apr_os_sock_t fd;
-    apr_status_t rv;
+    uint32_t limit = stream_limit(conn), open = 0;
 
-    apr_os_sock_get(&fd, conn->sock);
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
-        err = errno;
-    }
-    if (err) {
-        CONN_LOG(conn, APLOG_WARNING, err,
-                 H2GW_LOGNO(00307) "connect to %s:%d failed",
-                 conn->up->target.host, conn->up->target.port);
-        conn->up->addr = NULL;
-        h2gw_conn_kill(conn, H2GW_FAIL_CONNECT,
-                       apr_psprintf(conn->pool, "%s",
-                                    strerror(err)));
+    if (!is_ready(conn)) {
         return;
     }
-    if ((rv = session_create(conn)) != APR_SUCCESS) {
-        h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "session setup failed");
-        return;
+    for (st = conn->streams; st; st = st->conn_next) {
+        if (st->stream_id != 0 && st->ngh_open) {
+            ++open;
+        }
     }
-    conn->state = H2GW_CONN_ST_OPEN;
-    conn->connect_deadline = 0;
-    CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "connected");
     for (st = conn->streams; st; st = next) {
         int final;
 
@@ -672,17 +651,206 @@ static void on_connected(h2gw_conn_t *conn)
         apr_thread_mutex_lock(st->lock);
         final = h2gw_stream_is_final(st);
         apr_thread_mutex_unlock(st->lock);
-        if (final) {
-            /* Timed out while we connected: the client has its answer
-             * and the request must never reach the upstream. */
+        if (final || st->handler_gone) {
+            /* Timed out or abandoned while it waited: the request must
+             * never reach the upstream. */
             stream_inactive(conn, st);
-            if (st->handler_gone) {
-                release_stream(conn, st);
-            }
+            release_stream(conn, st);
+            continue;
+        }
+        if (open >= limit || conn->state == H2GW_CONN_ST_DRAINING) {
+            give_back(conn, st);
             continue;
         }
         submit_stream(conn, st);
+        ++open;
     }
+}
+
+/* The peer's SETTINGS arrived: the connection is usable and its server
+ * healthy. */
+static void on_ready(h2gw_conn_t *conn)
+{
+    if (conn->state == H2GW_CONN_ST_HANDSHAKE) {
+        conn->state = H2GW_CONN_ST_OPEN;
+    }
+    conn->srv->down_until = 0;
+    CONN_LOG(conn, APLOG_DEBUG, 0, "ready, peer allows %u streams",
+             nghttp2_session_get_remote_settings(
+                 conn->ngh, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
+    submit_held(conn);
+}
+
+/* ---- transport -------------------------------------------------------- */
+
+apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
+                              h2gw_loop_t *loop)
+{
+    apr_pool_t *pool;
+    h2gw_conn_t *conn;
+    apr_status_t rv;
+
+    if ((rv = apr_pool_create(&pool, loop->pool)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_tag(pool, "h2gw_conn");
+    conn = apr_pcalloc(pool, sizeof(*conn));
+    conn->pool = pool;
+    conn->srv = sv;
+    conn->loop = loop;
+    conn->id = ++loop->next_conn_id;
+    conn->state = H2GW_CONN_ST_CONNECTING;
+    if (!sv->addr) {
+        /* The engine's one blocking call: numeric hosts resolve at once,
+         * names once per server (again after a connect failure). */
+        apr_pool_clear(sv->addr_pool);
+        rv = apr_sockaddr_info_get(&sv->addr, sv->conf->host, APR_UNSPEC,
+                                   (apr_port_t)sv->conf->port, 0,
+                                   sv->addr_pool);
+        if (rv != APR_SUCCESS) {
+            sv->addr = NULL;
+            apr_pool_destroy(pool);
+            return rv;
+        }
+    }
+    rv = apr_socket_create(&conn->sock, sv->addr->family, SOCK_STREAM,
+                           APR_PROTO_TCP, pool);
+    if (rv == APR_SUCCESS) {
+        apr_socket_opt_set(conn->sock, APR_TCP_NODELAY, 1);
+        apr_socket_opt_set(conn->sock, APR_SO_NONBLOCK, 1);
+        apr_socket_timeout_set(conn->sock, 0);
+        rv = apr_socket_connect(conn->sock, sv->addr);
+        if (rv == APR_SUCCESS || APR_STATUS_IS_EINPROGRESS(rv)) {
+            rv = APR_SUCCESS;
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        conn->pfd.desc_type = APR_POLL_SOCKET;
+        conn->pfd.desc.s = conn->sock;
+        conn->pfd.client_data = conn;
+        conn->pfd.reqevents = APR_POLLOUT;
+        rv = apr_pollset_add(loop->pollset, &conn->pfd);
+    }
+    if (rv != APR_SUCCESS) {
+        sv->addr = NULL;
+        if (conn->sock) {
+            apr_socket_close(conn->sock);
+        }
+        apr_pool_destroy(pool);
+        return rv;
+    }
+    conn->opened_at = apr_time_now();
+    conn->connect_deadline = conn->opened_at
+                             + UPSTREAM(conn)->connect_timeout;
+    h2gw_loop_timer(loop, conn->connect_deadline);
+    ++sv->c.conns_opened;
+    *pconn = conn;
+    CONN_LOG(conn, APLOG_DEBUG, 0, "connecting (%" APR_UINT64_T_FMT
+             " opened so far)", sv->c.conns_opened);
+    return APR_SUCCESS;
+}
+
+int h2gw_conn_is_taking(const h2gw_conn_t *conn)
+{
+    /* The last check catches a GOAWAY nghttp2 queued itself. */
+    return !conn->dead && conn->state != H2GW_CONN_ST_DRAINING
+           && !conn->goaway_sent
+           && !(conn->ngh && !nghttp2_session_check_request_allowed(
+                                 conn->ngh));
+}
+
+int h2gw_conn_has_room(const h2gw_conn_t *conn)
+{
+    const h2gw_upstream_t *up = UPSTREAM(conn);
+
+    if (!h2gw_conn_is_taking(conn)) {
+        return 0;
+    }
+    if (up->max_requests && conn->nrequests >= up->max_requests) {
+        return 0;
+    }
+    return (uint32_t)conn->nactive < stream_limit(conn);
+}
+
+/* Before reusing a connection that was quiet longer than ping=, make sure
+ * the peer is still there: new streams wait for the PING's ACK. */
+static void maybe_ping(h2gw_conn_t *conn)
+{
+    const h2gw_upstream_t *up = UPSTREAM(conn);
+    apr_time_t now;
+
+    if (!up->ping || conn->ping_pending || !is_ready(conn)) {
+        return;
+    }
+    now = apr_time_now();
+    if (now - conn->last_recv < up->ping) {
+        return;
+    }
+    if (nghttp2_submit_ping(conn->ngh, NGHTTP2_FLAG_NONE, NULL) != 0) {
+        return;
+    }
+    ++conn->srv->c.pings_sent;
+    conn->ping_pending = 1;
+    conn->ping_deadline = now + up->connect_timeout;
+    h2gw_loop_timer(conn->loop, conn->ping_deadline);
+    CONN_LOG(conn, APLOG_DEBUG, 0, "idle %" APR_TIME_T_FMT " ms: PING "
+             "before reuse", apr_time_as_msec(now - conn->last_recv));
+}
+
+void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
+{
+    link_stream(conn, st);
+    st->active = 1;
+    st->server = conn->srv;
+    ++conn->nactive;
+    ++conn->nrequests;
+    ++conn->srv->nstreams;
+    conn->idle_since = 0;
+    maybe_ping(conn);
+    if (is_ready(conn)) {
+        submit_stream(conn, st);
+    }
+    if (UPSTREAM(conn)->max_requests
+        && conn->nrequests >= UPSTREAM(conn)->max_requests) {
+        h2gw_conn_drain(conn, "max-requests reached");
+    }
+}
+
+static void on_connected(h2gw_conn_t *conn)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    apr_os_sock_t fd;
+    apr_status_t rv;
+
+    apr_os_sock_get(&fd, conn->sock);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+        err = errno;
+    }
+    if (err) {
+        const char *why = apr_psprintf(conn->pool, "%s", strerror(err));
+
+        CONN_LOG(conn, APLOG_WARNING, err,
+                 H2GW_LOGNO(00307) "connect to %s:%d failed",
+                 conn->srv->conf->host, conn->srv->conf->port);
+        conn->srv->addr = NULL;
+        h2gw_pool_server_down(conn->srv, apr_psprintf(conn->pool,
+                                                      "connect: %s", why));
+        h2gw_conn_kill(conn, H2GW_FAIL_CONNECT, why);
+        return;
+    }
+    if ((rv = session_create(conn)) != APR_SUCCESS) {
+        h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "session setup failed");
+        return;
+    }
+    /* Streams wait for the peer's SETTINGS (its stream limit); the
+     * deadline now covers those and the ACK of ours. */
+    conn->state = H2GW_CONN_ST_HANDSHAKE;
+    conn->last_recv = apr_time_now();
+    conn->connect_deadline = conn->last_recv
+                             + UPSTREAM(conn)->settings_timeout;
+    h2gw_loop_timer(conn->loop, conn->connect_deadline);
+    CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "connected");
 }
 
 static void on_readable(h2gw_conn_t *conn)
@@ -697,6 +865,7 @@ static void on_readable(h2gw_conn_t *conn)
 
         if (len > 0) {
             total += len;
+            conn->last_recv = apr_time_now();
             ngrv = nghttp2_session_mem_recv(conn->ngh, buf, len);
             if (ngrv < 0) {
                 CONN_LOG(conn, APLOG_WARNING, 0,
@@ -735,6 +904,14 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
 
     if (conn->dead || !conn->ngh) {
         return;
+    }
+    if (conn->state == H2GW_CONN_ST_DRAINING && conn->nactive == 0
+        && !conn->goaway_sent) {
+        /* Drained: say goodbye; the session then wants no more I/O and is
+         * closed below. */
+        conn->goaway_sent = 1;
+        nghttp2_submit_goaway(conn->ngh, NGHTTP2_FLAG_NONE, 0,
+                              NGHTTP2_NO_ERROR, NULL, 0);
     }
     for (;;) {
         if (conn->outlen == 0) {
@@ -845,25 +1022,76 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
     }
 }
 
-void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now,
-                            apr_time_t *next)
+void h2gw_conn_drain(h2gw_conn_t *conn, const char *why)
 {
+    if (conn->dead || conn->state == H2GW_CONN_ST_DRAINING) {
+        return;
+    }
+    CONN_LOG(conn, APLOG_DEBUG, 0, "draining: %s", why);
+    if (!conn->ngh) {
+        /* Nothing was said yet: nothing to wait for either. */
+        h2gw_conn_kill(conn, H2GW_FAIL_NONE, why);
+        return;
+    }
+    conn->state = H2GW_CONN_ST_DRAINING;
+    /* Streams still waiting for the session go elsewhere. */
+    submit_held(conn);
+}
+
+void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
+{
+    const h2gw_upstream_t *up = UPSTREAM(conn);
     h2gw_stream_t *st;
 
     if (conn->dead) {
         return;
     }
     if (conn->connect_deadline) {
-        if (now >= conn->connect_deadline) {
-            CONN_LOG(conn, APLOG_WARNING, 0,
-                     H2GW_LOGNO(00312) "connect to %s:%d timed out",
-                     conn->up->target.host, conn->up->target.port);
-            h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT,
-                           "connect timed out");
+        if (conn->state != H2GW_CONN_ST_CONNECTING && conn->peer_settings
+            && conn->settings_acked) {
+            conn->connect_deadline = 0;
+        }
+        else if (now >= conn->connect_deadline) {
+            const char *why = conn->state == H2GW_CONN_ST_CONNECTING
+                                  ? "connect timed out"
+                                  : "no SETTINGS (or ACK) from the upstream "
+                                    "within settings-timeout";
+
+            CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00312) "%s", why);
+            h2gw_pool_server_down(conn->srv, why);
+            h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT, why);
             return;
         }
-        if (!*next || conn->connect_deadline < *next) {
-            *next = conn->connect_deadline;
+        else {
+            h2gw_loop_timer(conn->loop, conn->connect_deadline);
+        }
+    }
+    if (conn->ping_pending) {
+        if (now >= conn->ping_deadline) {
+            CONN_LOG(conn, APLOG_WARNING, 0,
+                     H2GW_LOGNO(00313) "no PING ACK within %" APR_TIME_T_FMT
+                     " ms: connection given up",
+                     apr_time_as_msec(up->connect_timeout));
+            h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST, "no PING ACK");
+            return;
+        }
+        h2gw_loop_timer(conn->loop, conn->ping_deadline);
+    }
+    if (up->max_lifetime && conn->state != H2GW_CONN_ST_DRAINING) {
+        if (now >= conn->opened_at + up->max_lifetime) {
+            h2gw_conn_drain(conn, "max-lifetime reached");
+        }
+        else {
+            h2gw_loop_timer(conn->loop, conn->opened_at + up->max_lifetime);
+        }
+    }
+    if (conn->nactive == 0 && conn->idle_since
+        && conn->state != H2GW_CONN_ST_DRAINING) {
+        if (now >= conn->idle_since + up->idle_timeout) {
+            h2gw_conn_drain(conn, "idle-timeout");
+        }
+        else {
+            h2gw_loop_timer(conn->loop, conn->idle_since + up->idle_timeout);
         }
     }
     for (st = conn->streams; st; st = st->conn_next) {
@@ -872,6 +1100,7 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now,
         }
         if (now >= st->deadline) {
             st->deadline = 0;
+            ++conn->srv->c.timeouts;
             h2gw_stream_fail(st, H2GW_FAIL_TIMEOUT,
                         st->resp_headers ? "upstream stalled mid-response"
                                          : "no response headers within "
@@ -882,9 +1111,7 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now,
             }
             continue;
         }
-        if (!*next || st->deadline < *next) {
-            *next = st->deadline;
-        }
+        h2gw_loop_timer(conn->loop, st->deadline);
     }
 }
 
@@ -893,6 +1120,16 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
     h2gw_stream_t *st;
 
     while ((st = conn->streams) != NULL) {
+        int final;
+
+        apr_thread_mutex_lock(st->lock);
+        final = h2gw_stream_is_final(st);
+        apr_thread_mutex_unlock(st->lock);
+        if (st->stream_id == 0 && !final && !st->handler_gone) {
+            /* Never submitted: nothing of it reached the upstream. */
+            give_back(conn, st);
+            continue;
+        }
         if (st->ngh_open && !st->sent_headers && can_retry(st)) {
             /* None of its frames were written: provably not processed. */
             retry_stream(conn, st, "connection closed before it was sent");
@@ -902,10 +1139,10 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
                                         : H2GW_FAIL_CONN_LOST,
                     conn->dead_reason ? apr_pstrdup(st->pool, conn->dead_reason)
                                       : "upstream connection closed");
-        st->ngh_open = 0;
+        stream_inactive(conn, st);
         release_stream(conn, st);
     }
-    apr_pollset_remove(conn->pollset, &conn->pfd);
+    apr_pollset_remove(conn->loop->pollset, &conn->pfd);
     if (conn->ngh) {
         nghttp2_session_del(conn->ngh);
         conn->ngh = NULL;

@@ -12,12 +12,17 @@
 #include "mod_h2gw.h"
 #include "h2gw_engine.h"
 #include "h2gw_conn.h"
+#include "h2gw_pool.h"
+#include "h2gw_status.h"
 
 APLOG_USE_MODULE(h2gw);
 
 /* Poll descriptors: upstream connections plus headroom; the pollset
  * grows no further, so this caps connections per process. */
 #define ENGINE_MAX_FDS 1024
+
+/* How long an exiting child lets in-flight upstream streams finish. */
+#define ENGINE_STOP_GRACE apr_time_from_sec(5)
 
 struct h2gw_engine_t {
     apr_pool_t *pool;          /* unmanaged; the engine thread's alone */
@@ -28,11 +33,11 @@ struct h2gw_engine_t {
     h2gw_stream_t *inbox_head, *inbox_tail;
     int woken;                 /* a wakeup is pending */
     int shutdown;
+    h2gw_status_req_t *status_reqs;  /* snapshots asked for */
     /* Engine thread only. */
-    apr_hash_t *upsets;        /* target key → h2gw_upset_t */
-    unsigned long next_conn_id;
-    apr_time_t next_timer;     /* nearest deadline, 0 = none */
-    h2gw_stream_t *retries;    /* streams to place again (engine refs) */
+    h2gw_loop_t loop;
+    apr_hash_t *pools;         /* h2gw_upstream_t * → h2gw_pool_t */
+    apr_array_header_t *pool_list;   /* h2gw_pool_t *, in creation order */
 };
 
 static h2gw_engine_t *the_engine;
@@ -119,88 +124,16 @@ void h2gw_engine_release(h2gw_engine_t *e, h2gw_stream_t *st)
 
 /* ---- engine side ------------------------------------------------------ */
 
-static h2gw_upset_t *get_upset(h2gw_engine_t *e, const h2gw_target_t *t)
+static h2gw_pool_t *get_pool(h2gw_engine_t *e, const h2gw_upstream_t *up)
 {
-    h2gw_upset_t *up = apr_hash_get(e->upsets, t->key, APR_HASH_KEY_STRING);
+    h2gw_pool_t *pool = apr_hash_get(e->pools, &up, sizeof(up));
 
-    if (!up) {
-        up = apr_pcalloc(e->pool, sizeof(*up));
-        up->target = *t;
-        up->key = up->target.key = apr_pstrdup(e->pool, t->key);
-        up->target.scheme = apr_pstrdup(e->pool, t->scheme);
-        up->target.host = apr_pstrdup(e->pool, t->host);
-        apr_pool_create(&up->addr_pool, e->pool);
-        apr_hash_set(e->upsets, up->key, APR_HASH_KEY_STRING, up);
+    if (!pool) {
+        pool = h2gw_pool_create(&e->loop, up);
+        apr_hash_set(e->pools, &pool->up, sizeof(pool->up), pool);
+        APR_ARRAY_PUSH(e->pool_list, h2gw_pool_t *) = pool;
     }
-    return up;
-}
-
-/* Places a stream on a connection of its upstream: the first with room;
- * a new one when all are full or going away; past
- * H2GW_CONN_MAX_PER_UPSTREAM taking ones, the least busy. A new stream
- * gets the engine's reference; a retried one has it already. */
-static void place_stream(h2gw_engine_t *e, h2gw_stream_t *st)
-{
-    h2gw_upset_t *up = get_upset(e, &st->target);
-    h2gw_conn_t *conn, *least = NULL;
-    int taking = 0;
-    apr_status_t rv;
-
-    for (conn = up->conns; conn; conn = conn->next) {
-        /* A resent stream goes to another connection than the one that
-         * did not process it (ARCHITECTURE.md §4). */
-        int avoid = (st->retried_from == conn->id);
-
-        if (!avoid && h2gw_conn_has_room(conn)) {
-            break;
-        }
-        if (h2gw_conn_is_taking(conn)) {
-            ++taking;
-            if (!least || conn->nactive < least->nactive) {
-                least = conn;
-            }
-        }
-    }
-    if (!conn && taking >= H2GW_CONN_MAX_PER_UPSTREAM) {
-        conn = least;
-    }
-    if (!conn) {
-        rv = h2gw_conn_create(&conn, up, e->pool, e->pollset, e->s,
-                              ++e->next_conn_id, &e->retries);
-        if (rv != APR_SUCCESS) {
-            char buf[120];
-
-            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, e->s,
-                         H2GW_LOGNO(00101) "upstream %s: cannot connect",
-                         up->key);
-            h2gw_stream_fail(st, H2GW_FAIL_CONNECT,
-                            apr_psprintf(st->pool, "%s",
-                                         apr_strerror(rv, buf, sizeof(buf))));
-            if (st->engine_ref) {
-                st->engine_ref = 0;
-                h2gw_stream_unref(st);
-            }
-            return;
-        }
-        conn->next = up->conns;
-        up->conns = conn;
-    }
-    if (!st->engine_ref) {
-        h2gw_stream_ref(st);
-        st->engine_ref = 1;
-        st->retries_left = st->target.retries;
-    }
-    /* A resent stream gets a full timeout again: the first attempt was
-     * never processed. */
-    st->deadline = apr_time_now() + st->target.timeout;
-    if (!e->next_timer || st->deadline < e->next_timer) {
-        e->next_timer = st->deadline;
-    }
-    if (conn->connect_deadline
-        && (!e->next_timer || conn->connect_deadline < e->next_timer)) {
-        e->next_timer = conn->connect_deadline;
-    }
-    h2gw_conn_add_stream(conn, st);
+    return pool;
 }
 
 static void run_inbox(h2gw_engine_t *e)
@@ -229,13 +162,22 @@ static void run_inbox(h2gw_engine_t *e)
         apr_thread_mutex_unlock(st->lock);
 
         if (submit && !cancel) {
-            place_stream(e, st);
+            h2gw_stream_ref(st);
+            st->engine_ref = 1;
+            st->retries_left = st->target.retries;
+            h2gw_pool_place(get_pool(e, st->target.upstream), st);
         }
         if (st->conn && !((h2gw_conn_t *)st->conn)->dead) {
             h2gw_conn_stream_update(st->conn, st, resume, consumed, cancel);
         }
         else if (cancel) {
             st->handler_gone = 1;  /* e.g. waiting in the retry list */
+            if (st->queued
+                && h2gw_pool_unqueue(get_pool(e, st->target.upstream), st)
+                && st->engine_ref) {
+                st->engine_ref = 0;
+                h2gw_stream_unref(st);
+            }
         }
         h2gw_stream_unref(st);  /* the inbox's reference */
     }
@@ -243,58 +185,41 @@ static void run_inbox(h2gw_engine_t *e)
 
 static void run_timers(h2gw_engine_t *e)
 {
-    apr_time_t now = apr_time_now(), next = 0;
-    apr_hash_index_t *hi;
+    apr_time_t now = apr_time_now();
+    int i;
 
-    if (!e->next_timer || now < e->next_timer) {
+    if (!e->loop.next_timer || now < e->loop.next_timer) {
         return;
     }
-    for (hi = apr_hash_first(NULL, e->upsets); hi; hi = apr_hash_next(hi)) {
-        h2gw_upset_t *up = apr_hash_this_val(hi);
-        h2gw_conn_t *conn;
-
-        for (conn = up->conns; conn; conn = conn->next) {
-            h2gw_conn_check_timers(conn, now, &next);
-        }
+    e->loop.next_timer = 0;
+    for (i = 0; i < e->pool_list->nelts; ++i) {
+        h2gw_pool_check_timers(APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *),
+                               now);
     }
-    e->next_timer = next;
 }
 
-/* Flushes every connection and destroys the dead ones. */
-static void flush_and_reap(h2gw_engine_t *e, int all_dead)
+/* Places queued streams, flushes every connection, destroys dead ones. */
+static void flush_and_reap(h2gw_engine_t *e, int kill_all)
 {
-    apr_hash_index_t *hi;
+    int i;
 
-    for (hi = apr_hash_first(NULL, e->upsets); hi; hi = apr_hash_next(hi)) {
-        h2gw_upset_t *up = apr_hash_this_val(hi);
-        h2gw_conn_t **pconn = &up->conns;
+    for (i = 0; i < e->pool_list->nelts; ++i) {
+        h2gw_pool_t *pool = APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *);
 
-        while (*pconn) {
-            h2gw_conn_t *conn = *pconn;
-
-            if (all_dead) {
-                h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST,
-                               "server shutting down");
-            }
-            h2gw_conn_flush(conn);
-            if (conn->dead) {
-                *pconn = conn->next;
-                h2gw_conn_destroy(conn);
-                continue;
-            }
-            pconn = &conn->next;
+        if (pool->nqueued && !kill_all) {
+            h2gw_pool_dispatch(pool);
         }
+        h2gw_pool_flush_and_reap(pool, kill_all);
     }
 }
 
-/* Places the streams connections gave back as not processed; returns
- * how many went to a connection. */
+/* Places the streams connections gave back; returns how many. */
 static int run_retries(h2gw_engine_t *e)
 {
-    h2gw_stream_t *st = e->retries, *next;
+    h2gw_stream_t *st = e->loop.retries, *next;
     int placed = 0;
 
-    e->retries = NULL;
+    e->loop.retries = NULL;
     for (; st; st = next) {
         next = st->retry_next;
         st->retry_next = NULL;
@@ -303,16 +228,80 @@ static int run_retries(h2gw_engine_t *e)
             h2gw_stream_unref(st);
             continue;
         }
-        place_stream(e, st);
+        h2gw_pool_place(get_pool(e, st->target.upstream), st);
         ++placed;
     }
     return placed;
 }
 
+/* Streams active and connections open over every pool. */
+static int engine_active(h2gw_engine_t *e, int *nconns)
+{
+    int i, n = 0, c;
+
+    *nconns = 0;
+    for (i = 0; i < e->pool_list->nelts; ++i) {
+        n += h2gw_pool_active(APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *),
+                              &c);
+        *nconns += c;
+    }
+    return n;
+}
+
+/* The child is exiting: every connection says GOAWAY and closes once its
+ * streams are done (handlers have finished by now, so those are few). */
+static void begin_stop(h2gw_engine_t *e)
+{
+    int i, j;
+
+    e->loop.stopping = 1;
+    for (i = 0; i < e->pool_list->nelts; ++i) {
+        h2gw_pool_t *pool = APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *);
+        h2gw_stream_t *st;
+
+        while ((st = pool->queue_head) != NULL) {
+            h2gw_pool_unqueue(pool, st);
+            h2gw_stream_fail(st, H2GW_FAIL_CONNECT, "server shutting down");
+            st->engine_ref = 0;
+            h2gw_stream_unref(st);
+        }
+        for (j = 0; j < pool->nservers; ++j) {
+            h2gw_conn_t *conn;
+
+            for (conn = pool->servers[j].conns; conn; conn = conn->next) {
+                h2gw_conn_drain(conn, "child process exiting");
+            }
+        }
+    }
+}
+
+/* Answers the status snapshots handlers asked for. */
+static void run_status(h2gw_engine_t *e)
+{
+    h2gw_status_req_t *req;
+
+    apr_thread_mutex_lock(e->inbox_lock);
+    req = e->status_reqs;
+    e->status_reqs = NULL;
+    apr_thread_mutex_unlock(e->inbox_lock);
+    while (req) {
+        h2gw_status_req_t *next = req->next;
+
+        req->text = h2gw_status_render(req->pool, e->pool_list, req->json);
+        apr_thread_mutex_lock(req->lock);
+        req->done = 1;
+        apr_thread_cond_signal(req->cond);
+        apr_thread_mutex_unlock(req->lock);
+        req = next;
+    }
+}
+
 static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
 {
     h2gw_engine_t *e = data;
+    apr_time_t stop_by = 0;
 
+    e->loop.pollset = e->pollset;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, e->s,
                  H2GW_LOGNO(00102) "engine thread started");
     for (;;) {
@@ -320,13 +309,16 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         apr_int32_t n = 0, i;
         apr_interval_time_t timeout = -1;
         apr_status_t rv;
-        int down;
+        int down, nconns;
 
-        if (e->next_timer) {
-            timeout = e->next_timer - apr_time_now();
+        if (e->loop.next_timer) {
+            timeout = e->loop.next_timer - apr_time_now();
             if (timeout < 0) {
                 timeout = 0;
             }
+        }
+        if (stop_by) {
+            timeout = apr_time_from_msec(50);
         }
         rv = apr_pollset_poll(e->pollset, timeout, &n, &fds);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)
@@ -340,17 +332,26 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
         }
         run_inbox(e);
         run_timers(e);
+        run_status(e);
         apr_thread_mutex_lock(e->inbox_lock);
         down = e->shutdown;
         apr_thread_mutex_unlock(e->inbox_lock);
-        flush_and_reap(e, down);
-        if (down) {
+        if (down && !stop_by) {
+            stop_by = apr_time_now() + ENGINE_STOP_GRACE;
+            begin_stop(e);
+        }
+        /* Flushing can give back streams (a connection dying under unsent
+         * ones): place them until none is left; each give-back either
+         * costs a retry or marks a server down, which bounds this. */
+        do {
+            run_retries(e);
+            flush_and_reap(e, stop_by && apr_time_now() >= stop_by);
+        } while (e->loop.retries);
+        if (stop_by && (engine_active(e, &nconns) == 0 && nconns == 0)) {
             break;
         }
-        /* Flushing can give back more streams (a connection dying under
-         * unsent ones): loop until none is left; retries_left bounds it. */
-        while (e->retries && run_retries(e)) {
-            flush_and_reap(e, 0);
+        if (stop_by && apr_time_now() >= stop_by) {
+            break;
         }
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, e->s,
@@ -372,17 +373,43 @@ static apr_status_t engine_stop(void *data)
     /* Streams still in the inbox belong to handlers that have finished:
      * drop the inbox references, and the engine's of unplaced retries. */
     run_inbox(e);
-    while (e->retries) {
-        h2gw_stream_t *st = e->retries;
+    run_status(e);
+    while (e->loop.retries) {
+        h2gw_stream_t *st = e->loop.retries;
 
-        e->retries = st->retry_next;
+        e->loop.retries = st->retry_next;
         h2gw_stream_fail(st, H2GW_FAIL_CONN_LOST, "server shutting down");
         st->engine_ref = 0;
         h2gw_stream_unref(st);
     }
+    begin_stop(e);
+    flush_and_reap(e, 1);
     the_engine = NULL;
     apr_pollset_destroy(e->pollset);
     apr_pool_destroy(e->pool);
+    return APR_SUCCESS;
+}
+
+apr_status_t h2gw_engine_status(h2gw_engine_t *e, h2gw_status_req_t *req)
+{
+    int down;
+
+    apr_thread_mutex_lock(e->inbox_lock);
+    down = e->shutdown;
+    if (!down) {
+        req->next = e->status_reqs;
+        e->status_reqs = req;
+    }
+    apr_thread_mutex_unlock(e->inbox_lock);
+    if (down) {
+        return APR_ECONNABORTED;
+    }
+    apr_pollset_wakeup(e->pollset);
+    apr_thread_mutex_lock(req->lock);
+    while (!req->done) {
+        apr_thread_cond_wait(req->cond, req->lock);
+    }
+    apr_thread_mutex_unlock(req->lock);
     return APR_SUCCESS;
 }
 
@@ -403,7 +430,19 @@ apr_status_t h2gw_engine_start(apr_pool_t *pchild, server_rec *s)
     e = apr_pcalloc(pool, sizeof(*e));
     e->pool = pool;
     e->s = s;
-    e->upsets = apr_hash_make(pool);
+    e->pools = apr_hash_make(pool);
+    e->pool_list = apr_array_make(pool, 8, sizeof(h2gw_pool_t *));
+    e->loop.pool = pool;
+    e->loop.s = s;
+    {
+        /* Every configured upstream, so the status page lists them all. */
+        const apr_array_header_t *ups = h2gw_config_upstreams();
+        int i;
+
+        for (i = 0; ups && i < ups->nelts; ++i) {
+            get_pool(e, APR_ARRAY_IDX(ups, i, const h2gw_upstream_t *));
+        }
+    }
     if ((rv = apr_thread_mutex_create(&e->inbox_lock,
                                       APR_THREAD_MUTEX_DEFAULT, pool))
             != APR_SUCCESS

@@ -9,9 +9,23 @@
 #define H2GW_ENGINE_H
 
 #include <httpd.h>
+#include <apr_thread_cond.h>
+
 #include "h2gw_stream.h"
 
 typedef struct h2gw_engine_t h2gw_engine_t;
+
+/* A handler's request for a snapshot of the engine's pools. */
+typedef struct h2gw_status_req_t {
+    apr_pool_t *pool;          /* the engine renders into it; the caller's
+                                * own again once done is set */
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *cond;
+    int json;                  /* JSON, else an HTML fragment */
+    int done;                  /* under lock */
+    const char *text;          /* the rendering */
+    struct h2gw_status_req_t *next;
+} h2gw_status_req_t;
 
 /*
  * Starts the engine thread of this child process. Called from child_init;
@@ -44,5 +58,12 @@ void h2gw_engine_consumed(h2gw_engine_t *e, h2gw_stream_t *st, size_t n);
  * consume, and drops the handler's reference (st may be freed at once).
  */
 void h2gw_engine_release(h2gw_engine_t *e, h2gw_stream_t *st);
+
+/*
+ * Asks the engine thread to render the state of its pools into req->pool
+ * and waits for it. Returns APR_SUCCESS with req->text set, or
+ * APR_ECONNABORTED when the engine is stopping.
+ */
+apr_status_t h2gw_engine_status(h2gw_engine_t *e, h2gw_status_req_t *req);
 
 #endif /* H2GW_ENGINE_H */

@@ -130,11 +130,14 @@ static const char *upstream_path(request_rec *r, const h2gw_pass_t *pass)
                        r->parsed_uri.query ? r->parsed_uri.query : "", NULL);
 }
 
-static const char *upstream_authority(request_rec *r, const h2gw_route_t *rt)
+/* :authority: the client's Host when preserved; otherwise the server's
+ * own, which the engine fills in once it has picked the server. */
+static const char *upstream_authority(request_rec *r, const h2gw_route_t *rt,
+                                      int *from_server)
 {
-    const h2gw_target_t *t = &rt->target;
-    int v6 = (strchr(t->host, ':') != NULL);
+    const h2gw_upstream_t *up = rt->target.upstream;
 
+    *from_server = 0;
     if (rt->preserve_host) {
         const char *host = apr_table_get(r->headers_in, "Host");
 
@@ -142,10 +145,8 @@ static const char *upstream_authority(request_rec *r, const h2gw_route_t *rt)
             return host;
         }
     }
-    if (t->port == 80) {
-        return v6 ? apr_pstrcat(r->pool, "[", t->host, "]", NULL) : t->host;
-    }
-    return apr_psprintf(r->pool, v6 ? "[%s]:%d" : "%s:%d", t->host, t->port);
+    *from_server = 1;
+    return APR_ARRAY_IDX(up->servers, 0, h2gw_server_conf_t).authority;
 }
 
 static int add_field(void *data, const char *key, const char *val)
@@ -206,7 +207,7 @@ static int build_stream(h2gw_req_t *ctx)
     }
     rl.method = r->method;
     rl.scheme = "http";
-    rl.authority = upstream_authority(r, &ctx->route);
+    rl.authority = upstream_authority(r, &ctx->route, &st->server_authority);
     rl.path = upstream_path(r, ctx->route.pass);
     rv = h2gw_headers_req_to_nv(st->pool, &rl,
                                 (const h2gw_field_t *)fields->elts,
@@ -219,8 +220,6 @@ static int build_stream(h2gw_req_t *ctx)
         return HTTP_BAD_REQUEST;
     }
     st->target = ctx->route.target;
-    st->target.key = apr_pstrdup(st->pool, ctx->route.target.key);
-    st->target.host = apr_pstrdup(st->pool, ctx->route.target.host);
     st->has_body = has_body;
     ctx->st = st;
     return OK;
@@ -282,7 +281,7 @@ static apr_status_t send_headers(h2gw_req_t *ctx)
     }
     ctx->headers_sent = 1;
     REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: response %d from %s", r->status,
-            st->target.key);
+            st->target.name);
     /* Headers go out now, not with the first DATA. */
     APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_flush_create(
                                          r->connection->bucket_alloc));

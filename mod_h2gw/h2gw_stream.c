@@ -78,6 +78,8 @@ int h2gw_stream_fail_status(h2gw_fail_t fail)
     switch (fail) {
     case H2GW_FAIL_CONNECT:
     case H2GW_FAIL_CONNECT_TIMEOUT:
+    case H2GW_FAIL_QUEUE_TIMEOUT:
+    case H2GW_FAIL_ALL_DOWN:
         return 503;
     case H2GW_FAIL_TIMEOUT:
         return 504;
@@ -100,6 +102,8 @@ const char *h2gw_stream_fail_name(h2gw_fail_t fail)
     case H2GW_FAIL_REFUSED: return "stream refused by upstream";
     case H2GW_FAIL_TIMEOUT: return "response timed out";
     case H2GW_FAIL_CANCELLED: return "cancelled";
+    case H2GW_FAIL_QUEUE_TIMEOUT: return "no free upstream stream in time";
+    case H2GW_FAIL_ALL_DOWN: return "all servers down";
     case H2GW_FAIL_INTERNAL: return "internal error";
     }
     return "unknown";

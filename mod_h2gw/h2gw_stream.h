@@ -40,6 +40,8 @@ typedef enum {
     H2GW_FAIL_REFUSED,         /* upstream provably did not process it */
     H2GW_FAIL_TIMEOUT,         /* no response headers within timeout */
     H2GW_FAIL_CANCELLED,       /* the client went away */
+    H2GW_FAIL_QUEUE_TIMEOUT,   /* no free stream slot within queue-timeout */
+    H2GW_FAIL_ALL_DOWN,        /* every server of the upstream is down */
     H2GW_FAIL_INTERNAL         /* out of memory, nghttp2 refused a call */
 } h2gw_fail_t;
 
@@ -52,16 +54,13 @@ typedef struct h2gw_chunk_t {
     char data[];
 } h2gw_chunk_t;
 
-/* Where a stream is to be sent and how; a copy lives in the stream pool. */
+/* Where a stream is to be sent and how; set once at startup per
+ * H2GWPass, copied into the stream. */
 typedef struct h2gw_target_t {
-    const char *key;            /* identifies the upstream connection set */
-    const char *scheme;         /* "h2c" (h2, TLS, comes with h2gw_tls) */
-    const char *host;
-    int port;
-    apr_interval_time_t connect_timeout;
+    const void *upstream;          /* the h2gw_upstream_t (configuration) */
+    const char *name;              /* the upstream's name, for log lines */
     apr_interval_time_t timeout;   /* wait for the response headers */
-    int32_t stream_window;         /* SETTINGS_INITIAL_WINDOW_SIZE we send */
-    int32_t conn_window;           /* our connection receive window */
+    apr_interval_time_t read_timeout;  /* gap in the response body */
     int retries;                   /* resends of an unprocessed request */
 } h2gw_target_t;
 
@@ -81,6 +80,8 @@ struct h2gw_stream_t {
     nghttp2_nv *nv;
     size_t nvlen;
     int has_body;              /* a request body follows the HEADERS */
+    int server_authority;      /* nv[2] (:authority) is the server's: the
+                                * engine sets it for the server it picks */
 
     /* Under lock. */
     h2gw_stream_state_t state;
@@ -109,6 +110,7 @@ struct h2gw_stream_t {
 
     /* For the handler's log notes (under lock). */
     unsigned long log_conn_id; /* connection of the last submit */
+    const char *log_server;    /* its server's URL (configuration memory) */
     int32_t log_stream_id;     /* its HTTP/2 stream id */
     int retried;               /* times sent again */
 
@@ -134,7 +136,14 @@ struct h2gw_stream_t {
                                 * output */
     int retries_left;
     unsigned long retried_from; /* connection that did not process it */
-    h2gw_stream_t *retry_next; /* in the engine's retry list */
+    h2gw_stream_t *retry_next; /* in the engine's retry list or a pool's
+                                * queue */
+    int queued;                /* in its pool's queue */
+    apr_time_t queue_deadline; /* when waiting in the queue ends in 503 */
+    int placements;            /* times placed on a connection */
+    h2gw_fail_t held_fail;     /* why its last connection failed before it */
+    const char *held_reason;   /* was sent (static or engine memory) */
+    const void *server;        /* the h2gw_server_t it is on (engine) */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include "h2gw_config.h"
 #include "h2gw_engine.h"
 #include "h2gw_handler.h"
+#include "h2gw_status.h"
 
 /* AP_DECLARE_MODULE below also declares APLOG_USE_MODULE(h2gw). */
 
@@ -25,8 +26,23 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
+static int pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                      apr_pool_t *ptemp)
+{
+    h2gw_config_pre(pconf);
+    return OK;
+}
+
+static int check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                        apr_pool_t *ptemp, server_rec *s)
+{
+    return h2gw_config_check(pconf, s);
+}
+
 static void register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* Before mod_alias and mod_rewrite, like mod_proxy's ProxyPass. */
     ap_hook_translate_name(h2gw_handler_translate, NULL, NULL,
@@ -34,6 +50,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_map_to_storage(h2gw_handler_map_to_storage, NULL, NULL,
                            APR_HOOK_FIRST);
     ap_hook_handler(h2gw_handler_run, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(h2gw_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    h2gw_status_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(h2gw) = {

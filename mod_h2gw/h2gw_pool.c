@@ -1,0 +1,399 @@
+/*
+ * h2gw_pool: server choice, connection choice and the wait queue of one
+ * upstream, on the engine thread.
+ */
+#include <apr_strings.h>
+
+#include "mod_h2gw.h"
+#include "h2gw_pool.h"
+#include "h2gw_conn.h"
+
+APLOG_USE_MODULE(h2gw);
+
+void h2gw_loop_timer(h2gw_loop_t *loop, apr_time_t t)
+{
+    if (t && (!loop->next_timer || t < loop->next_timer)) {
+        loop->next_timer = t;
+    }
+}
+
+h2gw_pool_t *h2gw_pool_create(h2gw_loop_t *loop, const h2gw_upstream_t *up)
+{
+    h2gw_pool_t *pool = apr_pcalloc(loop->pool, sizeof(*pool));
+    int i;
+
+    pool->up = up;
+    pool->loop = loop;
+    pool->nservers = up->servers->nelts;
+    pool->servers = apr_pcalloc(loop->pool,
+                                sizeof(h2gw_server_t) * pool->nservers);
+    for (i = 0; i < pool->nservers; ++i) {
+        h2gw_server_t *sv = &pool->servers[i];
+
+        sv->pool = pool;
+        sv->conf = &APR_ARRAY_IDX(up->servers, i, h2gw_server_conf_t);
+        apr_pool_create(&sv->addr_pool, loop->pool);
+    }
+    return pool;
+}
+
+void h2gw_pool_server_down(h2gw_server_t *sv, const char *why)
+{
+    h2gw_pool_t *pool = sv->pool;
+
+    ++sv->c.conns_failed;
+    sv->last_error_at = apr_time_now();
+    apr_cpystrn(sv->last_error, why, sizeof(sv->last_error));
+    if (sv->down_until <= sv->last_error_at) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pool->loop->s,
+                     H2GW_LOGNO(00105) "upstream %s: server %s is down "
+                     "(%s); skipped for %" APR_TIME_T_FMT " ms",
+                     pool->up->name, sv->conf->url, why,
+                     apr_time_as_msec(pool->up->retry));
+    }
+    sv->down_until = sv->last_error_at + pool->up->retry;
+}
+
+static int server_is_up(const h2gw_server_t *sv, apr_time_t now)
+{
+    return sv->down_until <= now;
+}
+
+/* A connection of sv with a free slot: a ready one first, then one still
+ * starting; never the connection st must avoid. */
+static h2gw_conn_t *conn_with_room(h2gw_server_t *sv, const h2gw_stream_t *st)
+{
+    h2gw_conn_t *conn, *starting = NULL;
+
+    for (conn = sv->conns; conn; conn = conn->next) {
+        if (conn->id == st->retried_from || !h2gw_conn_has_room(conn)) {
+            continue;
+        }
+        if (conn->state == H2GW_CONN_ST_OPEN) {
+            return conn;
+        }
+        if (!starting) {
+            starting = conn;
+        }
+    }
+    return starting;
+}
+
+static int taking_conns(const h2gw_server_t *sv)
+{
+    const h2gw_conn_t *conn;
+    int n = 0;
+
+    for (conn = sv->conns; conn; conn = conn->next) {
+        if (h2gw_conn_is_taking(conn)) {
+            ++n;
+        }
+    }
+    return n;
+}
+
+/* Can sv take one more stream now, on an open connection or a new one? */
+static int server_can_take(h2gw_server_t *sv, const h2gw_stream_t *st)
+{
+    return conn_with_room(sv, st) != NULL
+           || taking_conns(sv) < sv->pool->up->max_conns;
+}
+
+/* Picks the server for st among those up with room; NULL when none has
+ * room. *any_up tells whether some server is up at all. */
+static h2gw_server_t *pick_server(h2gw_pool_t *pool, const h2gw_stream_t *st,
+                                  apr_time_t now, int *any_up)
+{
+    h2gw_server_t *best = NULL;
+    int i;
+
+    *any_up = 0;
+    if (pool->up->lb == H2GW_LB_ROUND_ROBIN) {
+        for (i = 0; i < pool->nservers; ++i) {
+            int k = (int)((pool->rr + (unsigned)i) % (unsigned)pool->nservers);
+            h2gw_server_t *sv = &pool->servers[k];
+
+            if (!server_is_up(sv, now)) {
+                continue;
+            }
+            *any_up = 1;
+            if (server_can_take(sv, st)) {
+                pool->rr = (unsigned)k + 1;
+                return sv;
+            }
+        }
+        return NULL;
+    }
+    for (i = 0; i < pool->nservers; ++i) {
+        h2gw_server_t *sv = &pool->servers[i];
+
+        if (!server_is_up(sv, now)) {
+            continue;
+        }
+        *any_up = 1;
+        if ((!best || sv->nstreams < best->nstreams)
+            && server_can_take(sv, st)) {
+            best = sv;
+        }
+    }
+    return best;
+}
+
+static void drop_engine_ref(h2gw_stream_t *st)
+{
+    if (st->engine_ref) {
+        st->engine_ref = 0;
+        h2gw_stream_unref(st);
+    }
+}
+
+/* Every server is down: the stream fails at once with the cause its last
+ * connection had, or "all servers down". */
+static void fail_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
+{
+    const h2gw_server_t *last = NULL;
+    int i;
+
+    for (i = 0; i < pool->nservers; ++i) {
+        if (!last || pool->servers[i].last_error_at > last->last_error_at) {
+            last = &pool->servers[i];
+        }
+    }
+    ++pool->all_down;
+    if (st->held_fail != H2GW_FAIL_NONE) {
+        h2gw_stream_fail(st, st->held_fail,
+                         st->held_reason ? st->held_reason : "connect failed");
+    }
+    else {
+        h2gw_stream_fail(st, H2GW_FAIL_ALL_DOWN,
+                         apr_psprintf(st->pool, "%d of %d down, last error: "
+                                      "%s", pool->nservers, pool->nservers,
+                                      last && *last->last_error
+                                          ? last->last_error
+                                          : "none"));
+    }
+    drop_engine_ref(st);
+}
+
+/* Tries to put st on a connection. Returns 1 when placed (or failed for
+ * good: it is no longer the pool's), 0 when it must wait. */
+static int try_place(h2gw_pool_t *pool, h2gw_stream_t *st, apr_time_t now)
+{
+    int guard;
+
+    for (guard = 0; guard <= pool->nservers; ++guard) {
+        int any_up;
+        h2gw_server_t *sv = pick_server(pool, st, now, &any_up);
+        h2gw_conn_t *conn;
+        apr_status_t rv;
+
+        if (!any_up) {
+            fail_all_down(pool, st);
+            return 1;
+        }
+        if (!sv) {
+            return 0;
+        }
+        conn = conn_with_room(sv, st);
+        if (!conn) {
+            rv = h2gw_conn_create(&conn, sv, pool->loop);
+            if (rv != APR_SUCCESS) {
+                char buf[120];
+
+                apr_strerror(rv, buf, sizeof(buf));
+                h2gw_pool_server_down(sv, apr_psprintf(st->pool,
+                                                       "connect: %s", buf));
+                st->held_fail = H2GW_FAIL_CONNECT;
+                st->held_reason = apr_pstrdup(st->pool, buf);
+                continue;
+            }
+            conn->next = sv->conns;
+            sv->conns = conn;
+            ++sv->nconns;
+        }
+        ++st->placements;
+        h2gw_conn_add_stream(conn, st);
+        return 1;
+    }
+    fail_all_down(pool, st);
+    return 1;
+}
+
+static void enqueue(h2gw_pool_t *pool, h2gw_stream_t *st, int front)
+{
+    if (!st->queued) {
+        st->queue_deadline = apr_time_now() + pool->up->queue_timeout;
+        ++pool->queued_total;
+    }
+    st->queued = 1;
+    h2gw_loop_timer(pool->loop, st->queue_deadline);
+    if (front) {
+        st->retry_next = pool->queue_head;
+        pool->queue_head = st;
+        if (!pool->queue_tail) {
+            pool->queue_tail = st;
+        }
+    }
+    else {
+        st->retry_next = NULL;
+        if (pool->queue_tail) {
+            pool->queue_tail->retry_next = st;
+        }
+        else {
+            pool->queue_head = st;
+        }
+        pool->queue_tail = st;
+    }
+    ++pool->nqueued;
+}
+
+static h2gw_stream_t *dequeue(h2gw_pool_t *pool)
+{
+    h2gw_stream_t *st = pool->queue_head;
+
+    if (st) {
+        pool->queue_head = st->retry_next;
+        if (!pool->queue_head) {
+            pool->queue_tail = NULL;
+        }
+        st->retry_next = NULL;
+        --pool->nqueued;
+    }
+    return st;
+}
+
+int h2gw_pool_unqueue(h2gw_pool_t *pool, h2gw_stream_t *st)
+{
+    h2gw_stream_t **pp = &pool->queue_head, *prev = NULL;
+
+    if (!st->queued) {
+        return 0;
+    }
+    while (*pp && *pp != st) {
+        prev = *pp;
+        pp = &(*pp)->retry_next;
+    }
+    if (!*pp) {
+        return 0;
+    }
+    *pp = st->retry_next;
+    if (pool->queue_tail == st) {
+        pool->queue_tail = prev;
+    }
+    st->retry_next = NULL;
+    st->queued = 0;
+    --pool->nqueued;
+    return 1;
+}
+
+void h2gw_pool_place(h2gw_pool_t *pool, h2gw_stream_t *st)
+{
+    if (pool->loop->stopping) {
+        h2gw_stream_fail(st, H2GW_FAIL_CONNECT, "server shutting down");
+        drop_engine_ref(st);
+        return;
+    }
+    /* Streams queued earlier go first. */
+    if (pool->nqueued == 0 && try_place(pool, st, apr_time_now())) {
+        st->queued = 0;
+        return;
+    }
+    /* A stream given back by a connection already waited: it goes
+     * first. */
+    enqueue(pool, st, st->placements > 0);
+}
+
+void h2gw_pool_dispatch(h2gw_pool_t *pool)
+{
+    apr_time_t now = apr_time_now();
+    h2gw_stream_t *st;
+
+    while ((st = dequeue(pool)) != NULL) {
+        if (st->handler_gone) {
+            st->queued = 0;
+            drop_engine_ref(st);
+            continue;
+        }
+        if (now >= st->queue_deadline) {
+            st->queued = 0;
+            ++pool->queue_timeouts;
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pool->loop->s,
+                         H2GW_LOGNO(00106) "upstream %s: no free stream "
+                         "within queue-timeout (%" APR_TIME_T_FMT " ms; "
+                         "%d waiting)", pool->up->name,
+                         apr_time_as_msec(pool->up->queue_timeout),
+                         pool->nqueued);
+            h2gw_stream_fail(st, H2GW_FAIL_QUEUE_TIMEOUT,
+                             "no free upstream stream within "
+                             "queue-timeout");
+            drop_engine_ref(st);
+            continue;
+        }
+        if (!try_place(pool, st, now)) {
+            /* Still no room: it keeps its place at the head. */
+            enqueue(pool, st, 1);
+            break;
+        }
+        st->queued = 0;
+    }
+    /* Deadlines of those still waiting. */
+    for (st = pool->queue_head; st; st = st->retry_next) {
+        h2gw_loop_timer(pool->loop, st->queue_deadline);
+        break;  /* FIFO with one timeout: the head expires first */
+    }
+}
+
+void h2gw_pool_check_timers(h2gw_pool_t *pool, apr_time_t now)
+{
+    int i;
+
+    for (i = 0; i < pool->nservers; ++i) {
+        h2gw_conn_t *conn;
+
+        for (conn = pool->servers[i].conns; conn; conn = conn->next) {
+            h2gw_conn_check_timers(conn, now);
+        }
+    }
+    if (pool->queue_head) {
+        h2gw_pool_dispatch(pool);
+    }
+}
+
+void h2gw_pool_flush_and_reap(h2gw_pool_t *pool, int kill_all)
+{
+    int i;
+
+    for (i = 0; i < pool->nservers; ++i) {
+        h2gw_server_t *sv = &pool->servers[i];
+        h2gw_conn_t **pconn = &sv->conns;
+
+        while (*pconn) {
+            h2gw_conn_t *conn = *pconn;
+
+            if (kill_all) {
+                h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST,
+                               "server shutting down");
+            }
+            h2gw_conn_flush(conn);
+            if (conn->dead) {
+                *pconn = conn->next;
+                --sv->nconns;
+                h2gw_conn_destroy(conn);
+                continue;
+            }
+            pconn = &conn->next;
+        }
+    }
+}
+
+int h2gw_pool_active(const h2gw_pool_t *pool, int *nconns)
+{
+    int i, n = 0;
+
+    *nconns = 0;
+    for (i = 0; i < pool->nservers; ++i) {
+        n += pool->servers[i].nstreams;
+        *nconns += pool->servers[i].nconns;
+    }
+    return n + pool->nqueued;
+}

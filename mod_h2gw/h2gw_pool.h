@@ -1,0 +1,110 @@
+/*
+ * h2gw_pool: the connections of one upstream in this child process, on
+ * the engine thread. An upstream has one or more servers; each server has
+ * its connections and its health. The pool places a stream on a server
+ * (least active streams or round robin, skipping servers that failed
+ * within retry=), then on a connection with a free stream slot, opening
+ * one when every open one is full and max-conns allows; otherwise the
+ * stream waits in the pool's queue until a slot frees or queue-timeout
+ * passes. Counters here feed the status page.
+ */
+#ifndef H2GW_POOL_H
+#define H2GW_POOL_H
+
+#include <apr_network_io.h>
+#include <apr_poll.h>
+#include <httpd.h>
+
+#include "h2gw_config.h"
+#include "h2gw_stream.h"
+
+typedef struct h2gw_conn_t h2gw_conn_t;
+typedef struct h2gw_pool_t h2gw_pool_t;
+
+/* What the engine lends the pools and connections: engine thread only. */
+typedef struct h2gw_loop_t {
+    apr_pool_t *pool;          /* the engine's */
+    apr_pollset_t *pollset;
+    server_rec *s;             /* for logging */
+    unsigned long next_conn_id;
+    apr_time_t next_timer;     /* nearest deadline, 0 = none */
+    h2gw_stream_t *retries;    /* streams to place again (engine refs) */
+    int stopping;              /* the child is exiting: no new streams */
+} h2gw_loop_t;
+
+/* Lowers loop->next_timer to t (0 = no timer). */
+void h2gw_loop_timer(h2gw_loop_t *loop, apr_time_t t);
+
+/* Counters of one server; the status page shows them. */
+typedef struct h2gw_counters_t {
+    apr_uint64_t conns_opened;
+    apr_uint64_t conns_failed;     /* connect or handshake failed */
+    apr_uint64_t requests;         /* streams submitted */
+    apr_uint64_t retries;          /* streams sent again */
+    apr_uint64_t resets_sent;
+    apr_uint64_t resets_recv;
+    apr_uint64_t timeouts;         /* response or read timeouts */
+    apr_uint64_t goaways_recv;
+    apr_uint64_t pings_sent;
+    apr_uint64_t bytes_out;        /* request body bytes sent */
+    apr_uint64_t bytes_in;         /* response body bytes received */
+} h2gw_counters_t;
+
+typedef struct h2gw_server_t {
+    h2gw_pool_t *pool;
+    const h2gw_server_conf_t *conf;
+    apr_sockaddr_t *addr;      /* resolved once, again after a failure */
+    apr_pool_t *addr_pool;     /* holds addr; cleared before resolving */
+    h2gw_conn_t *conns;        /* singly linked via conn->next */
+    int nconns;                /* in conns */
+    int nstreams;              /* active streams over its connections */
+    apr_time_t down_until;     /* skipped until then after a failure */
+    char last_error[160];
+    apr_time_t last_error_at;
+    h2gw_counters_t c;
+} h2gw_server_t;
+
+struct h2gw_pool_t {
+    const h2gw_upstream_t *up;
+    h2gw_loop_t *loop;
+    h2gw_server_t *servers;
+    int nservers;
+    unsigned int rr;           /* round robin: the next server */
+    h2gw_stream_t *queue_head, *queue_tail;  /* via retry_next */
+    int nqueued;
+    apr_uint64_t queued_total;
+    apr_uint64_t queue_timeouts;
+    apr_uint64_t all_down;     /* requests failed with every server down */
+};
+
+/* Creates the pool of up in loop->pool. */
+h2gw_pool_t *h2gw_pool_create(h2gw_loop_t *loop, const h2gw_upstream_t *up);
+
+/*
+ * Places st (the engine holds its reference): on a connection with a
+ * free slot, else in the queue; fails it at once when every server is
+ * down or the child is stopping.
+ */
+void h2gw_pool_place(h2gw_pool_t *pool, h2gw_stream_t *st);
+
+/* Places queued streams while there are free slots; fails those past
+ * queue-timeout. */
+void h2gw_pool_dispatch(h2gw_pool_t *pool);
+
+/* The handler gave up on a queued stream: drops it from the queue.
+ * Returns 1 when it was there. */
+int h2gw_pool_unqueue(h2gw_pool_t *pool, h2gw_stream_t *st);
+
+/* Records a failure of server sv (connect, handshake): it is skipped for
+ * retry= from now. */
+void h2gw_pool_server_down(h2gw_server_t *sv, const char *why);
+
+/* Timers of the pool's connections and queue; flushes them and destroys
+ * the dead ones. */
+void h2gw_pool_check_timers(h2gw_pool_t *pool, apr_time_t now);
+void h2gw_pool_flush_and_reap(h2gw_pool_t *pool, int kill_all);
+
+/* Active streams and open connections over every server. */
+int h2gw_pool_active(const h2gw_pool_t *pool, int *nconns);
+
+#endif /* H2GW_POOL_H */

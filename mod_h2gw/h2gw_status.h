@@ -1,0 +1,31 @@
+/*
+ * h2gw_status: the status page. `SetHandler h2gw-status` shows, for the
+ * child process that answers, each upstream and server: health,
+ * connections, streams, the peer's SETTINGS and the counters; `?json`
+ * gives the same as JSON. When mod_status is loaded its page gets the
+ * same section. The engine thread renders (it owns the data); handlers
+ * only ask and wait.
+ */
+#ifndef H2GW_STATUS_H
+#define H2GW_STATUS_H
+
+#include <httpd.h>
+#include <apr_tables.h>
+
+/* The handler name for SetHandler. */
+#define H2GW_STATUS_HANDLER "h2gw-status"
+
+/*
+ * Engine thread: renders the pools (h2gw_pool_t *) as JSON or as an HTML
+ * fragment, allocated from p.
+ */
+const char *h2gw_status_render(apr_pool_t *p, const apr_array_header_t *pools,
+                               int json);
+
+/* The h2gw-status content handler. */
+int h2gw_status_handler(request_rec *r);
+
+/* Registers the section on mod_status's page (when it is loaded). */
+void h2gw_status_register_hooks(apr_pool_t *p);
+
+#endif /* H2GW_STATUS_H */
