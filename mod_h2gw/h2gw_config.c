@@ -700,6 +700,56 @@ static void resolve_pass(h2gw_pass_t *pass)
                                 sc->preserve_host, 0);
 }
 
+/* Do two resolved upstreams open the same kind of connections? */
+static int same_pool(const h2gw_upstream_t *a, const h2gw_upstream_t *b)
+{
+    const h2gw_server_conf_t *sa = (const h2gw_server_conf_t *)a->servers->elts;
+    const h2gw_server_conf_t *sb = (const h2gw_server_conf_t *)b->servers->elts;
+
+    return !strcmp(sa->scheme, sb->scheme) && !strcmp(sa->host, sb->host)
+           && sa->port == sb->port && a->lb == b->lb
+           && a->max_conns == b->max_conns
+           && a->max_streams == b->max_streams
+           && a->connect_timeout == b->connect_timeout
+           && a->queue_timeout == b->queue_timeout && a->retry == b->retry
+           && a->max_lifetime == b->max_lifetime
+           && a->max_requests == b->max_requests && a->ping == b->ping
+           && a->idle_timeout == b->idle_timeout
+           && a->settings_timeout == b->settings_timeout
+           && a->stream_window == b->stream_window
+           && a->conn_window == b->conn_window;
+}
+
+/* Implicit upstreams (an H2GWPass with a server URL) are named after the
+ * server; those with the same server and pool values share one pool; one
+ * with other values is told apart by its pass's prefix. */
+static void name_implicit(apr_pool_t *p, h2gw_upstream_t *up, int idx,
+                          const char *prefix)
+{
+    const h2gw_server_conf_t *sv = (const h2gw_server_conf_t *)up->servers->elts;
+    const char *base = apr_pstrcat(p, sv->scheme, "://", sv->authority, NULL);
+    int j, taken = 0;
+
+    for (j = 0; j < idx; ++j) {
+        h2gw_upstream_t *o = APR_ARRAY_IDX(all_upstreams, j,
+                                           h2gw_upstream_t *);
+
+        if (o->named || o->same_as) {
+            continue;
+        }
+        if (same_pool(o, up)) {
+            up->same_as = o;
+            up->name = o->name;
+            return;
+        }
+        if (!strcmp(o->name, base)) {
+            taken = 1;
+        }
+    }
+    up->name = taken ? apr_pstrcat(p, base, " (H2GWPass ", prefix, ")", NULL)
+                     : base;
+}
+
 int h2gw_config_check(apr_pool_t *pconf, server_rec *s)
 {
     int i, j, bad = 0;
@@ -708,7 +758,26 @@ int h2gw_config_check(apr_pool_t *pconf, server_rec *s)
         return OK;
     }
     for (i = 0; i < all_upstreams->nelts; ++i) {
-        resolve_upstream(APR_ARRAY_IDX(all_upstreams, i, h2gw_upstream_t *));
+        h2gw_upstream_t *up = APR_ARRAY_IDX(all_upstreams, i,
+                                            h2gw_upstream_t *);
+
+        resolve_upstream(up);
+        up->same_as = NULL;
+    }
+    for (i = 0; i < all_passes->nelts; ++i) {
+        h2gw_pass_t *pass = APR_ARRAY_IDX(all_passes, i, h2gw_pass_t *);
+
+        if (!pass->upstream_name) {
+            int idx;
+
+            for (idx = 0; idx < all_upstreams->nelts; ++idx) {
+                if (APR_ARRAY_IDX(all_upstreams, idx, h2gw_upstream_t *)
+                    == pass->upstream) {
+                    break;
+                }
+            }
+            name_implicit(pconf, pass->upstream, idx, pass->prefix);
+        }
     }
     for (i = 0; i < all_passes->nelts; ++i) {
         h2gw_pass_t *pass = APR_ARRAY_IDX(all_passes, i, h2gw_pass_t *);
@@ -735,6 +804,9 @@ int h2gw_config_check(apr_pool_t *pconf, server_rec *s)
             }
         }
         resolve_pass(pass);
+        if (pass->upstream->same_as) {
+            pass->target.upstream = pass->upstream->same_as;
+        }
     }
     return bad ? !OK : OK;
 }

@@ -109,6 +109,9 @@ typedef struct h2gw_upstream_t {
     h2gw_params_t params;      /* as given */
     apr_array_header_t *servers;  /* h2gw_server_conf_t */
     /* Resolved by h2gw_config_check(). */
+    struct h2gw_upstream_t *same_as;  /* an earlier implicit upstream with
+                                       * the same server and pool values,
+                                       * whose connections it shares */
     h2gw_lb_t lb;
     int max_conns;
     int max_streams;

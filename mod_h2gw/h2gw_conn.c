@@ -27,10 +27,13 @@ APLOG_USE_MODULE(h2gw);
  * the others on the engine thread. */
 #define READ_BUDGET (1024 * 1024)
 
+/* "h2gw conn 7 (api h2c://10.0.0.1:8080): ..." for a named upstream,
+ * "h2gw conn 7 (h2c://10.0.0.1:8080/): ..." for a pass's own. */
 #define CONN_LOG(conn, lvl, rv, fmt, ...)                                    \
     ap_log_error(APLOG_MARK, lvl, rv, (conn)->loop->s,                       \
-                 "h2gw conn %lu (%s %s): " fmt, (conn)->id,                  \
-                 (conn)->srv->pool->up->name, (conn)->srv->conf->url,        \
+                 "h2gw conn %lu (%s%s%s): " fmt, (conn)->id,                 \
+                 UPSTREAM(conn)->named ? UPSTREAM(conn)->name : "",          \
+                 UPSTREAM(conn)->named ? " " : "", (conn)->srv->conf->url,   \
                  __VA_ARGS__)
 
 #define UPSTREAM(conn) ((conn)->srv->pool->up)
@@ -110,6 +113,8 @@ static void touch_stream(h2gw_stream_t *st)
         st->deadline = apr_time_now() + (st->resp_headers
                                              ? st->target.read_timeout
                                              : st->target.timeout);
+        /* The read timeout may be shorter than the header timeout. */
+        h2gw_loop_timer(((h2gw_conn_t *)st->conn)->loop, st->deadline);
     }
 }
 
@@ -130,9 +135,9 @@ static void give_back(h2gw_conn_t *conn, h2gw_stream_t *st)
 }
 
 /* RFC 9113 §8.7: a request the upstream provably did not process may be
- * sent again, when its body can be: here, when none of it was handed to
- * nghttp2 yet (the buffer keeps no sent bytes) and nothing of a response
- * came back. */
+ * sent again, when its body can be: none of it was handed to nghttp2
+ * yet, or all that was is still kept in the stream's buffer; and nothing
+ * of a response came back. */
 static int can_retry(const h2gw_stream_t *st)
 {
     int ok;
@@ -141,8 +146,8 @@ static int can_retry(const h2gw_stream_t *st)
         return 0;
     }
     apr_thread_mutex_lock(st->lock);
-    ok = st->state == H2GW_STREAM_ST_OPEN && st->req_sent == 0
-         && !st->resp_headers;
+    ok = st->state == H2GW_STREAM_ST_OPEN
+         && (st->req_sent == 0 || st->req_replayable) && !st->resp_headers;
     apr_thread_mutex_unlock(st->lock);
     return ok;
 }
@@ -161,6 +166,7 @@ static void retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
     st->retried_from = conn->id;
     apr_thread_mutex_lock(st->lock);
     ++st->retried;
+    h2gw_stream_rewind_body_locked(st);  /* can_retry() said it can */
     apr_thread_mutex_unlock(st->lock);
     st->stream_id = 0;
     st->sent_headers = 0;

@@ -440,7 +440,12 @@ apr_status_t h2gw_engine_start(apr_pool_t *pchild, server_rec *s)
         int i;
 
         for (i = 0; ups && i < ups->nelts; ++i) {
-            get_pool(e, APR_ARRAY_IDX(ups, i, const h2gw_upstream_t *));
+            const h2gw_upstream_t *up = APR_ARRAY_IDX(ups, i,
+                                                      const h2gw_upstream_t *);
+
+            if (!up->same_as) {
+                get_pool(e, up);
+            }
         }
     }
     if ((rv = apr_thread_mutex_create(&e->inbox_lock,

@@ -471,6 +471,10 @@ static void set_notes(h2gw_req_t *ctx)
                                 (int)st->log_stream_id));
     apr_table_setn(r->notes, "h2gw-retries",
                    apr_psprintf(r->pool, "%d", st->retried));
+    if (st->log_server) {
+        /* Configuration memory: lives as long as the process. */
+        apr_table_setn(r->notes, "h2gw-server", st->log_server);
+    }
     apr_thread_mutex_unlock(st->lock);
     apr_table_setn(r->notes, "h2gw-upstream",
                    apr_pstrdup(r->pool, ctx->route.pass->url));

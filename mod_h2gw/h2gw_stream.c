@@ -38,6 +38,7 @@ apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap)
     if (req_cap > 0) {
         st->req_buf = apr_palloc(pool, req_cap);
         st->req_cap = req_cap;
+        st->req_replayable = 1;
     }
     st->resp_fields = apr_array_make(pool, 16, sizeof(h2gw_field_t));
     *pst = st;
@@ -168,7 +169,8 @@ size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
     size_t n = 0;
 
     while (n < len && st->req_len > 0) {
-        size_t run = st->req_cap - st->req_off;
+        size_t from = (st->req_off + st->req_kept) % st->req_cap;
+        size_t run = st->req_cap - from;
 
         if (run > st->req_len) {
             run = st->req_len;
@@ -176,9 +178,14 @@ size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
         if (run > len - n) {
             run = len - n;
         }
-        memcpy(buf + n, st->req_buf + st->req_off, run);
+        memcpy(buf + n, st->req_buf + from, run);
         n += run;
-        st->req_off = (st->req_off + run) % st->req_cap;
+        if (st->req_replayable) {
+            st->req_kept += run;  /* kept for a resend */
+        }
+        else {
+            st->req_off = (st->req_off + run) % st->req_cap;
+        }
         st->req_len -= run;
     }
     st->req_sent += (apr_off_t)n;
@@ -187,6 +194,18 @@ size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
         apr_thread_cond_broadcast(st->cond);  /* space for the handler */
     }
     return n;
+}
+
+int h2gw_stream_rewind_body_locked(h2gw_stream_t *st)
+{
+    if (st->req_sent > 0 && !st->req_replayable) {
+        return 0;
+    }
+    st->req_len += st->req_kept;
+    st->req_kept = 0;
+    st->req_sent = 0;
+    st->req_done = 0;
+    return 1;
 }
 
 apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
@@ -209,7 +228,14 @@ apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
             rv = APR_EAGAIN;
             break;
         }
-        space = st->req_cap - st->req_len;
+        if (st->req_kept && st->req_len + st->req_kept == st->req_cap) {
+            /* The body outgrows the buffer: what was sent can no longer
+             * be sent again, and its space is needed. */
+            st->req_off = (st->req_off + st->req_kept) % st->req_cap;
+            st->req_kept = 0;
+            st->req_replayable = 0;
+        }
+        space = st->req_cap - st->req_len - st->req_kept;
         if (space == 0) {
             if (apr_thread_cond_timedwait(st->cond, st->lock, tick)
                 == APR_TIMEUP) {
@@ -218,7 +244,7 @@ apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
             }
             continue;
         }
-        pos = (st->req_off + st->req_len) % st->req_cap;
+        pos = (st->req_off + st->req_kept + st->req_len) % st->req_cap;
         run = st->req_cap - pos;
         if (run > space) {
             run = space;

@@ -90,9 +90,12 @@ struct h2gw_stream_t {
     uint32_t rst_code;         /* RST_STREAM code received ... */
     int rst_recv;              /* ... when this is set (engine only) */
 
-    /* Request body ring buffer (under lock): req_cap bytes. */
+    /* Request body ring buffer (under lock): req_cap bytes. From req_off:
+     * req_kept bytes already sent but kept for a resend, then req_len
+     * bytes not sent yet. */
     char *req_buf;
-    size_t req_cap, req_off, req_len;
+    size_t req_cap, req_off, req_len, req_kept;
+    int req_replayable;        /* every body byte sent so far is kept */
     int req_eos;               /* the handler has appended everything */
     int req_done;              /* the engine sent the last byte (or gave up) */
     apr_off_t req_sent;        /* body bytes handed to nghttp2 */
@@ -197,6 +200,13 @@ apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
  */
 size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
                                    size_t len, int *eof);
+
+/*
+ * Engine side, lock held: makes the whole request body available to send
+ * again (for a resend on another connection). Returns 1 when it could:
+ * nothing was sent yet, or everything sent is still kept; 0 otherwise.
+ */
+int h2gw_stream_rewind_body_locked(h2gw_stream_t *st);
 
 /*
  * Handler side: appends len bytes of request body, waiting while the

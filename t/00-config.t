@@ -31,6 +31,18 @@ my @bad = (
     ["<Directory /tmp>\nH2GWPass h2c://127.0.0.1:1/\n</Directory>", qr/only allowed at server level or in <Location>/, 'not in <Directory>'],
     ["<Location /x/>\nH2GWPass h2c://127.0.0.1:1/\nH2GWPass h2c://127.0.0.1:2/\n</Location>", qr/given twice in one <Location>/, 'twice in a <Location>'],
     ['H2GWPreserveHost maybe', qr/H2GWPreserveHost must be On or Off/, 'flag needs on/off'],
+    ['H2GWPass /a/ upstream://nosuch/', qr/H2GWPass: unknown upstream 'nosuch' in 'upstream:\/\/nosuch\/' \(no H2GWUpstream of that name\)/, 'unknown upstream name'],
+    ["H2GWUpstream u h2c://127.0.0.1:1\nH2GWUpstream u h2c://127.0.0.1:2", qr/H2GWUpstream: 'u' is already defined/, 'upstream defined twice'],
+    ['H2GWUpstream u', qr/H2GWUpstream: needs a name and at least one server URL/, 'upstream without servers'],
+    ['H2GWUpstream u max-conns=2', qr/H2GWUpstream: needs at least one server URL/, 'upstream with only parameters'],
+    ['H2GWUpstream u h2c://127.0.0.1:1/v1/', qr/a server URL has no path/, 'server URL with a path'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 lb=random', qr/H2GWUpstream lb: 'random' is not least-streams or round-robin/, 'unknown lb'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 max-conns=0', qr/H2GWUpstream max-conns: '0' is not a count from 1 to 1000/, 'max-conns 0'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 max-streams=x', qr/H2GWUpstream max-streams: 'x' is not a count/, 'bad max-streams'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 queue-timeout=-1', qr/H2GWUpstream queue-timeout: '-1' is not a number of seconds/, 'negative queue-timeout'],
+    ['H2GWUpstream bad/name h2c://127.0.0.1:1', qr/H2GWUpstream: name 'bad\/name' may only hold/, 'bad upstream name'],
+    ["H2GWUpstream u h2c://127.0.0.1:1\nH2GWPass /a/ upstream://u/ max-conns=2", qr/H2GWPass: 'max-conns' belongs to the connections of upstream 'u'/, 'pool parameter on an upstream:// pass'],
+    ["<Location /x/>\nH2GWUpstream u h2c://127.0.0.1:1\n</Location>", qr/H2GWUpstream not allowed in <Location> context/, 'H2GWUpstream in <Location>'],
 );
 
 plan tests => 2 * @bad + 3;
@@ -82,6 +94,8 @@ H2GWPass /v6/ h2c://[::1]:8080/
 <Location /grpc/>
     H2GWPass h2c://10.0.0.5:50051/
 </Location>
+H2GWPass /app/ upstream://app/v2/ timeout=5 retries=2
+H2GWUpstream app h2c://10.0.0.1:8080 h2c://10.0.0.2:8080 lb=round-robin max-conns=2 max-streams=50 queue-timeout=2.5 retry=10 ping=30 idle-timeout=120 max-requests=10000 max-lifetime=3600 settings-timeout=3 read-timeout=60 connect-timeout=1
 EOC
 ok t_cmp($rc, 0, "a correct configuration passes the config test");
 ok t_cmp($out =~ /Syntax OK/ ? 1 : 0, 1, "httpd says Syntax OK");

@@ -1,15 +1,16 @@
 # Safe retries (RFC 9113 §8.7): a request the upstream provably did not
 # process (REFUSED_STREAM, above a GOAWAY's last-stream-id) is sent again,
 # up to retries= (default 1), and succeeds; one the upstream may have
-# processed (reset with another code, a body already sent) never runs
-# twice. Both frontends.
+# processed (reset with another code) never runs twice. A request body is
+# resent only while it is still wholly held in the request buffer. Both
+# frontends.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
 
-plan tests => 2 * 15;
+plan tests => 2 * 18;
 
 for my $fe (frontends()) {
     my $tag = tag();
@@ -50,12 +51,22 @@ for my $fe (frontends()) {
     ok t_cmp($res->{code} == 502 && up_stats($tag)->{seen} == 1 ? 1 : 0, 1,
              "$fe: reset with INTERNAL_ERROR is not resent (502, seen once)");
 
-    # The upstream refuses only after the whole body arrived: the body
-    # was sent, so the request is not resent.
+    # The upstream refuses only after the whole body arrived. A body that
+    # fits the request buffer (64K) is still held there: resent whole.
     $tag = tag();
     my $file = make_file(1000);
     $res = req(proto => $fe, url => gw_url("/up/upload?refuse_first=1&tag=$tag"),
                method => 'POST', upload => $file);
+    ok t_cmp($res->{code}, 200, "$fe: a refused request whose 1000-byte body was sent is resent from the buffer");
+    ok t_cmp($res->{body}, "size=1000\nsha256=" . sha256_file($file) . "\n",
+             "$fe: ... and the upstream got the whole body again, intact");
+    ok t_cmp(up_stats($tag)->{seen}, 2, "$fe: ... seen twice (refused, then served)");
+
+    # A body larger than the buffer cannot be replayed: not resent.
+    $tag = tag();
+    $file = make_file(200 * 1024);
+    $res = req(proto => $fe, url => gw_url("/up/upload?refuse_first=1&tag=$tag"),
+               method => 'POST', upload => $file);
     ok t_cmp($res->{code} == 502 && up_stats($tag)->{seen} == 1 ? 1 : 0, 1,
-             "$fe: a refused request whose body was sent is not resent (status $res->{code})");
+             "$fe: a refused request whose 200K body outgrew the buffer is not resent (status $res->{code})");
 }

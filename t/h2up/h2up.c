@@ -4,12 +4,21 @@
  * single-threaded epoll loop with one nghttp2 server session per connection,
  * and answers each request according to its path (/headers, /data, /upload,
  * /echo, /_stats, /_reset) and query modifiers (status, delay, stall, reset,
- * drip, stop_after, cookies, hdr, trailers, ctype, tag), so that proxy tests
- * can provoke specific upstream behaviour and afterwards ask, via /_stats,
- * what the upstream actually saw (resets, flow-control blocking, bytes).
+ * drip, stop_after, cookies, hdr, trailers, ctype, tag, close_after), so that
+ * proxy tests can provoke specific upstream behaviour and afterwards ask, via
+ * /_stats, what the upstream actually saw (resets, flow-control blocking,
+ * bytes, connections, pings).
+ *
+ * Whole-server misbehaviour is chosen on the command line: --no-ping-ack
+ * (half-dead: PINGs go unanswered) and --silent (TCP accepted, HTTP/2 never
+ * spoken); --request-log appends each request's tag to a file that several
+ * instances can share. SIGTERM stops gracefully (GOAWAY, in-flight streams
+ * finish) and the listener uses SO_REUSEPORT, so a new instance can take
+ * over a port while the old one drains; SIGINT stops at once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -38,6 +47,7 @@
 #define MAX_REQ_HDRS (1024 * 1024)
 #define MAX_RST_CODES 64
 #define DEFAULT_PIECE 1024
+#define DRAIN_MS 10000  /* graceful stop: longest wait for in-flight work */
 
 /* ------------------------------------------------------------------ */
 /* Types                                                                */
@@ -86,6 +96,7 @@ struct params {
     long hdrsize;   /* add x-big: a value of this many bytes */
     long refuse_first;  /* RST_STREAM(REFUSED_STREAM) the tag's first N */
     long goaway_first;  /* GOAWAY excluding the stream, the tag's first N */
+    int close_after;    /* drop the connection silently once it is idle */
 };
 
 struct stream;
@@ -151,12 +162,19 @@ struct conn {
     unsigned long epoch;  /* stats epoch in which it was counted, 0 = never */
     long active;
     unsigned long nreq;
+    int silent;       /* --silent: never read from or written to */
+    int close_after;  /* a close_after= response went out: drop when idle */
+    int lingering;    /* graceful stop: FIN sent, reading until the peer's */
     struct conn *prev, *next;
 };
 
+/* conns/conns_open count connections that carried a request (not a /_
+ * control request) since the last reset; accepted counts every TCP
+ * connection accepted since then, control and silent ones included. */
 struct stats {
     unsigned long conns, requests, rst_recv, goaway_recv, flow_blocked;
-    long conns_open, max_conc;
+    unsigned long accepted, pings;
+    long conns_open, max_conns_open, max_conc;
     struct { uint32_t code; unsigned long n; } rst_codes[MAX_RST_CODES];
     size_t nrst_codes;
 };
@@ -172,7 +190,13 @@ static uint32_t g_max_streams = 100;
 static uint32_t g_window = 65535;
 static unsigned long g_serial;
 static unsigned long g_epoch = 1;
-static volatile sig_atomic_t g_stop;
+static int g_silent;
+static int g_no_ping_ack;
+static int g_reqlog = -1;
+static volatile sig_atomic_t g_stop;   /* SIGINT: stop at once */
+static volatile sig_atomic_t g_term;   /* SIGTERM: stop gracefully */
+static int g_draining;                 /* the graceful stop has begun */
+static uint64_t g_drain_deadline;
 static struct conn *g_conns;
 static struct timer *g_timers;
 static struct tag *g_tags;
@@ -454,8 +478,37 @@ static void count_rst_code(uint32_t code)
     }
 }
 
+/* --request-log: one line per request that reached the handlers, its tag
+ * or "-". Instances taking over from each other may share the file, so
+ * each line is one O_APPEND write and lines never interleave. */
+static void log_request(const struct stream *st)
+{
+    char line[MAX_TAG_LEN + 2];
+    int n;
+
+    if (g_reqlog < 0)
+        return;
+    n = snprintf(line, sizeof(line), "%.*s\n", MAX_TAG_LEN,
+                 st->p.tag ? st->p.tag : "-");
+    if (write(g_reqlog, line, (size_t)n) != n)
+        log_msg("request log: %s", strerror(errno));
+}
+
+/* A connection counts once per epoch, when it carries its first request. */
+static void count_conn(struct conn *c)
+{
+    if (c->epoch == g_epoch)
+        return;
+    c->epoch = g_epoch;
+    g_stats.conns++;
+    g_stats.conns_open++;
+    if (g_stats.conns_open > g_stats.max_conns_open)
+        g_stats.max_conns_open = g_stats.conns_open;
+}
+
 /* Live streams may point at tags, so they must be detached before the tags
- * go away; a new epoch makes open connections count afresh. */
+ * go away; a new epoch makes open connections count afresh (so conns_open,
+ * and with it max_conns_open, start again from 0). */
 static void reset_stats(void)
 {
     struct conn *c;
@@ -498,6 +551,9 @@ static int format_stats(struct buf *b, const char *tagname)
     rv |= append_printf(b, "goaway_recv=%lu\nflow_blocked=%lu\n"
                         "max_conc=%ld\n", g_stats.goaway_recv,
                         g_stats.flow_blocked, g_stats.max_conc);
+    rv |= append_printf(b, "max_conns_open=%ld\npings=%lu\naccepted=%lu\n",
+                        g_stats.max_conns_open, g_stats.pings,
+                        g_stats.accepted);
     return rv;
 }
 
@@ -654,6 +710,8 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->ctype = v;
     } else if (strcmp(k, "tag") == 0) {
         p->tag = v;
+    } else if (strcmp(k, "close_after") == 0) {
+        p->close_after = atoi(v) != 0;
     }
     return 0;
 }
@@ -1026,12 +1084,9 @@ static int on_request_headers(struct stream *st)
         free(st->p.hdrs);
         set_default_params(&st->p);
     } else {
-        if (c->epoch != g_epoch) {
-            c->epoch = g_epoch;
-            g_stats.conns++;
-            g_stats.conns_open++;
-        }
+        count_conn(c);
         g_stats.requests++;
+        log_request(st);
         st->counted = 1;
         c->active++;
         c->nreq++;
@@ -1221,6 +1276,11 @@ static int on_frame_recv_cb(nghttp2_session *session,
     case NGHTTP2_GOAWAY:
         g_stats.goaway_recv++;
         break;
+    case NGHTTP2_PING:
+        /* Counted whether or not --no-ping-ack leaves it unanswered. */
+        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
+            g_stats.pings++;
+        break;
     default:
         break;
     }
@@ -1297,6 +1357,10 @@ static int on_frame_send_cb(nghttp2_session *session,
         st->completed = 1;
         if (st->tag)
             st->tag->completed++;
+        /* The frame is already in the output buffer; the drop itself
+         * waits until that is written and no stream is left. */
+        if (st->p.close_after)
+            st->conn->close_after = 1;
     }
     return 0;
 }
@@ -1441,6 +1505,100 @@ static int read_conn(struct conn *c)
     return flush_conn(c);
 }
 
+/* Idle: no stream left and every byte handed to the socket. */
+static int is_idle(const struct conn *c)
+{
+    return !c->streams && c->out_off == c->out.len;
+}
+
+/* Both sides are through with the session (after a GOAWAY: no streams). */
+static int is_session_done(const struct conn *c)
+{
+    return c->session && !nghttp2_session_want_read(c->session) &&
+           !nghttp2_session_want_write(c->session);
+}
+
+/* close_after=: an upstream that forgets an idle connection without any
+ * notice, so no GOAWAY; input already queued is read first, as closing
+ * over unread bytes would turn the FIN into a reset. */
+static void drop_conn(struct conn *c)
+{
+    static uint8_t sink[READ_CHUNK];
+
+    while (recv(c->fd, sink, sizeof(sink), 0) > 0)
+        ;
+    shutdown(c->fd, SHUT_RDWR);
+    close_conn(c, "close_after, silently");
+}
+
+/* Graceful stop: the GOAWAY and the last responses are written. Only the
+ * sending side is closed and input is read until the peer closes too,
+ * because closing over input still in flight would send a reset, which
+ * can destroy the last response before the peer has read it. */
+static void linger_conn(struct conn *c)
+{
+    log_msg("conn %lu: drained, waiting for the peer to close", c->serial);
+    c->lingering = 1;
+    shutdown(c->fd, SHUT_WR);
+    set_conn_events(c, EPOLLIN);
+}
+
+/* A lingering connection: input is thrown away until the peer's FIN. */
+static void discard_input(struct conn *c)
+{
+    static uint8_t sink[READ_CHUNK];
+    int i;
+
+    /* Bounded like read_conn; level-triggered epoll brings it back. */
+    for (i = 0; i < 16; i++) {
+        ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
+
+        if (n > 0 || (n < 0 && errno == EINTR))
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        close_conn(c, "drained");
+        return;
+    }
+}
+
+/* What becomes of a connection after its I/O returned rv (-1: done or
+ * broken): closed, lingering in a graceful stop, dropped after a
+ * close_after= response, or left open. */
+static void settle_conn(struct conn *c, int rv, const char *why)
+{
+    if (rv == 0 && c->close_after && is_idle(c)) {
+        drop_conn(c);
+        return;
+    }
+    if (rv == 0)
+        return;
+    if (g_draining && is_session_done(c) && !c->lingering)
+        linger_conn(c);
+    else
+        close_conn(c, why);
+}
+
+static void serve_conn(struct conn *c, uint32_t e)
+{
+    int rv = 0;
+
+    if (c->silent) {
+        /* Only hang-ups are watched: the peer gave up. */
+        close_conn(c, "peer closed");
+        return;
+    }
+    if (c->lingering) {
+        discard_input(c);
+        return;
+    }
+    if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        rv = read_conn(c);
+    if (rv == 0 && (e & EPOLLOUT))
+        rv = flush_conn(c);
+    settle_conn(c, rv, "done");
+}
+
 static nghttp2_session_callbacks *g_callbacks;
 static nghttp2_option *g_option;
 
@@ -1471,14 +1629,56 @@ static int setup_nghttp2(void)
     /* Let hdrsize= build header blocks past nghttp2's 64 KiB default, so
      * the gateway's own limit is what a test meets. */
     nghttp2_option_set_max_send_header_block_length(g_option, 1024 * 1024);
+    /* --no-ping-ack: a half-dead upstream that takes the connection but
+     * no longer answers, for the gateway's liveness checks. */
+    if (g_no_ping_ack)
+        nghttp2_option_set_no_auto_ping_ack(g_option, 1);
     return 0;
+}
+
+static struct conn *add_conn(int fd, uint32_t events)
+{
+    struct epoll_event ev;
+    struct conn *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = events;
+    ev.data.ptr = c;
+    if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->fd = fd;
+    c->serial = ++g_serial;
+    c->events = events;
+    c->next = g_conns;
+    if (g_conns)
+        g_conns->prev = c;
+    g_conns = c;
+    return c;
+}
+
+static int start_session(struct conn *c)
+{
+    nghttp2_settings_entry iv[2];
+
+    if (nghttp2_session_server_new2(&c->session, g_callbacks, c,
+                                    g_option) != 0)
+        return -1;
+    iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
+    iv[0].value = g_max_streams;
+    iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
+    iv[1].value = g_window;
+    if (nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, 2) != 0)
+        return -1;
+    return flush_conn(c);
 }
 
 static void accept_conns(void)
 {
     for (;;) {
-        struct epoll_event ev;
-        nghttp2_settings_entry iv[2];
         struct conn *c;
         int one = 1;
         int fd = accept4(g_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1490,41 +1690,19 @@ static void accept_conns(void)
                 log_msg("accept: %s", strerror(errno));
             return;
         }
+        g_stats.accepted++;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        c = calloc(1, sizeof(*c));
+        /* --silent watches for hang-ups only (EPOLLHUP and EPOLLERR
+         * always count): whatever the peer sends is never read. */
+        c = add_conn(fd, g_silent ? EPOLLRDHUP : EPOLLIN);
         if (!c) {
             close(fd);
             continue;
         }
-        c->fd = fd;
-        c->serial = ++g_serial;
-        if (nghttp2_session_server_new2(&c->session, g_callbacks, c,
-                                        g_option) != 0) {
-            close(fd);
-            free(c);
-            continue;
-        }
-        memset(&ev, 0, sizeof(ev));
-        ev.events = EPOLLIN;
-        ev.data.ptr = c;
-        if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            nghttp2_session_del(c->session);
-            close(fd);
-            free(c);
-            continue;
-        }
-        c->events = EPOLLIN;
-        c->next = g_conns;
-        if (g_conns)
-            g_conns->prev = c;
-        g_conns = c;
-        log_msg("conn %lu open", c->serial);
-        iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
-        iv[0].value = g_max_streams;
-        iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
-        iv[1].value = g_window;
-        if (nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, 2) != 0
-            || flush_conn(c) != 0)
+        log_msg("conn %lu open%s", c->serial, g_silent ? " (silent)" : "");
+        if (g_silent)
+            c->silent = 1;
+        else if (start_session(c) != 0)
             close_conn(c, "setup failed");
     }
 }
@@ -1552,19 +1730,87 @@ static void run_timers(void)
         /* st may be freed by the flush; only c is used from here on. */
         if (rv == 0)
             rv = flush_conn(c);
-        if (rv != 0)
-            close_conn(c, "timer");
+        settle_conn(c, rv, "timer");
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* Graceful stop (SIGTERM)                                              */
+/* ------------------------------------------------------------------ */
+
+/* Connections the kernel has already completed are taken in first:
+ * closing a listener resets whatever still waits in its queue, while
+ * accepted ones get a clean GOAWAY. New ones go to any other instance on
+ * the port (SO_REUSEPORT), or are refused. */
+static void stop_listening(void)
+{
+    accept_conns();
+    epoll_ctl(g_epfd, EPOLL_CTL_DEL, g_lfd, NULL);
+    close(g_lfd);
+    g_lfd = -1;
+}
+
+/* GOAWAY(NO_ERROR) naming the last stream this side has processed: those
+ * are served to the end, anything later is known to be untouched and can
+ * be retried elsewhere. */
+static int send_goaway(struct conn *c)
+{
+    int rv;
+
+    if (!c->session)
+        return -1;
+    rv = nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+                               nghttp2_session_get_last_proc_stream_id(
+                                   c->session),
+                               NGHTTP2_NO_ERROR, NULL, 0);
+    if (nghttp2_is_fatal(rv))
+        return -1;
+    return flush_conn(c);
+}
+
+static void start_drain(void)
+{
+    struct conn *c, *next;
+
+    log_msg("SIGTERM: stopping gracefully");
+    g_draining = 1;
+    g_drain_deadline = read_clock_ms() + DRAIN_MS;
+    stop_listening();
+    for (c = g_conns; c; c = next) {
+        next = c->next;
+        if (c->lingering)
+            continue;
+        settle_conn(c, send_goaway(c), "drained");
+    }
+}
+
+/* The epoll timeout: the next timer, or the end of a graceful stop. */
+static int compute_wait_ms(void)
+{
+    int t = compute_timeout_ms();
+    uint64_t now, left;
+
+    if (!g_draining)
+        return t;
+    now = read_clock_ms();
+    left = g_drain_deadline > now ? g_drain_deadline - now : 0;
+    if (left > INT_MAX)
+        left = INT_MAX;
+    return t >= 0 && t < (int)left ? t : (int)left;
 }
 
 /* ------------------------------------------------------------------ */
 /* Setup and main loop                                                  */
 /* ------------------------------------------------------------------ */
 
+/* Only flags: the loop acts on them (signals get through only inside
+ * epoll_pwait, see main). */
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    if (sig == SIGTERM)
+        g_term = 1;
+    else
+        g_stop = 1;
 }
 
 static int write_port_file(const char *path, int port)
@@ -1594,6 +1840,9 @@ static int listen_on(int port)
     if (fd < 0)
         return -1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* A new instance can bind the port while the old one still drains:
+     * a restart without a moment in which nothing listens. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
@@ -1612,7 +1861,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: h2up [--port N] [--port-file PATH] "
             "[--max-concurrent-streams N] [--window N] [--quiet] "
-            "[--die-with-parent]\n");
+            "[--die-with-parent] [--no-ping-ack] [--silent] "
+            "[--request-log PATH]\n");
     exit(2);
 }
 
@@ -1642,16 +1892,27 @@ int main(int argc, char **argv)
             g_quiet = 1;
         } else if (strcmp(argv[i], "--die-with-parent") == 0) {
             /* A test run that is killed must not leave its upstream
-             * behind. */
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
+             * behind, not even for the length of a graceful stop. */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
             if (getppid() == 1)
                 return 1;
+        } else if (strcmp(argv[i], "--no-ping-ack") == 0) {
+            g_no_ping_ack = 1;
+        } else if (strcmp(argv[i], "--silent") == 0) {
+            g_silent = 1;
         } else if (i + 1 >= argc) {
             usage();
         } else if (strcmp(argv[i], "--port") == 0) {
             port = parse_arg_num(argv[++i], 0, 65535);
         } else if (strcmp(argv[i], "--port-file") == 0) {
             port_file = argv[++i];
+        } else if (strcmp(argv[i], "--request-log") == 0) {
+            g_reqlog = open(argv[++i], O_WRONLY | O_APPEND | O_CREAT |
+                            O_CLOEXEC, 0644);
+            if (g_reqlog < 0) {
+                fprintf(stderr, "h2up: %s: %s\n", argv[i], strerror(errno));
+                return 1;
+            }
         } else if (strcmp(argv[i], "--max-concurrent-streams") == 0) {
             g_max_streams = (uint32_t)parse_arg_num(argv[++i], 0, INT32_MAX);
         } else if (strcmp(argv[i], "--window") == 0) {
@@ -1703,9 +1964,14 @@ int main(int argc, char **argv)
     log_msg("listening on 127.0.0.1:%d", bound);
 
     while (!g_stop) {
-        int n = epoll_pwait(g_epfd, events, MAX_EVENTS, compute_timeout_ms(),
-                            &orig);
+        int n;
 
+        if (g_term && !g_draining)
+            start_drain();
+        if (g_draining && (!g_conns || read_clock_ms() >= g_drain_deadline))
+            break;
+        n = epoll_pwait(g_epfd, events, MAX_EVENTS, compute_wait_ms(),
+                        &orig);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1714,19 +1980,11 @@ int main(int argc, char **argv)
         }
         for (i = 0; i < n; i++) {
             struct conn *c = events[i].data.ptr;
-            uint32_t e = events[i].events;
-            int rv = 0;
 
-            if (!c) {
+            if (!c)
                 accept_conns();
-                continue;
-            }
-            if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
-                rv = read_conn(c);
-            if (rv == 0 && (e & EPOLLOUT))
-                rv = flush_conn(c);
-            if (rv != 0)
-                close_conn(c, "done");
+            else
+                serve_conn(c, events[i].events);
         }
         run_timers();
     }
@@ -1735,8 +1993,11 @@ int main(int argc, char **argv)
     while (g_conns)
         close_conn(g_conns, "shutdown");
     free_tags();
-    close(g_lfd);
+    if (g_lfd >= 0)
+        close(g_lfd);
     close(g_epfd);
+    if (g_reqlog >= 0)
+        close(g_reqlog);
     nghttp2_session_callbacks_del(g_callbacks);
     nghttp2_option_del(g_option);
     return 0;

@@ -2,8 +2,10 @@
  * test_stream: the shared stream's bounded buffers and status mapping:
  * the request ring buffer never holds more than its capacity and hands
  * bytes out in order across wrap-around (fed in odd-sized chunks);
- * response chunks are counted against the high-water mark; failures map
- * to 502/503/504 and a failure is final.
+ * a body that fits the buffer is kept after sending and can be rewound
+ * for a resend, one that outgrows it cannot; response chunks are counted
+ * against the high-water mark; failures map to 502/503/504 and a failure
+ * is final.
  */
 #include <apr_general.h>
 
@@ -30,7 +32,7 @@ static void test_ring(void)
             /* tick 1us: returns APR_TIMEUP once the ring is full */
             h2gw_stream_put_body(st, in + fed, want, 1, &took, &wake);
             fed += took;
-            if (st->req_len > st->req_cap) {
+            if (st->req_len + st->req_kept > st->req_cap) {
                 bounded = 0;
             }
         }
@@ -46,10 +48,40 @@ static void test_ring(void)
             in_order = 0;
         }
     }
+    tap_ok(!st->req_replayable, "a body larger than the buffer is not "
+           "replayable");
+    tap_is_int(h2gw_stream_rewind_body_locked(st), 0,
+               "... and cannot be rewound");
     tap_ok(bounded, "ring never exceeds its capacity");
     tap_ok(in_order, "bytes come out in order across wrap-around");
     tap_ok(eof, "eof after the last byte");
     tap_is_int((long)st->req_sent, (long)sizeof(in), "req_sent counts bytes");
+    h2gw_stream_unref(st);
+}
+
+/* A body that fits the buffer: sent, rewound, sent again identically. */
+static void test_replay(void)
+{
+    h2gw_stream_t *st;
+    uint8_t buf[64];
+    size_t took, n1, n2;
+    int wake, eof = 0;
+
+    h2gw_stream_create(&st, 64);
+    h2gw_stream_put_body(st, "0123456789abcdefghij", 20, 1, &took, &wake);
+    st->req_eos = 1;
+    n1 = h2gw_stream_get_body_locked(st, buf, 7, &eof);
+    n2 = h2gw_stream_get_body_locked(st, buf + n1, sizeof(buf) - n1, &eof);
+    tap_ok(n1 + n2 == 20 && eof && !memcmp(buf, "0123456789abcdefghij", 20),
+           "whole body sent");
+    tap_ok(st->req_replayable && st->req_kept == 20,
+           "a body within the buffer is kept after sending");
+    tap_is_int(h2gw_stream_rewind_body_locked(st), 1, "it can be rewound");
+    memset(buf, 0, sizeof(buf));
+    eof = 0;
+    n1 = h2gw_stream_get_body_locked(st, buf, sizeof(buf), &eof);
+    tap_ok(n1 == 20 && eof && !memcmp(buf, "0123456789abcdefghij", 20),
+           "the resend carries the same bytes, then eof");
     h2gw_stream_unref(st);
 }
 
@@ -127,6 +159,7 @@ int main(void)
 {
     apr_initialize();
     test_ring();
+    test_replay();
     test_data();
     test_fail();
     apr_terminate();

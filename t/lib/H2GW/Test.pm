@@ -12,7 +12,8 @@ use Time::HiRes qw(sleep);
 
 our @EXPORT = qw(gw_url up_url req up_stats up_reset sha256_file
                  make_file frontends access_log_line error_log_since
-                 error_log_mark tag);
+                 error_log_mark tag up_stats_at up_reset_at gw_status
+                 parallel_get);
 
 my $vars = Apache::Test::vars();
 
@@ -116,14 +117,74 @@ sub make_file {
 }
 
 # Counters of the C test upstream (global, or one tag's).
-sub up_stats {
-    my ($tag) = @_;
-    my $out = `curl -sS --http2-prior-knowledge '${\ up_url('/_stats' . ($tag ? "?tag=$tag" : ''))}'`;
+sub up_stats { up_stats_at($ENV{H2GW_UP_PORT}, @_) }
+
+# The same of the test upstream on another port.
+sub up_stats_at {
+    my ($port, $tag) = @_;
+    my $url = "http://127.0.0.1:$port/_stats" . ($tag ? "?tag=$tag" : '');
+    my $out = `curl -sS --http2-prior-knowledge '$url'`;
     my %s = map { /^([^=]+)=(.*)$/ ? ($1 => $2) : () } split /\n/, $out;
     return \%s;
 }
 
-sub up_reset { `curl -sS --http2-prior-knowledge '${\ up_url('/_reset')}'` }
+sub up_reset { up_reset_at($ENV{H2GW_UP_PORT}) }
+
+sub up_reset_at {
+    my ($port) = @_;
+    `curl -sS --http2-prior-knowledge 'http://127.0.0.1:$port/_reset'`;
+}
+
+# The module's status page as JSON (this server has one child process):
+# { pid, upstreams => [ { name, ..., servers => [ {...} ] } ] }; with a
+# name, that upstream's record.
+sub gw_status {
+    my ($name) = @_;
+    require JSON::PP;
+    my $out = `curl -sS '${\ gw_url('/h2gw-status?json')}'`;
+    my $st = eval { JSON::PP::decode_json($out) } or return undef;
+    return $st unless defined $name;
+    my ($up) = grep { $_->{name} eq $name } @{ $st->{upstreams} };
+    return $up;
+}
+
+# parallel_get(N, URL-or-sub, proto => 'h1') runs N curl clients at once;
+# returns a list of { code, hdr => {...} } in order. A sub gets the index.
+sub parallel_get {
+    my ($n, $url, %o) = @_;
+    my $dir = $vars->{t_logs};
+    my $me = $$;
+    my @pids;
+    for my $i (1 .. $n) {
+        my $u = ref $url ? $url->($i) : $url;
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            open STDERR, '>', '/dev/null';
+            exec 'curl', '-sS', ($o{proto} // 'h1') eq 'h2'
+                ? '--http2-prior-knowledge' : '--http1.1',
+                '-o', '/dev/null', '-D', "$dir/par-$me-$i.hdr",
+                '-w', '%{http_code}', '--max-time', $o{max_time} // 60, $u;
+            exit 127;
+        }
+        push @pids, $pid;
+    }
+    waitpid($_, 0) for @pids;
+    my @res;
+    for my $i (1 .. $n) {
+        my %r = (code => 0, hdr => {});
+        my $f = "$dir/par-$me-$i.hdr";
+        if (open my $fh, '<', $f) {
+            while (<$fh>) {
+                s/\r?\n$//;
+                $r{code} = $1 if /^HTTP\/\S+ (\d+)/;
+                $r{hdr}{ lc $1 } = $2 if /^([^:\s]+):\s*(.*)$/;
+            }
+        }
+        unlink $f;
+        push @res, \%r;
+    }
+    return @res;
+}
 
 # The line the h2gw access log wrote for the request carrying marker.
 sub access_log_line {

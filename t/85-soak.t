@@ -1,0 +1,115 @@
+# Soak: mixed requests from parallel HTTP/1.1 and HTTP/2 clients while
+# the upstream is restarted several times (a new instance takes over the
+# port, the old one says GOAWAY and finishes what it has). Not one
+# request may fail, none may reach an upstream twice, and afterwards the
+# status page shows no stream or connection left behind.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test;
+use Apache::TestUtil;
+use H2GW::Test;
+use H2GW::Upstream;
+use Digest::SHA qw(sha256_hex);
+use Time::HiRes qw(sleep time);
+
+plan tests => 7;
+
+my $port = $ENV{H2GW_SOAK_PORT};
+my $dir = Apache::Test::vars('t_logs');
+my $reqlog = "$dir/soak-requests.log";
+unlink $reqlog;
+my @up_args = ('--request-log', $reqlog);
+
+my $up = H2GW::Upstream::start(name => 'soak', port => $port, args => \@up_args);
+
+my $workers = 6;
+my $per_worker = 250;
+my $file = make_file(1000);
+my @pids;
+for my $w (1 .. $workers) {
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open my $out, '>', "$dir/soak-$w.res" or die;
+        for my $i (1 .. $per_worker) {
+            my $tag = "soak${w}x$i";
+            my $proto = ($i + $w) % 2 ? 'h1' : 'h2';
+            my $res;
+            if ($i % 5 == 0) {
+                $res = req(proto => $proto, method => 'POST', upload => $file, quiet => 1,
+                           url => gw_url("/soak/upload?tag=$tag"));
+                my $ok = $res->{code} == 200
+                    && $res->{body} eq "size=1000\nsha256=" . sha256_file($file) . "\n";
+                print $out "$tag $proto POST $res->{code} ", ($ok ? 'ok' : 'bad'), "\n";
+            }
+            else {
+                my $size = int(rand(200_000));
+                $res = req(proto => $proto, quiet => 1,
+                           url => gw_url("/soak/data?size=$size&seed=$i&tag=$tag"));
+                my $ok = $res->{code} == 200 && $res->{size} == $size
+                    && $res->{sha256} eq ($res->{hdr}{'x-h2up-sha256'} // '');
+                print $out "$tag $proto GET $res->{code} ", ($ok ? 'ok' : 'bad'), "\n";
+            }
+        }
+        close $out;
+        exit 0;
+    }
+    push @pids, $pid;
+}
+
+# Restart the upstream every second while the clients run.
+my $restarts = 0;
+while (grep { waitpid($_, 1) == 0 } @pids) {
+    sleep 1;
+    last unless grep { kill 0, $_ } @pids;
+    my $new = H2GW::Upstream::start(name => "soak$restarts", port => $port, args => \@up_args);
+    H2GW::Upstream::stop($up->{pid});
+    $up = $new;
+    $restarts++;
+}
+waitpid($_, 0) for @pids;
+
+my ($total, $failed, %by) = (0, 0);
+for my $w (1 .. $workers) {
+    open my $fh, '<', "$dir/soak-$w.res" or die;
+    while (<$fh>) {
+        my ($tag, $proto, $method, $code, $ok) = split;
+        $total++;
+        $by{"$proto $method"}++;
+        if ($ok ne 'ok') {
+            $failed++;
+            print "# failed: $_";
+        }
+    }
+    unlink "$dir/soak-$w.res";
+}
+my %seen;
+open my $lf, '<', $reqlog or die "$reqlog: $!";
+while (<$lf>) {
+    chomp;
+    $seen{$_}++ if /^soak/;
+}
+my $twice = grep { $_ > 1 } values %seen;
+my $st = gw_status('soak');
+my $sv = $st->{servers}[0];
+print "# soak: $total requests (", join(', ', map { "$_: $by{$_}" } sort keys %by),
+    "), $restarts upstream restarts, $failed failed, ", scalar(keys %seen),
+    " seen by the upstreams, $twice seen twice; gateway: conns_opened=$sv->{conns_opened}",
+    " goaways_recv=$sv->{goaways_recv} retries=$sv->{retries} requests=$sv->{requests}\n";
+
+ok t_cmp($restarts >= 4 ? 1 : 0, 1, "the upstream was restarted $restarts times under load");
+ok t_cmp($total, $workers * $per_worker, "every client request ran");
+ok t_cmp($failed, 0, "no request failed across the restarts");
+ok t_cmp($twice, 0, "no request reached an upstream twice");
+ok t_cmp(scalar(keys %seen), $total, "every request reached an upstream exactly once");
+
+# Idle now: nothing may be left active, and the open connections are
+# the ones the current upstream instance has.
+sleep 0.5;
+$st = gw_status('soak');
+$sv = $st->{servers}[0];
+ok t_cmp($sv->{streams_active} + $st->{queued}, 0, "status: no stream active or queued afterwards");
+# (the upstream does not count the connection that asks for its stats)
+my $upconns = up_stats_at($port)->{conns_open};
+ok t_cmp($sv->{conns_open} + $sv->{conns_draining} + $sv->{conns_starting}, $upconns,
+         "status: the gateway holds exactly the connections the live upstream has ($upconns)");
+H2GW::Upstream::stop($up->{pid});
