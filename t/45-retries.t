@@ -20,8 +20,8 @@ for my $fe (frontends()) {
     ok t_cmp(up_stats($tag)->{seen}, 2, "$fe: the upstream saw it twice (refused, then served)");
     my $line = access_log_line("tag=$tag");
     ok t_cmp($line =~ / retries=1 / ? 1 : 0, 1, "$fe: the access log notes one retry");
-    ok t_cmp($line =~ / stream=\d+\/\d+ retries=1 header_us=\d+$/ ? 1 : 0, 1,
-             "$fe: ... the upstream connection/stream and the time to headers");
+    ok t_cmp($line =~ / stream=\d+\/\d+ retries=1 header_us=\d+ server=h2c:\/\/127\.0\.0\.1:\d+\/$/ ? 1 : 0, 1,
+             "$fe: ... the upstream connection/stream, the time to headers and the server");
 
     $tag = tag();
     $res = req(proto => $fe, url => gw_url("/up/data?size=100&refuse_first=2&tag=$tag"));

@@ -11,7 +11,7 @@ use Apache::TestUtil;
 use H2GW::Test;
 use Time::HiRes qw(sleep);
 
-plan tests => 46;
+plan tests => 49;
 
 my $up2 = $ENV{H2GW_UP2_PORT};
 
@@ -128,6 +128,16 @@ my $up2 = $ENV{H2GW_UP2_PORT};
     ok t_cmp($st->{servers}[0]{conns_open}, 0, "idle-timeout=0.5: the idle connection was closed");
     ok t_cmp($b->{code} == 200 && $a->{hdr}{'x-h2up-conn'} ne $b->{hdr}{'x-h2up-conn'} ? 1 : 0, 1,
              "idle-timeout: the next request succeeds on a new connection");
+
+    $a = req(proto => 'h1', url => gw_url('/maxlife/data?size=10'));
+    $b = req(proto => 'h1', url => gw_url('/maxlife/data?size=10'));
+    sleep 0.8;
+    my $c = req(proto => 'h1', url => gw_url('/maxlife/data?size=10'));
+    ok t_cmp($a->{hdr}{'x-h2up-conn'}, $b->{hdr}{'x-h2up-conn'}, "max-lifetime=0.5: a young connection is reused");
+    ok t_cmp($c->{code} == 200 && $c->{hdr}{'x-h2up-conn'} ne $b->{hdr}{'x-h2up-conn'} ? 1 : 0, 1,
+             "max-lifetime: past it, the next request goes to a new connection");
+    ok t_cmp(access_log_line("/rr/data") =~ / server=h2c:\/\/127\.0\.0\.1:\d+$/ ? 1 : 0, 1,
+             "the access log names the server a request went to (%{h2gw-server}n)");
 }
 
 # ---- liveness ----------------------------------------------------------------------------
