@@ -1,0 +1,73 @@
+# Rapid reset: HTTP/2 clients send requests and cancel each ~60 ms later
+# while the upstream holds them. 10,000 such requests after a warm-up of
+# 2,000: every request the upstream saw is cancelled there (RST_STREAM
+# reaches it, none completes), the gateway is left with no active or
+# queued stream, and the child's RSS stays flat.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test;
+use Apache::TestUtil;
+use H2GW::Test;
+use Time::HiRes qw(sleep);
+
+plan tests => 7;
+
+my $vars = Apache::Test::vars();
+my $h2rr = "$vars->{top_dir}/t/h2up/h2rr";
+$h2rr = "$vars->{serverroot}/h2up/h2rr" unless -x $h2rr;
+my $name = "h2c://127.0.0.1:$ENV{H2GW_UP_PORT}";
+
+sub rss_kb {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/status" or return 0;
+    while (<$fh>) { return $1 if /^VmRSS:\s+(\d+)/ }
+    return 0;
+}
+
+sub run {
+    my ($count, $tag) = @_;
+    my $out = `'$h2rr' --port $vars->{port} --count $count --concurrency 100 --after 60 --path '/up/data?size=100&delay=3000&tag=$tag'`;
+    print "# h2rr: $out";
+    return $out;
+}
+
+sub settled {
+    my $st;
+    for (1 .. 100) {
+        $st = gw_status($name);
+        last if $st->{servers}[0]{streams_active} == 0 && $st->{queued} == 0;
+        sleep 0.1;
+    }
+    return $st;
+}
+
+my $pid = gw_status()->{pid};
+run(2000, tag());
+settled();
+my $rss0 = rss_kb($pid);
+my $before = gw_status($name)->{servers}[0];
+
+my $tag = tag();
+my $out = run(10000, $tag);
+ok t_cmp($out =~ /^sent=10000 reset=10000 / ? 1 : 0, 1, "10,000 requests sent and cancelled by the client");
+my $st = settled();
+my $sv = $st->{servers}[0];
+ok t_cmp($sv->{streams_active} + $st->{queued}, 0, "afterwards the gateway has no active or queued stream");
+
+my $up;
+for (1 .. 50) {
+    $up = up_stats($tag);
+    last if ($up->{seen} // 0) == ($up->{rst_recv} // -1);
+    sleep 0.1;
+}
+print "# upstream: seen=$up->{seen} rst_recv=$up->{rst_recv} completed=", $up->{completed} // 0,
+    "; gateway resets_sent +", $sv->{resets_sent} - $before->{resets_sent}, "\n";
+ok t_cmp(($up->{seen} // 0) > 0 ? 1 : 0, 1, "requests reached the upstream before their cancel ($up->{seen})");
+ok t_cmp($up->{rst_recv}, $up->{seen}, "the upstream got a RST_STREAM for every one it saw");
+ok t_cmp($up->{completed} // 0, 0, "none of them completed upstream");
+ok t_cmp($sv->{resets_sent} - $before->{resets_sent} >= $up->{seen} ? 1 : 0, 1,
+         "the status page counts the resets sent");
+my $rss1 = rss_kb($pid);
+my $grow = $rss1 - $rss0;
+print "# child RSS: $rss0 kB after warm-up, $rss1 kB after 10,000 more ($grow kB)\n";
+ok t_cmp($grow < 16 * 1024 ? 1 : 0, 1, "the child's RSS stays flat (grew $grow kB, bound 16 MiB)");
