@@ -689,8 +689,8 @@ static void on_ready(h2gw_conn_t *conn)
 
 /* ---- transport -------------------------------------------------------- */
 
-apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
-                              h2gw_loop_t *loop)
+apr_status_t h2gw_conn_new(h2gw_conn_t **pconn, h2gw_server_t *sv,
+                           h2gw_loop_t *loop)
 {
     apr_pool_t *pool;
     h2gw_conn_t *conn;
@@ -706,6 +706,22 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
     conn->loop = loop;
     conn->id = ++loop->next_conn_id;
     conn->state = H2GW_CONN_ST_CONNECTING;
+    conn->opened_at = apr_time_now();
+    *pconn = conn;
+    return APR_SUCCESS;
+}
+
+apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
+                              h2gw_loop_t *loop)
+{
+    apr_pool_t *pool;
+    h2gw_conn_t *conn;
+    apr_status_t rv;
+
+    if ((rv = h2gw_conn_new(&conn, sv, loop)) != APR_SUCCESS) {
+        return rv;
+    }
+    pool = conn->pool;
     if (!sv->addr) {
         /* The engine's one blocking call: numeric hosts resolve at once,
          * names once per server (again after a connect failure). */
@@ -845,9 +861,19 @@ static void on_connected(h2gw_conn_t *conn)
         h2gw_conn_kill(conn, H2GW_FAIL_CONNECT, why);
         return;
     }
-    if ((rv = session_create(conn)) != APR_SUCCESS) {
+    if ((rv = h2gw_conn_start_session(conn)) != APR_SUCCESS) {
         h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "session setup failed");
         return;
+    }
+    CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "connected");
+}
+
+apr_status_t h2gw_conn_start_session(h2gw_conn_t *conn)
+{
+    apr_status_t rv = session_create(conn);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     /* Streams wait for the peer's SETTINGS (its stream limit); the
      * deadline now covers those and the ACK of ours. */
@@ -856,7 +882,25 @@ static void on_connected(h2gw_conn_t *conn)
     conn->connect_deadline = conn->last_recv
                              + UPSTREAM(conn)->settings_timeout;
     h2gw_loop_timer(conn->loop, conn->connect_deadline);
-    CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "connected");
+    return APR_SUCCESS;
+}
+
+void h2gw_conn_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len)
+{
+    ssize_t ngrv;
+
+    if (conn->dead || !conn->ngh || len == 0) {
+        return;
+    }
+    conn->last_recv = apr_time_now();
+    ngrv = nghttp2_session_mem_recv(conn->ngh, data, len);
+    if (ngrv < 0) {
+        CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00308) "protocol error: %s",
+                 nghttp2_strerror((int)ngrv));
+        h2gw_conn_kill(conn, H2GW_FAIL_PROTOCOL,
+                       apr_psprintf(conn->pool, "upstream protocol error: %s",
+                                    nghttp2_strerror((int)ngrv)));
+    }
 }
 
 static void on_readable(h2gw_conn_t *conn)
@@ -867,21 +911,11 @@ static void on_readable(h2gw_conn_t *conn)
     while (total < READ_BUDGET && !conn->dead) {
         apr_size_t len = sizeof(buf);
         apr_status_t rv = apr_socket_recv(conn->sock, (char *)buf, &len);
-        ssize_t ngrv;
 
         if (len > 0) {
             total += len;
-            conn->last_recv = apr_time_now();
-            ngrv = nghttp2_session_mem_recv(conn->ngh, buf, len);
-            if (ngrv < 0) {
-                CONN_LOG(conn, APLOG_WARNING, 0,
-                         H2GW_LOGNO(00308) "protocol error: %s",
-                         nghttp2_strerror((int)ngrv));
-                h2gw_conn_kill(conn, H2GW_FAIL_PROTOCOL,
-                               apr_psprintf(conn->pool,
-                                            "upstream protocol "
-                                            "error: %s",
-                                            nghttp2_strerror((int)ngrv)));
+            h2gw_conn_recv(conn, buf, len);
+            if (conn->dead) {
                 return;
             }
         }
@@ -934,6 +968,12 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
             }
             conn->outlen = (size_t)n;
         }
+        if (!conn->sock) {
+            /* Driven without a socket (fuzzing): the output goes nowhere. */
+            conn->out += conn->outlen;
+            conn->outlen = 0;
+            continue;
+        }
         {
             apr_size_t len = conn->outlen;
             apr_status_t rv = apr_socket_send(conn->sock,
@@ -961,7 +1001,7 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
         h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST, "upstream session ended");
         return;
     }
-    if (set_events(conn, events) != APR_SUCCESS) {
+    if (conn->sock && set_events(conn, events) != APR_SUCCESS) {
         h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "pollset update failed");
     }
 }
@@ -1148,12 +1188,16 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
         stream_inactive(conn, st);
         release_stream(conn, st);
     }
-    apr_pollset_remove(conn->loop->pollset, &conn->pfd);
+    if (conn->sock) {
+        apr_pollset_remove(conn->loop->pollset, &conn->pfd);
+    }
     if (conn->ngh) {
         nghttp2_session_del(conn->ngh);
         conn->ngh = NULL;
     }
-    apr_socket_close(conn->sock);
+    if (conn->sock) {
+        apr_socket_close(conn->sock);
+    }
     CONN_LOG(conn, APLOG_DEBUG, 0, "closed: %s",
              conn->dead_reason ? conn->dead_reason : "done");
     apr_pool_destroy(conn->pool);

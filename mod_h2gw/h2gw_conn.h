@@ -76,6 +76,18 @@ struct h2gw_conn_t {
 apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
                               h2gw_loop_t *loop);
 
+/*
+ * The parts of a connection below the socket, for driving one without a
+ * network (the session fuzz target): h2gw_conn_new() makes a connection
+ * with no socket (its output is discarded by h2gw_conn_flush()),
+ * h2gw_conn_start_session() sets up the nghttp2 session as after a
+ * connect, h2gw_conn_recv() hands it bytes as read from the upstream.
+ */
+apr_status_t h2gw_conn_new(h2gw_conn_t **pconn, h2gw_server_t *sv,
+                           h2gw_loop_t *loop);
+apr_status_t h2gw_conn_start_session(h2gw_conn_t *conn);
+void h2gw_conn_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len);
+
 /* Returns 1 when the connection takes new streams at all (not dead, not
  * draining). */
 int h2gw_conn_is_taking(const h2gw_conn_t *conn);
