@@ -491,6 +491,28 @@ static int on_frame_send(nghttp2_session *ngh, const nghttp2_frame *frame,
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
         ++conn->srv->c.resets_sent;
     }
+    else if (frame->hd.type == NGHTTP2_GOAWAY
+             && frame->goaway.error_code != NGHTTP2_NO_ERROR
+             && !conn->protocol_error) {
+        /* nghttp2 found a connection error in what the upstream sent. */
+        /* nghttp2 puts its reason in the GOAWAY's debug data. */
+        const char *why = conn->lib_error;
+
+        if (!why && frame->goaway.opaque_data_len) {
+            why = apr_pstrmemdup(conn->pool,
+                                 (const char *)frame->goaway.opaque_data,
+                                 frame->goaway.opaque_data_len > 200
+                                     ? 200
+                                     : frame->goaway.opaque_data_len);
+        }
+        conn->protocol_error = apr_psprintf(
+            conn->pool, "GOAWAY %s sent: %s",
+            nghttp2_http2_strerror(frame->goaway.error_code),
+            why ? ap_escape_logitem(conn->pool, why) : "connection error");
+        CONN_LOG(conn, APLOG_WARNING, 0,
+                 H2GW_LOGNO(00314) "upstream broke HTTP/2: %s",
+                 conn->protocol_error);
+    }
     else if (frame->hd.type == NGHTTP2_DATA) {
         conn->srv->c.bytes_out += frame->hd.length;
     }
@@ -509,6 +531,9 @@ static int on_error(nghttp2_session *ngh, int lib_error_code,
     h2gw_conn_t *conn = user_data;
 
     CONN_LOG(conn, APLOG_DEBUG, 0, "nghttp2: %.*s", (int)len, msg);
+    /* Kept: when nghttp2 ends the connection over it, this says why. */
+    conn->lib_error = apr_psprintf(conn->pool, "%.*s",
+                                   (int)(len > 200 ? 200 : len), msg);
     return 0;
 }
 
@@ -998,7 +1023,13 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
     if (!nghttp2_session_want_read(conn->ngh)
         && !nghttp2_session_want_write(conn->ngh) && conn->outlen == 0) {
         CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "session finished");
-        h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST, "upstream session ended");
+        if (conn->protocol_error) {
+            h2gw_conn_kill(conn, H2GW_FAIL_PROTOCOL, conn->protocol_error);
+        }
+        else {
+            h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST,
+                           "upstream session ended");
+        }
         return;
     }
     if (conn->sock && set_events(conn, events) != APR_SUCCESS) {

@@ -60,6 +60,8 @@ struct h2gw_conn_t {
     int ping_pending;          /* a liveness PING awaits its ACK */
     apr_time_t ping_deadline;
     int goaway_sent;
+    const char *lib_error;     /* nghttp2's last error message */
+    const char *protocol_error; /* why nghttp2 ended the connection */
     int dead;                  /* to be destroyed by the engine */
     h2gw_fail_t dead_fail;     /* what its streams fail with */
     const char *dead_reason;

@@ -1,0 +1,186 @@
+/*
+ * mod_bench_ceiling - the "ceiling" column of bench/run.sh.
+ *
+ * A minimal content handler that answers the benchmark's requests from
+ * memory, inside the same Apache (same MPM, same frontends) that runs the
+ * proxy columns, so that no proxy module can beat it: whatever a proxy
+ * costs on top of this is the price of proxying.
+ *
+ *   GET  .../data?size=N   N bytes from a static buffer (no upstream, no
+ *                          generator, no digest), with the same response
+ *                          header fields t/h2up sends (content-type,
+ *                          content-length, x-h2up-conn, x-h2up-stream,
+ *                          x-h2up-sha256 of the same lengths).
+ *   POST .../upload        reads the body and discards it, answers
+ *                          "size=N\nsha256=<64 chars>\n" as text/plain like
+ *                          t/h2up (the digest is not computed: a ceiling).
+ *
+ * Configure with
+ *     LoadModule bench_ceiling_module /path/mod_bench_ceiling.so
+ *     <Location /ceil/>
+ *         SetHandler bench-ceiling
+ *     </Location>
+ *
+ * Build: apxs -c mod_bench_ceiling.c (bench/run.sh does it in its scratch
+ * directory).
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "apr_buckets.h"
+#include "apr_strings.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK (64 * 1024)      /* one immortal bucket */
+#define PASS_EVERY (1024 * 1024) /* pass the brigade down this often */
+
+static char payload[CHUNK];
+static const char fake_sha[] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+module AP_MODULE_DECLARE_DATA bench_ceiling_module;
+
+/* Does path have a segment equal to name (like t/h2up's path_under)? */
+static int path_under(const char *path, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = path;
+
+    while ((p = strstr(p, name)) != NULL) {
+        if (p[n] == '\0' || p[n] == '/')
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+static apr_uint64_t query_size(const char *args)
+{
+    const char *p = args;
+
+    while (p && *p) {
+        if (strncmp(p, "size=", 5) == 0)
+            return (apr_uint64_t)apr_strtoi64(p + 5, NULL, 10);
+        p = strchr(p, '&');
+        if (p)
+            p++;
+    }
+    return 0;
+}
+
+static void upstream_like_headers(request_rec *r)
+{
+    apr_table_setn(r->headers_out, "x-h2up-conn", "1");
+    apr_table_setn(r->headers_out, "x-h2up-stream", "1");
+}
+
+static int serve_upload(request_rec *r)
+{
+    apr_bucket_brigade *bb;
+    apr_off_t total = 0;
+    int seen_eos = 0;
+    apr_status_t rv;
+    char *body;
+
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    /* Read and discard, bucket by bucket (no copy into a buffer). */
+    do {
+        apr_bucket *b;
+
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                            APR_BLOCK_READ, 64 * 1024);
+        if (rv != APR_SUCCESS)
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+             b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t len;
+
+            if (APR_BUCKET_IS_EOS(b)) {
+                seen_eos = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(b))
+                continue;
+            if (apr_bucket_read(b, &data, &len, APR_BLOCK_READ) !=
+                APR_SUCCESS)
+                return HTTP_BAD_REQUEST;
+            total += (apr_off_t)len;
+        }
+        apr_brigade_cleanup(bb);
+    } while (!seen_eos);
+
+    body = apr_psprintf(r->pool, "size=%" APR_OFF_T_FMT "\nsha256=%s\n",
+                        total, fake_sha);
+    ap_set_content_type(r, "text/plain");
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    upstream_like_headers(r);
+    ap_rputs(body, r);
+    return OK;
+}
+
+static int serve_data(request_rec *r)
+{
+    apr_uint64_t size = query_size(r->args);
+    apr_uint64_t left = size, since_pass = 0;
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+
+    ap_set_content_type(r, "application/octet-stream");
+    ap_set_content_length(r, (apr_off_t)size);
+    upstream_like_headers(r);
+    apr_table_setn(r->headers_out, "x-h2up-sha256", fake_sha);
+    if (r->header_only)
+        return OK;
+    bb = apr_brigade_create(r->pool, ba);
+    while (left > 0) {
+        apr_size_t n = left < CHUNK ? (apr_size_t)left : CHUNK;
+
+        APR_BRIGADE_INSERT_TAIL(bb,
+                                apr_bucket_immortal_create(payload, n, ba));
+        left -= n;
+        since_pass += n;
+        if (since_pass >= PASS_EVERY && left > 0) {
+            rv = ap_pass_brigade(r->output_filters, bb);
+            apr_brigade_cleanup(bb);
+            if (rv != APR_SUCCESS || r->connection->aborted)
+                return AP_FILTER_ERROR;
+            since_pass = 0;
+        }
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(ba));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    return rv == APR_SUCCESS ? OK : AP_FILTER_ERROR;
+}
+
+static int ceiling_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, "bench-ceiling") != 0)
+        return DECLINED;
+    if (path_under(r->uri, "/upload"))
+        return serve_upload(r);
+    /* Like t/h2up, any other path is /data (an empty one without size=);
+     * a body sent with it is read and dropped by httpd. */
+    if (r->method_number != M_GET)
+        ap_discard_request_body(r);
+    return serve_data(r);
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    memset(payload, 'x', sizeof(payload));
+    ap_hook_handler(ceiling_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(bench_ceiling) = {
+    STANDARD20_MODULE_STUFF,
+    NULL, NULL, NULL, NULL, NULL,
+    register_hooks
+};
