@@ -258,7 +258,8 @@ static int client_gone(conn_rec *c)
 
 static void chunk_free(void *data)
 {
-    free((char *)data - offsetof(h2gw_chunk_t, data));
+    h2gw_chunk_free((h2gw_chunk_t *)((char *)data
+                                     - offsetof(h2gw_chunk_t, data)));
 }
 
 static apr_status_t send_headers(h2gw_req_t *ctx)

@@ -95,7 +95,11 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
     int i, j;
 
 #define PUSH(s) (APR_ARRAY_PUSH(out, const char *) = (s))
-    PUSH(apr_psprintf(p, "{\"pid\":%ld,\"upstreams\":[", (long)getpid()));
+    apr_uint32_t chunks, streams = h2gw_stream_alive(&chunks);
+
+    PUSH(apr_psprintf(p, "{\"pid\":%ld,\"streams_alive\":%u,"
+                      "\"chunks_alive\":%u,\"upstreams\":[",
+                      (long)getpid(), streams, chunks));
     for (i = 0; i < pools->nelts; ++i) {
         const h2gw_pool_t *pool = APR_ARRAY_IDX(pools, i, h2gw_pool_t *);
 
@@ -153,8 +157,11 @@ static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
     int i, j;
 
 #define PUSH(s) (APR_ARRAY_PUSH(out, const char *) = (s))
-    PUSH(apr_psprintf(p, "<h2>mod_h2gw upstreams (process %ld)</h2>\n",
-                      (long)getpid()));
+    apr_uint32_t chunks, streams = h2gw_stream_alive(&chunks);
+
+    PUSH(apr_psprintf(p, "<h2>mod_h2gw upstreams (process %ld)</h2>\n"
+                      "<p>streams alive %u, response chunks alive %u</p>\n",
+                      (long)getpid(), streams, chunks));
     for (i = 0; i < pools->nelts; ++i) {
         const h2gw_pool_t *pool = APR_ARRAY_IDX(pools, i, h2gw_pool_t *);
 

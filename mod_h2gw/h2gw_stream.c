@@ -10,6 +10,21 @@
 #include "h2gw_stream.h"
 
 static apr_uint32_t next_id;
+/* Live objects, for the status page's leak check. */
+static apr_uint32_t streams_alive;
+static apr_uint32_t chunks_alive;
+
+apr_uint32_t h2gw_stream_alive(apr_uint32_t *chunks)
+{
+    *chunks = apr_atomic_read32(&chunks_alive);
+    return apr_atomic_read32(&streams_alive);
+}
+
+void h2gw_chunk_free(h2gw_chunk_t *ch)
+{
+    apr_atomic_dec32(&chunks_alive);
+    free(ch);
+}
 
 apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap)
 {
@@ -41,6 +56,7 @@ apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap)
         st->req_replayable = 1;
     }
     st->resp_fields = apr_array_make(pool, 16, sizeof(h2gw_field_t));
+    apr_atomic_inc32(&streams_alive);
     *pst = st;
     return APR_SUCCESS;
 }
@@ -56,7 +72,7 @@ void h2gw_stream_free_chunks(h2gw_chunk_t *head)
 {
     while (head) {
         h2gw_chunk_t *next = head->next;
-        free(head);
+        h2gw_chunk_free(head);
         head = next;
     }
 }
@@ -71,6 +87,7 @@ void h2gw_stream_unref(h2gw_stream_t *st)
     if (last) {
         h2gw_stream_free_chunks(st->data_head);
         apr_pool_destroy(st->pool);
+        apr_atomic_dec32(&streams_alive);
     }
 }
 
@@ -144,6 +161,7 @@ apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
     if (!ch) {
         return APR_ENOMEM;
     }
+    apr_atomic_inc32(&chunks_alive);
     ch->next = NULL;
     ch->len = len;
     memcpy(ch->data, data, len);

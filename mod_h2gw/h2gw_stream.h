@@ -246,4 +246,11 @@ apr_status_t h2gw_stream_wait_headers(h2gw_stream_t *st,
 /* Frees a chunk list taken with h2gw_stream_take_data(). */
 void h2gw_stream_free_chunks(h2gw_chunk_t *head);
 
+/* Frees one chunk (a bucket's free function calls it). */
+void h2gw_chunk_free(h2gw_chunk_t *ch);
+
+/* Streams (returned) and response chunks (*chunks) alive in this process
+ * right now: both are 0 when no request is in flight, else they leak. */
+apr_uint32_t h2gw_stream_alive(apr_uint32_t *chunks);
+
 #endif /* H2GW_STREAM_H */

@@ -2,7 +2,8 @@
 # while the upstream holds them. 10,000 such requests after a warm-up of
 # 2,000: every request the upstream saw is cancelled there (RST_STREAM
 # reaches it, none completes), the gateway is left with no active or
-# queued stream, and the child's RSS stays flat.
+# queued stream and none of the module's streams or response chunks is
+# still allocated, and the child's RSS stays flat.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test;
@@ -10,7 +11,7 @@ use Apache::TestUtil;
 use H2GW::Test;
 use Time::HiRes qw(sleep);
 
-plan tests => 7;
+plan tests => 8;
 
 my $vars = Apache::Test::vars();
 my $h2rr = "$vars->{top_dir}/t/h2up/h2rr";
@@ -67,6 +68,14 @@ ok t_cmp($up->{rst_recv}, $up->{seen}, "the upstream got a RST_STREAM for every 
 ok t_cmp($up->{completed} // 0, 0, "none of them completed upstream");
 ok t_cmp($sv->{resets_sent} - $before->{resets_sent} >= $up->{seen} ? 1 : 0, 1,
          "the status page counts the resets sent");
+my $alive;
+for (1 .. 50) {
+    $alive = gw_status();
+    last if $alive->{streams_alive} == 0 && $alive->{chunks_alive} == 0;
+    sleep 0.1;
+}
+ok t_cmp("$alive->{streams_alive}/$alive->{chunks_alive}", '0/0',
+         "leak check: no stream or response chunk of the module is left alive (streams/chunks)");
 my $rss1 = rss_kb($pid);
 my $grow = $rss1 - $rss0;
 print "# child RSS: $rss0 kB after warm-up, $rss1 kB after 10,000 more ($grow kB)\n";

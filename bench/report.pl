@@ -1,0 +1,322 @@
+#!/usr/bin/perl
+# Turns bench/run.sh's raw results into the Markdown report: medians per
+# workload and column (failed runs left out and listed), ratios to
+# mod_proxy_http2 and to the ceiling, the slow-reader comparison, and the
+# issue's targets (met / not met). Core Perl only.
+#   report.pl META RUNS SWEEP SLOWCHECK STATUS_JSON
+use strict;
+use warnings;
+
+my ($meta_f, $runs_f, $sweep_f, $slow_f, $status_f) = @ARGV;
+die "usage: report.pl META RUNS SWEEP SLOWCHECK STATUS_JSON\n" unless $runs_f;
+
+my (%meta, @wl, %wl_desc, %errcount, %errlines);
+open my $mf, '<', $meta_f or die "$meta_f: $!";
+while (<$mf>) {
+    chomp;
+    my @f = split /\t/;
+    if ($f[0] eq 'wl') { push @wl, $f[1]; $wl_desc{$f[1]} = $f[2]; }
+    elsif ($f[0] eq 'errlog') { $errcount{$f[1]} = $f[2]; }
+    elsif ($f[0] eq 'errline') { push @{ $errlines{$f[1]} }, $f[2]; }
+    else { $meta{$f[0]} = $f[1]; }
+}
+close $mf;
+
+my @cols = qw(gw mp ceil direct);
+my %colname = (gw => 'mod_h2gw', mp => 'mod_proxy_http2', ceil => 'ceiling',
+               direct => 'direct');
+
+# ---------------------------------------------------------------- runs
+my (%runs, @hdr);
+open my $rf, '<', $runs_f or die "$runs_f: $!";
+while (<$rf>) {
+    chomp;
+    my @f = split /\t/, $_, -1;
+    if (!@hdr) { @hdr = @f; next; }
+    my %r;
+    @r{@hdr} = @f;
+    # derived per-run figures
+    $r{cpu10k} = $r{ap_cpu_s} ne '' && $r{done} > 0
+        ? $r{ap_cpu_s} / $r{done} * 10000 : undef;
+    $r{cpugb} = $r{ap_cpu_s} ne '' && $r{bytes} > 0
+        ? $r{ap_cpu_s} / ($r{bytes} / 1e9) : undef;
+    $r{upus} = $r{up_reqs} && $r{up_reqs} > 0
+        ? $r{up_cpu_s} / $r{up_reqs} * 1e6 : undef;
+    $r{rss_mib} = $r{rss_kb} ne '' ? $r{rss_kb} / 1024 : undef;
+    $r{mean_ms} = $r{mean_us} / 1000;
+    $r{p99_ms} = $r{p99_us} / 1000;
+    push @{ $runs{ $r{workload} }{ $r{column} } }, \%r;
+}
+close $rf;
+
+sub median {
+    my @v = sort { $a <=> $b } grep { defined } @_;
+    return undef unless @v;
+    my $n = @v;
+    return $n % 2 ? $v[ $n / 2 ] : ($v[ $n / 2 - 1 ] + $v[ $n / 2 ]) / 2;
+}
+sub ok_runs { my ($w, $c) = @_; grep { $_->{ok} } @{ $runs{$w}{$c} // [] } }
+sub med {
+    my ($w, $c, $k) = @_;
+    return median(map { $_->{$k} } ok_runs($w, $c));
+}
+sub maxv {
+    my @v = grep { defined && $_ ne '' } @_;
+    my $m;
+    for (@v) { $m = $_ if !defined $m || $_ > $m }
+    return $m;
+}
+sub fmt {
+    my ($v) = @_;
+    return 'n/a' unless defined $v;
+    my $a = abs $v;
+    return sprintf('%.0f', $v) if $a >= 1000;
+    return sprintf('%.1f', $v) if $a >= 100;
+    return sprintf('%.2f', $v) if $a >= 1;
+    return sprintf('%.3f', $v) if $a >= 0.01;
+    return $v == 0 ? '0' : sprintf('%.2g', $v);
+}
+sub ratio {
+    my ($a, $b) = @_;
+    return '' unless defined $a && defined $b && $b > 0;
+    return sprintf('%.2f×', $a / $b);
+}
+
+my %is_bulk = ('100k' => 1, '20m' => 1, 'up1m' => 1);
+my @out;
+sub emit { push @out, join('', @_) }
+
+emit "# mod_h2gw side-by-side benchmark, $meta{date}";
+emit '';
+emit "- Mode: **$meta{mode}**, $meta{rounds} round(s), each h2load run $meta{duration} s "
+  . "(after $meta{warmup_ms} ms warm-up), columns interleaved within each round "
+  . "(order rotating), medians of the successful runs; took $meta{elapsed_s} s.";
+emit "- Host: $meta{host}. $meta{httpd}; $meta{h2load}.";
+emit "- Module: $meta{module}.";
+emit "- Apache, every Apache column alike: MPM event, **ServerLimit $meta{server_limit}** "
+  . "(StartServers 1, so one child process per instance), ThreadsPerChild $meta{threads}, "
+  . "KeepAlive with MaxKeepAliveRequests 0, Protocols h2c http/1.1, H2Direct on, no access log; "
+  . "one instance per column. mod_h2gw with its defaults; mod_proxy_http2 with "
+  . "`ProxyPass /mp/ h2c://… enablereuse=on`; ceiling: bench/mod_bench_ceiling.c.";
+if ($meta{sweep}) {
+    my %sw;
+    if (open my $sf, '<', $sweep_f) {
+        while (<$sf>) { chomp; my @f = split /\t/; $sw{ $f[0] }{ $f[1] } = $f[2]; }
+    }
+    my @parts;
+    for my $c (qw(gw mp ceil)) {
+        my $s = join ', ', map { "$_: " . fmt($sw{$c}{$_}) } sort { $a <=> $b } keys %{ $sw{$c} };
+        push @parts, "$colname{$c} ($s req/s) → **" . $meta{"workers_$c"} . "**";
+    }
+    emit "- H2MinWorkers = H2MaxWorkers swept over ($meta{workers_list}) with one 1 KiB HTTP/2 run "
+      . "per setting; each column uses its best: " . join('; ', @parts) . '.';
+} else {
+    emit "- H2MinWorkers = H2MaxWorkers = $meta{workers_gw} for every Apache column "
+      . "(no sweep" . ($meta{mode} eq 'quick' ? ' in --quick mode' : '') . ').';
+}
+emit "- Upstream: t/h2up (one process, single-threaded; computes the sha256 of every "
+  . "/data body before its headers and of every upload). `direct` = h2load straight to it "
+  . "(HTTP/2 only: the HTTP/1.1 workloads run there as h2c with -m 1 on as many connections).";
+emit '';
+
+# ---------------------------------------------------------------- main table
+emit '## Results (medians)';
+emit '';
+emit '| workload | figure | mod_h2gw | mod_proxy_http2 | ceiling | direct | h2gw ÷ proxy_http2 | h2gw ÷ ceiling |';
+emit '|---|---|--:|--:|--:|--:|--:|--:|';
+my @figs_small = (
+    [ 'rps',     'req/s' ],
+    [ 'mean_ms', 'mean latency, ms' ],
+    [ 'p99_ms',  'p99 latency, ms' ],
+    [ 'cpu10k',  'Apache CPU s / 10k req' ],
+    [ 'upus',    'upstream CPU µs / req' ],
+    [ 'rss_mib', 'Apache child peak RSS, MiB' ],
+);
+my @figs_bulk = (
+    [ 'mbps',    'MB/s' ],
+    [ 'rps',     'req/s' ],
+    [ 'mean_ms', 'mean latency, ms' ],
+    [ 'p99_ms',  'p99 latency, ms' ],
+    [ 'cpugb',   'Apache CPU s / GB' ],
+    [ 'upus',    'upstream CPU µs / req' ],
+    [ 'rss_mib', 'Apache child peak RSS, MiB' ],
+);
+my @notes;
+for my $w (@wl) {
+    my $first = 1;
+    my $figs = $is_bulk{$w} ? \@figs_bulk : \@figs_small;
+    for my $f (@$figs) {
+        my ($k, $label) = @$f;
+        my %v;
+        my @cells;
+        for my $c (@cols) {
+            my $all = $runs{$w}{$c} // [];
+            my $nok = ok_runs($w, $c);
+            if (!@$all) { push @cells, '–'; next; }
+            if (!$nok) { push @cells, '**FAIL**'; next; }
+            $v{$c} = med($w, $c, $k);
+            my $cell = fmt($v{$c});
+            $cell .= ' †' if $nok < @$all;
+            push @cells, $cell;
+        }
+        my $name = $first ? "**$w**" : '';
+        $first = 0;
+        emit "| $name | $label | ", join(' | ', @cells), ' | ',
+            ratio($v{gw}, $v{mp}), ' | ', ratio($v{gw}, $v{ceil}), ' |';
+    }
+    my @conn_cells;
+    for my $c (@cols) {
+        my @r = ok_runs($w, $c);
+        if (!@r) { push @conn_cells, $c eq 'ceil' ? 'n/a' : '–'; next; }
+        if ($c eq 'ceil') { push @conn_cells, 'n/a'; next; }
+        push @conn_cells, fmt(maxv(map { $_->{up_conns} } @r)) . ' / '
+                        . fmt(maxv(map { $_->{up_new} } @r));
+    }
+    emit "| | upstream conns used / opened (max of runs) | ", join(' | ', @conn_cells), ' | | |';
+    my @okc;
+    for my $c (@cols) {
+        my $all = $runs{$w}{$c} // [];
+        my $nok = ok_runs($w, $c);
+        push @okc, @$all ? ($nok == @$all ? "$nok/" . scalar(@$all) : "**$nok/" . scalar(@$all) . '**') : '–';
+    }
+    emit "| | runs ok | ", join(' | ', @okc), ' | | |';
+}
+emit '';
+emit 'Figures: MB/s = 10^6 bytes/s of response bodies received (uploads: request bodies sent '
+  . 'by completed requests); latency from h2load --log-file (all requests of the main period; '
+  . 'p99 = nearest rank); Apache CPU = utime+stime of the parent, its reaped and its live '
+  . 'children (/proc/PID/stat), per 10,000 completed requests or per GB; upstream CPU = h2up '
+  . 'utime+stime per request it counted; RSS = VmHWM of the child (peak reset before each run '
+  . 'through /proc/PID/clear_refs); upstream conns = h2up /_stats `conns` (connections that '
+  . 'carried a request during the run) / `accepted` − 1 (new TCP connections; the /_stats '
+  . 'request\'s own connection left out). Apache figures are n/a for `direct`; upstream '
+  . 'figures are n/a for the ceiling. † = some runs failed and are left out of the median '
+  . '(see Failures).';
+emit '';
+
+# ---------------------------------------------------------------- slow reader
+emit '## One slow reader among fast ones';
+emit '';
+emit "Fast requests: $meta{slow}. The same fast load runs alone (`slow-off`), then while one "
+  . 'client reads a large body slowly through the same column (`slow-on`; for mod_h2gw '
+  . 'through the same shared upstream connection pool).';
+emit '';
+emit '| column | fast req/s alone | with slow | mean ms alone | with slow | p99 ms alone | with slow | p99 with ÷ alone | upstream conns (with slow) |';
+emit '|---|--:|--:|--:|--:|--:|--:|--:|--:|';
+my %slowv;
+for my $c (@cols) {
+    my @cells;
+    for my $k (qw(rps mean_ms p99_ms)) {
+        for my $w (qw(slow-off slow-on)) {
+            my $all = $runs{$w}{$c} // [];
+            my $nok = ok_runs($w, $c);
+            my $v = med($w, $c, $k);
+            $slowv{$c}{"$w.$k"} = $v;
+            push @cells, !@$all ? '–' : !$nok ? '**FAIL**' : fmt($v) . ($nok < @$all ? ' †' : '');
+        }
+    }
+    my $conns = $c eq 'ceil' ? 'n/a'
+        : fmt(maxv(map { $_->{up_conns} } ok_runs('slow-on', $c)));
+    emit "| $colname{$c} | ", join(' | ', @cells), ' | ',
+        ratio($slowv{$c}{'slow-on.p99_ms'}, $slowv{$c}{'slow-off.p99_ms'}), " | $conns |";
+}
+my @slowprob;
+if (open my $sf, '<', $slow_f) {
+    while (<$sf>) {
+        chomp;
+        my (undef, $c, $round, $s0, $s1, $note) = split /\t/, $_, -1;
+        push @slowprob, "$colname{$c} round $round: $note" if $note;
+    }
+}
+emit '';
+emit @slowprob ? 'Slow reader problems: ' . join('; ', @slowprob) . '.'
+              : 'The slow reader stayed connected and kept receiving during every fast run.';
+emit '';
+
+# ---------------------------------------------------------------- targets
+emit '## Targets of the issue (this run)';
+emit '';
+my @targets;
+sub target {
+    my ($text, @checks) = @_;    # checks: [label, value, op, limit]
+    my $met = 1;
+    my @parts;
+    for my $ch (@checks) {
+        my ($label, $v, $op, $lim) = @$ch;
+        if (!defined $v) { $met = undef; push @parts, "$label n/a"; next; }
+        my $ok = $op eq '>=' ? $v >= $lim : $v <= $lim;
+        $met = 0 if defined $met && !$ok;
+        push @parts, sprintf('%s %s (%s %s)', $label, fmt($v), $op eq '>=' ? '≥' : '≤', $lim);
+    }
+    my $verdict = !defined $met ? '**no data**' : $met ? '**met**' : '**not met**';
+    emit "- $text: $verdict: " . join(', ', @parts) . '.';
+}
+sub rat { my ($a, $b) = @_; return defined $a && defined $b && $b > 0 ? $a / $b : undef }
+my $sl = $meta{server_limit} || 1;
+target('1 KiB over HTTP/1.1 ≥ 1.3× mod_proxy_http2 with ≤ 2 upstream connections per child',
+       [ 'req/s ratio', rat(med('1k-h1', 'gw', 'rps'), med('1k-h1', 'mp', 'rps')), '>=', 1.3 ],
+       [ 'upstream conns per child (max of runs)',
+         do { my $m = maxv(map { $_->{up_conns} } ok_runs('1k-h1', 'gw')); defined $m ? $m / $sl : undef },
+         '<=', 2 ]);
+target('1 KiB over HTTP/2 ≥ 1.3× mod_proxy_http2 and Apache CPU/request ≤ 0.6×',
+       [ 'req/s ratio', rat(med('1k-h2', 'gw', 'rps'), med('1k-h2', 'mp', 'rps')), '>=', 1.3 ],
+       [ 'CPU/request ratio', rat(med('1k-h2', 'gw', 'cpu10k'), med('1k-h2', 'mp', 'cpu10k')), '<=', 0.6 ]);
+target('20 MiB downloads ≥ 2.4× mod_proxy_http2 and ≥ 0.85× ceiling',
+       [ 'MB/s ratio to proxy_http2', rat(med('20m', 'gw', 'mbps'), med('20m', 'mp', 'mbps')), '>=', 2.4 ],
+       [ 'MB/s ratio to ceiling', rat(med('20m', 'gw', 'mbps'), med('20m', 'ceil', 'mbps')), '>=', 0.85 ]);
+target('1 MiB uploads ≥ 1.5× mod_proxy_http2',
+       [ 'MB/s ratio', rat(med('up1m', 'gw', 'mbps'), med('up1m', 'mp', 'mbps')), '>=', 1.5 ]);
+target('Apache CPU per GB ≤ 0.45× mod_proxy_http2 (20 MiB downloads)',
+       [ 'CPU/GB ratio', rat(med('20m', 'gw', 'cpugb'), med('20m', 'mp', 'cpugb')), '<=', 0.45 ]);
+for my $w (qw(1k-h2 1k-h1)) {
+    target("Upstream CPU per request ≤ 0.3× mod_proxy_http2's ($w)",
+           [ 'upstream CPU/request ratio', rat(med($w, 'gw', 'upus'), med($w, 'mp', 'upus')), '<=', 0.3 ]);
+}
+emit '';
+emit 'For information: Apache CPU per GB, h2gw ÷ proxy_http2: 100 KiB '
+  . (ratio(med('100k', 'gw', 'cpugb'), med('100k', 'mp', 'cpugb')) || 'n/a')
+  . ', uploads ' . (ratio(med('up1m', 'gw', 'cpugb'), med('up1m', 'mp', 'cpugb')) || 'n/a')
+  . '; slow reader, p99 of the fast requests with ÷ without: mod_h2gw '
+  . (ratio($slowv{gw}{'slow-on.p99_ms'}, $slowv{gw}{'slow-off.p99_ms'}) || 'n/a')
+  . ', mod_proxy_http2 '
+  . (ratio($slowv{mp}{'slow-on.p99_ms'}, $slowv{mp}{'slow-off.p99_ms'}) || 'n/a') . '.';
+emit '';
+
+# ---------------------------------------------------------------- failures, notes
+emit '## Failures and notes';
+emit '';
+my $nfail = 0;
+for my $w (sort keys %runs) {
+    for my $c (@cols) {
+        for my $r (@{ $runs{$w}{$c} // [] }) {
+            next unless !$r->{ok} || $r->{note};
+            $nfail++ unless $r->{ok};
+            emit "- $w / $colname{$c} / round $r->{round}: "
+              . ($r->{ok} ? 'ok' : '**FAILED** (left out of the medians)')
+              . ($r->{note} ? " — $r->{note}" : '');
+        }
+    }
+}
+emit "- No failed run." unless $nfail;
+emit '';
+if ($status_f && open my $jf, '<', $status_f) {
+    local $/;
+    my $j = <$jf> // '';
+    if ($j =~ /"servers":\[\{(.*?)\}\]/s) {
+        my $s = $1;
+        my @kv;
+        for my $k (qw(conns_open conns_opened conns_failed requests retries resets_sent
+                      resets_recv timeouts goaways_recv bytes_out bytes_in last_error)) {
+            push @kv, "$k=$1" if $s =~ /"$k":("(?:[^"\\]|\\.)*"|[^,}]*)/;
+        }
+        emit "mod_h2gw status page at the end (its one child): " . join(', ', @kv) . '.';
+        emit '';
+    }
+}
+emit 'Apache error_log lines (LogLevel warn, start/stop notices left out of the excerpt):';
+emit '';
+for my $c (qw(gw mp ceil)) {
+    emit "- $colname{$c}: " . ($errcount{$c} // 0) . ' lines'
+      . ($errlines{$c} ? '; most frequent: ' . join(' | ', map { s/^\s+//r } @{ $errlines{$c} }) : '');
+}
+print join("\n", @out), "\n";

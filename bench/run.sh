@@ -1,0 +1,534 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark (issue 6): the same workloads through
+#   gw      mod_h2gw                 (Apache, H2GWPass /gw/ -> t/h2up)
+#   mp      mod_proxy_http2          (same Apache build/MPM/threads, ProxyPass /mp/ -> t/h2up)
+#   ceil    ceiling: the same Apache answering from memory (bench/mod_bench_ceiling.c)
+#   direct  h2load straight to t/h2up (the machine's limit; Apache figures n/a)
+# interleaved within each round, repeated, medians reported; a table with
+# ratios to mod_proxy_http2 and to the ceiling, and the issue's targets.
+#
+# Usage (from the repository root, after `make`):
+#   bench/run.sh [--quick] [--out FILE] [--rounds N] [--duration SEC]
+#                [--workers "8 32"] [--no-sweep] [--keep]
+#   --quick       1 round, 2 s runs, no H2MaxWorkers sweep: < 2 minutes
+#   --out FILE    where the Markdown table goes (default bench/results/<timestamp>.md)
+#   --rounds N    rounds (default 3; quick 1)
+#   --duration S  main duration of each h2load run (default 4; quick 2)
+#   --workers L   H2MinWorkers=H2MaxWorkers values to sweep (default "8 32")
+#   --no-sweep    use the first --workers value for every Apache column
+#   --keep        keep the scratch directory (configs, logs, h2load output)
+#
+# Apache setup (one instance per Apache column, all alike except the
+# column's own module and location): MPM event, ServerLimit 1 (one child
+# process, so "per child" figures are the instance's), ThreadsPerChild 64,
+# KeepAlive with unlimited requests, Protocols h2c http/1.1 + H2Direct on,
+# no access log, LogLevel warn, its own ServerRoot in a scratch directory
+# and free loopback ports. Everything the script starts is stopped on exit,
+# Ctrl-C included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+
+# ------------------------------------------------------------------ options
+QUICK=0
+OUT=""
+ROUNDS=""
+DUR=""
+WORKERS="8 32"
+SWEEP=1
+KEEP=0
+SERVER_LIMIT=1
+THREADS=64
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) QUICK=1 ;;
+    --out) OUT=${2:?--out needs a file}; shift ;;
+    --out=*) OUT=${1#--out=} ;;
+    --rounds) ROUNDS=${2:?}; shift ;;
+    --duration) DUR=${2:?}; shift ;;
+    --workers) WORKERS=${2:?}; shift ;;
+    --no-sweep) SWEEP=0 ;;
+    --keep) KEEP=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ "$QUICK" = 1 ]; then
+    ROUNDS=${ROUNDS:-1}; DUR=${DUR:-2}; SWEEP=0; WARM_MS=300; SETTLE=0.7
+else
+    ROUNDS=${ROUNDS:-3}; DUR=${DUR:-4}; WARM_MS=500; SETTLE=1
+fi
+set -- $WORKERS
+[ "$SWEEP" = 1 ] && [ $# -lt 2 ] && SWEEP=0
+FIXED_WORKERS=$1
+
+# ------------------------------------------------------------------ tools
+missing=""
+need() {  # command, Debian package
+    command -v "$1" >/dev/null 2>&1 || missing="$missing\n  $1: apt-get install $2"
+}
+need apxs apache2-dev
+need h2load nghttp2-client
+need curl curl
+need perl perl-base
+need awk mawk
+need gcc build-essential
+need getconf libc-bin
+need pgrep procps
+need sort coreutils
+if [ -n "$missing" ]; then
+    printf "run.sh: missing tools:$missing\n" >&2
+    exit 1
+fi
+MODS=$(apxs -q LIBEXECDIR)
+HTTPD="$(apxs -q SBINDIR)/$(apxs -q TARGET)"
+[ -x "$HTTPD" ] || { echo "run.sh: $HTTPD not found: apt-get install apache2" >&2; exit 1; }
+for m in mpm_event http2 proxy proxy_http2 authz_core; do
+    [ -f "$MODS/mod_$m.so" ] || { echo "run.sh: $MODS/mod_$m.so missing: apt-get install apache2" >&2; exit 1; }
+done
+for f in .libs/mod_h2gw.so t/h2up/h2up; do
+    [ -e "$TOP/$f" ] || { echo "run.sh: $f is not built: run make in $TOP" >&2; exit 1; }
+done
+HZ=$(getconf CLK_TCK)
+
+# ------------------------------------------------------------------ scratch, cleanup
+W=$(mktemp -d /tmp/h2gw-bench.XXXXXX)
+chmod 755 "$W"
+mkdir -p "$W/runs"
+STARTED=()      # every pid we started, in order
+SLOW_PID=""
+UP_PID=""
+
+stop_pid() {  # TERM, wait up to 10 s, then KILL
+    local p=$1 i
+    kill -TERM "$p" 2>/dev/null || return 0
+    for i in $(seq 100); do
+        kill -0 "$p" 2>/dev/null || break
+        # reap it if it is our child (a zombie still answers kill -0)
+        if [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = Z ]; then break; fi
+        sleep 0.1
+    done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+}
+cleanup() {
+    local rc=$? i
+    trap - EXIT INT TERM
+    set +e
+    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+        stop_pid "${STARTED[$i]}"
+    done
+    if [ "$KEEP" = 1 ]; then
+        echo "scratch directory kept: $W" >&2
+    else
+        rm -rf "$W"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+free_port() {  # as H2GW::Upstream::free_port: bind port 0, read it, release
+    perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0,
+            Proto => "tcp", Listen => 1) or die "bind: $!\n";
+        print $s->sockport, "\n";'
+}
+
+T_START=$(date +%s)
+STAMP=$(date +%Y%m%d-%H%M%S)
+[ -n "$OUT" ] || OUT="$TOP/bench/results/$STAMP.md"
+mkdir -p "$(dirname "$OUT")"
+
+# The module under test is copied, so a rebuild during the run cannot
+# change the mapped file under the running Apache.
+cp "$TOP/.libs/mod_h2gw.so" "$W/mod_h2gw.so"
+if nm -D "$W/mod_h2gw.so" 2>/dev/null | grep -q __asan_; then
+    log "warning: .libs/mod_h2gw.so is a sanitizer build; figures will be meaningless"
+fi
+
+# ------------------------------------------------------------------ ceiling module
+log "building bench/mod_bench_ceiling.c with apxs"
+mkdir -p "$W/ceiling"
+cp "$TOP/bench/mod_bench_ceiling.c" "$W/ceiling/"
+if ! (cd "$W/ceiling" && apxs -c mod_bench_ceiling.c) > "$W/ceiling/build.log" 2>&1; then
+    cat "$W/ceiling/build.log" >&2
+    echo "run.sh: apxs -c mod_bench_ceiling.c failed" >&2
+    exit 1
+fi
+CEIL_SO="$W/ceiling/.libs/mod_bench_ceiling.so"
+
+# ------------------------------------------------------------------ upstream
+"$TOP/t/h2up/h2up" --port 0 --port-file "$W/h2up.port" --quiet --die-with-parent \
+    < /dev/null > "$W/h2up.log" 2>&1 &
+UP_PID=$!
+STARTED+=("$UP_PID")
+for i in $(seq 100); do [ -s "$W/h2up.port" ] && break; sleep 0.05; done
+[ -s "$W/h2up.port" ] || { cat "$W/h2up.log" >&2; echo "run.sh: h2up did not start" >&2; exit 1; }
+UP_PORT=$(cat "$W/h2up.port")
+UP="http://127.0.0.1:$UP_PORT"
+upc() { curl -s --max-time 10 --http2-prior-knowledge "$UP$1"; }
+upc /_stats > /dev/null || { echo "run.sh: h2up does not answer" >&2; exit 1; }
+
+# ------------------------------------------------------------------ Apache instances
+declare -A AP_PID AP_PORT AP_DIR AP_WORKERS
+
+write_conf() {  # col workers dir port
+    local col=$1 wk=$2 d=$3 port=$4 user_line="" colconf
+    if [ "$(id -u)" -eq 0 ]; then user_line=$'User nobody\nGroup nogroup'; fi
+    case "$col" in
+    gw) colconf="LoadModule h2gw_module \"$W/mod_h2gw.so\"
+# mod_h2gw with its defaults (max-conns=4, max-streams=100, window 256K).
+H2GWPass /gw/ h2c://127.0.0.1:$UP_PORT/
+<Location /h2gw-status>
+    SetHandler h2gw-status
+    Require all granted
+</Location>" ;;
+    mp) colconf="LoadModule proxy_module \"$MODS/mod_proxy.so\"
+LoadModule proxy_http2_module \"$MODS/mod_proxy_http2.so\"
+# mod_proxy_http2 has no directives of its own; connections are mod_proxy's
+# worker pool. httpd 2.4 documents enablereuse (the inverse of disablereuse)
+# as On by default for workers defined by ProxyPass, and mod_proxy_http2's
+# page says requests to the same backend go over one reused TCP connection
+# when possible; reuse is written out explicitly so no default can turn it
+# off (RewriteRule [P] and the default worker would not reuse). The pool
+# size (max=) stays at its default, ThreadsPerChild, so every worker thread
+# can hold a backend connection; no ping=, ttl= or timeouts that would add
+# work per request. ProxyPreserveHost Off and X-Forwarded-* headers, like
+# mod_h2gw's defaults.
+ProxyPass /mp/ h2c://127.0.0.1:$UP_PORT/ enablereuse=on" ;;
+    ceil) colconf="LoadModule bench_ceiling_module \"$CEIL_SO\"
+<Location /ceil/>
+    SetHandler bench-ceiling
+</Location>" ;;
+    esac
+    cat > "$d/httpd.conf" <<CONF
+# bench/run.sh, column $col, H2MinWorkers=H2MaxWorkers=$wk
+ServerRoot "$d"
+DefaultRuntimeDir "$d/run"
+ServerName localhost
+Listen 127.0.0.1:$port
+PidFile "$d/run/httpd.pid"
+ErrorLog "$d/error_log"
+LogLevel warn
+$user_line
+LoadModule mpm_event_module "$MODS/mod_mpm_event.so"
+LoadModule authz_core_module "$MODS/mod_authz_core.so"
+LoadModule http2_module "$MODS/mod_http2.so"
+StartServers 1
+ServerLimit $SERVER_LIMIT
+ThreadLimit $THREADS
+ThreadsPerChild $THREADS
+MaxRequestWorkers $((SERVER_LIMIT * THREADS))
+MinSpareThreads 1
+MaxSpareThreads $((SERVER_LIMIT * THREADS))
+MaxConnectionsPerChild 0
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 30
+Timeout 60
+Protocols h2c http/1.1
+H2Direct on
+H2MinWorkers $wk
+H2MaxWorkers $wk
+DocumentRoot "$d/htdocs"
+<Directory />
+    Require all granted
+</Directory>
+$colconf
+CONF
+}
+
+start_apache() {  # col workers
+    local col=$1 wk=$2 d port pid i
+    d="$W/ap-$col-$wk"
+    port=$(free_port)
+    mkdir -p "$d/run" "$d/htdocs"
+    chmod 755 "$d" "$d/htdocs"
+    write_conf "$col" "$wk" "$d" "$port"
+    "$HTTPD" -f "$d/httpd.conf" -DFOREGROUND < /dev/null > "$d/stdout" 2>&1 &
+    pid=$!
+    STARTED+=("$pid")
+    for i in $(seq 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then break; fi
+        if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
+            AP_PID[$col]=$pid; AP_PORT[$col]=$port; AP_DIR[$col]=$d; AP_WORKERS[$col]=$wk
+            return 0
+        fi
+        sleep 0.1
+    done
+    cat "$d/stdout" "$d/error_log" >&2 2>/dev/null || true
+    echo "run.sh: Apache for column $col did not start (config $d/httpd.conf)" >&2
+    exit 1
+}
+stop_apache() {  # col
+    local col=$1
+    stop_pid "${AP_PID[$col]}"
+    cp "${AP_DIR[$col]}/error_log" "$W/error_log.$col.${AP_WORKERS[$col]}" 2>/dev/null || true
+    unset "AP_PID[$col]"
+}
+
+# ------------------------------------------------------------------ measuring
+children() { pgrep -P "$1" 2>/dev/null || true; }
+ticks_self() {  # utime+stime of one process (+cutime+cstime with "all")
+    local rest
+    rest=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    # after "comm) ": state=1 ... utime=12 stime=13 cutime=14 cstime=15
+    if [ "${2:-}" = all ]; then
+        awk '{print $12 + $13 + $14 + $15}' <<< "$rest"
+    else
+        awk '{print $12 + $13}' <<< "$rest"
+    fi
+}
+# CPU ticks of an Apache instance: the parent with its reaped children,
+# plus the live children (all their threads).
+ticks_tree() {
+    local p=$1 t c
+    t=$(ticks_self "$p" all)
+    for c in $(children "$p"); do t=$((t + $(ticks_self "$c"))); done
+    echo "$t"
+}
+reset_hwm() { local c; for c in $(children "$1"); do echo 5 > "/proc/$c/clear_refs" 2>/dev/null || true; done; }
+peak_rss_kb() {  # the largest VmHWM among the children
+    local c m=0 v
+    for c in $(children "$1"); do
+        v=$(awk '/^VmHWM/ {print $2}' "/proc/$c/status" 2>/dev/null || echo 0)
+        [ "${v:-0}" -gt "$m" ] && m=$v
+    done
+    echo "$m"
+}
+stat_of() { awk -F= -v k="$2" '$1 == k {print $2}' <<< "$1"; }
+
+col_base() {  # col -> URL prefix
+    case "$1" in
+    gw) echo "http://127.0.0.1:${AP_PORT[gw]}/gw" ;;
+    mp) echo "http://127.0.0.1:${AP_PORT[mp]}/mp" ;;
+    ceil) echo "http://127.0.0.1:${AP_PORT[ceil]}/ceil" ;;
+    direct) echo "$UP" ;;
+    esac
+}
+
+RUNS="$W/runs.tsv"
+printf 'workload\tcolumn\tround\tok\trps\tmbps\tmean_us\tp99_us\tap_cpu_s\tup_cpu_s\tup_reqs\tup_conns\tup_new\trss_kb\tdone\tbytes\tnote\n' > "$RUNS"
+
+# One h2load run, recorded as a line of runs.tsv.
+#   measure WORKLOAD COL ROUND FRONTEND(h1|h2) CLIENTS STREAMS PATH UPLOAD_FILE|- [NOTE]
+measure() {
+    local wl=$1 col=$2 round=$3 fe=$4 nc=$5 ns=$6 path=$7 upfile=$8 extra_note=${9:-}
+    local tag="$wl.$col.$round" base url apid="" args=() rc=0
+    local t0=0 t1=0 u0 u1 out lat stats ok=1 note="$extra_note"
+    base=$(col_base "$col")
+    url="$base$path"
+    [ "$col" = direct ] || apid=${AP_PID[$col]}
+    if [ "$fe" = h1 ]; then
+        if [ "$col" = direct ]; then
+            # h2up speaks only h2c: as many connections, one stream each.
+            args=(-c "$nc" -m 1)
+            note="${note:+$note; }direct: h2c -m 1"
+        else
+            args=(--h1 -c "$nc")
+        fi
+    else
+        args=(-c "$nc" -m "$ns")
+    fi
+    [ "$upfile" != - ] && args+=(-d "$upfile")
+    upc /_reset > /dev/null
+    if [ -n "$apid" ]; then reset_hwm "$apid"; t0=$(ticks_tree "$apid"); fi
+    u0=$(ticks_self "$UP_PID")
+    h2load "${args[@]}" -D "$DUR" --warm-up-time "${WARM_MS}ms" \
+        --log-file "$W/runs/$tag.log" "$url" > "$W/runs/$tag.out" 2>&1 || rc=$?
+    u1=$(ticks_self "$UP_PID")
+    if [ -n "$apid" ]; then t1=$(ticks_tree "$apid"); fi
+    stats=$(upc /_stats)
+    out="$W/runs/$tag.out"
+    local rps done_ succ failed errored timeout n2 n3 n4 n5 bytes mbps
+    rps=$(awk '/^finished in/ {for (i = 1; i <= NF; i++) if ($i == "req/s,") print $(i-1)}' "$out")
+    read -r done_ succ failed errored timeout < <(sed -n 's/^requests: .* \([0-9]*\) done, \([0-9]*\) succeeded, \([0-9]*\) failed, \([0-9]*\) errored, \([0-9]*\) timeout.*/\1 \2 \3 \4 \5/p' "$out")
+    read -r n2 n3 n4 n5 < <(sed -n 's/^status codes: \([0-9]*\) 2xx, \([0-9]*\) 3xx, \([0-9]*\) 4xx, \([0-9]*\) 5xx.*/\1 \2 \3 \4/p' "$out")
+    bytes=$(sed -n 's/^traffic: [^(]*(\([0-9]*\)) total.*/\1/p' "$out")
+    : "${rps:=0}" "${done_:=0}" "${succ:=0}" "${failed:=0}" "${errored:=0}" "${timeout:=0}"
+    : "${n2:=0}" "${n3:=0}" "${n4:=0}" "${n5:=0}" "${bytes:=0}"
+    if [ "$upfile" != - ]; then
+        bytes=$((succ * $(stat -c %s "$upfile")))   # request bodies sent
+    fi
+    mbps=$(awk -v b="$bytes" -v d="$DUR" 'BEGIN {printf "%.1f", b / d / 1e6}')
+    # Latency from the per-request log: mean and p99 (nearest rank).
+    lat="0 0 0 0"
+    if [ -s "$W/runs/$tag.log" ]; then
+        lat=$(awk -F'\t' '{ n++; s += $3; if ($2 < 200 || $2 > 299) bad++ }
+                 END { printf "%d %.0f %d", n, n ? s / n : 0, bad }' "$W/runs/$tag.log")
+        local n k p99
+        n=${lat%% *}
+        k=$(( (n * 99 + 99) / 100 ))
+        p99=$(cut -f3 "$W/runs/$tag.log" | sort -n | sed -n "${k}p")
+        lat="$lat ${p99:-0}"
+    fi
+    local nlog mean bad p99v
+    read -r nlog mean bad p99v <<< "$lat"
+    if [ "$rc" != 0 ]; then ok=0; note="${note:+$note; }h2load exit $rc"; fi
+    if [ $((failed + errored + timeout)) -gt 0 ]; then
+        ok=0; note="${note:+$note; }h2load: $failed failed, $errored errored, $timeout timeout"
+    fi
+    if [ $((n3 + n4 + n5)) -gt 0 ] || [ "${bad:-0}" -gt 0 ]; then
+        ok=0; note="${note:+$note; }non-2xx: ${n3} 3xx, ${n4} 4xx, ${n5} 5xx"
+    fi
+    if [ "$succ" = 0 ]; then ok=0; note="${note:+$note; }no request succeeded"; fi
+    local apcpu="" rss="" upcpu upreqs upconns upnew
+    if [ -n "$apid" ]; then
+        apcpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN {printf "%.3f", t / hz}')
+        rss=$(peak_rss_kb "$apid")
+        if [ "$(children "$apid" | wc -l)" != "$SERVER_LIMIT" ]; then
+            note="${note:+$note; }children: $(children "$apid" | wc -l)"
+        fi
+    fi
+    upcpu=$(awk -v t=$((u1 - u0)) -v hz="$HZ" 'BEGIN {printf "%.3f", t / hz}')
+    upreqs=$(stat_of "$stats" requests)
+    upconns=$(stat_of "$stats" conns)
+    # accepted counts every TCP connection since /_reset, the one that
+    # asked for /_stats included (it is accepted before it is answered).
+    upnew=$(( $(stat_of "$stats" accepted) - 1 ))
+    [ "$(stat_of "$stats" rst_recv)" -gt 0 ] 2>/dev/null && note="${note:+$note; }upstream saw $(stat_of "$stats" rst_recv) RST_STREAM"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$wl" "$col" "$round" "$ok" "$rps" "$mbps" "$mean" "$p99v" "$apcpu" "$upcpu" \
+        "$upreqs" "$upconns" "$upnew" "$rss" "$succ" "$bytes" "$note" >> "$RUNS"
+    log "$(printf '%-8s %-6s r%s %s %10s req/s %8s MB/s  mean %6sus p99 %7sus%s' \
+        "$wl" "$col" "$round" "$([ $ok = 1 ] && echo ok || echo FAIL)" "$rps" "$mbps" "$mean" "$p99v" "${note:+  [$note]}")"
+    rm -f "$W/runs/$tag.log"   # can be large
+}
+
+# ------------------------------------------------------------------ workloads
+# name | frontend | clients | streams/conn | path | upload file | description
+UPFILE="$W/upload-1MiB.bin"
+head -c 1048576 /dev/urandom > "$UPFILE"
+SLOW_SIZE=$((64 * 1024 * 1024))
+SLOW_RATE=100k
+WORKLOADS=(
+    "1k-h2|h2|4|32|/data?size=1024|-|1 KiB GET, HTTP/2 frontend (h2load -c 4 -m 32)"
+    "1k-h1|h1|32|1|/data?size=1024|-|1 KiB GET, HTTP/1.1 frontend (h2load --h1 -c 32)"
+    "100k|h1|8|1|/data?size=102400|-|100 KiB GET, HTTP/1.1 frontend (h2load --h1 -c 8)"
+    "20m|h1|4|1|/data?size=20971520|-|20 MiB GET, HTTP/1.1 frontend (h2load --h1 -c 4)"
+    "up1m|h1|8|1|/upload|$UPFILE|1 MiB POST, HTTP/1.1 frontend (h2load --h1 -c 8 -d 1MiB)"
+)
+SLOW_FAST="h2|2|8|/data?size=1024"   # the fast requests of the slow-reader test
+
+slow_reader_test() {  # col round
+    local col=$1 round=$2 base curlproto size0 size1 alive note
+    IFS='|' read -r sfe snc sns spath <<< "$SLOW_FAST"
+    measure slow-off "$col" "$round" "$sfe" "$snc" "$sns" "$spath" -
+    base=$(col_base "$col")
+    if [ "$col" = direct ]; then curlproto=--http2-prior-knowledge; else curlproto=--http1.1; fi
+    rm -f "$W/slow.body"
+    curl -s $curlproto --limit-rate "$SLOW_RATE" -o "$W/slow.body" \
+        "$base/data?size=$SLOW_SIZE" < /dev/null 2> "$W/slow.err" &
+    SLOW_PID=$!
+    STARTED+=("$SLOW_PID")
+    sleep "$SETTLE"
+    size0=$(stat -c %s "$W/slow.body" 2>/dev/null || echo 0)
+    note=""
+    # measure resets the upstream counters after the slow request began:
+    # its connection counts in up_conns only if fast requests use it too.
+    measure slow-on "$col" "$round" "$sfe" "$snc" "$sns" "$spath" - "slow reader at $SLOW_RATE/s"
+    size1=$(stat -c %s "$W/slow.body" 2>/dev/null || echo 0)
+    alive=1; kill -0 "$SLOW_PID" 2>/dev/null || alive=0
+    stop_pid "$SLOW_PID"
+    SLOW_PID=""
+    if [ "$alive" = 0 ]; then
+        note="slow reader ended early ($(cat "$W/slow.err"))"
+    elif [ "$size1" -le "$size0" ]; then
+        note="slow reader made no progress during the fast run ($size0 -> $size1 bytes)"
+    fi
+    printf 'slow-check\t%s\t%s\t%s\t%s\t%s\n' "$col" "$round" "$size0" "$size1" "$note" >> "$W/slowcheck.tsv"
+    [ -n "$note" ] && log "$col: $note"
+    return 0
+}
+
+# ------------------------------------------------------------------ run
+APACHE_COLS=(gw mp ceil)
+ALL_COLS=(gw mp ceil direct)
+: > "$W/sweep.tsv"
+: > "$W/slowcheck.tsv"
+
+if [ "$SWEEP" = 1 ]; then
+    log "H2MinWorkers/H2MaxWorkers sweep ($WORKERS) on 1 KiB over HTTP/2, one run each"
+    IFS='|' read -r _ sfe snc sns spath _ _ <<< "${WORKLOADS[0]}"
+    for col in "${APACHE_COLS[@]}"; do
+        for wk in $WORKERS; do
+            start_apache "$col" "$wk"
+            measure "sweep-$wk" "$col" 0 "$sfe" "$snc" "$sns" "$spath" -
+            printf '%s\t%s\t%s\n' "$col" "$wk" "$(awk -F'\t' -v w="sweep-$wk" -v c="$col" '$1 == w && $2 == c {print ($4 ? $5 : 0)}' "$RUNS" | tail -1)" >> "$W/sweep.tsv"
+            stop_apache "$col"
+        done
+    done
+fi
+for col in "${APACHE_COLS[@]}"; do
+    wk=$FIXED_WORKERS
+    if [ "$SWEEP" = 1 ]; then
+        wk=$(awk -F'\t' -v c="$col" '$1 == c && $3 > best {best = $3; w = $2} END {print w}' "$W/sweep.tsv")
+        wk=${wk:-$FIXED_WORKERS}
+    fi
+    start_apache "$col" "$wk"
+    log "column $col: Apache pid ${AP_PID[$col]} port ${AP_PORT[$col]}, H2MaxWorkers $wk"
+done
+
+for round in $(seq "$ROUNDS"); do
+    log "round $round of $ROUNDS"
+    ncols=${#ALL_COLS[@]}
+    for spec in "${WORKLOADS[@]}"; do
+        IFS='|' read -r wl fe nc ns path upfile _ <<< "$spec"
+        # Interleaved: every workload runs in every column in turn, the
+        # order rotating from round to round.
+        for ((k = 0; k < ncols; k++)); do
+            col=${ALL_COLS[$(( (k + round - 1) % ncols ))]}
+            measure "$wl" "$col" "$round" "$fe" "$nc" "$ns" "$path" "$upfile"
+        done
+    done
+    for ((k = 0; k < ncols; k++)); do
+        col=${ALL_COLS[$(( (k + round - 1) % ncols ))]}
+        slow_reader_test "$col" "$round"
+    done
+done
+
+curl -s --max-time 5 "http://127.0.0.1:${AP_PORT[gw]}/h2gw-status?json" > "$W/h2gw-status.json" || true
+for col in "${APACHE_COLS[@]}"; do stop_apache "$col"; done
+T_END=$(date +%s)
+
+# ------------------------------------------------------------------ report
+{
+    printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+    printf 'mode\t%s\n' "$([ "$QUICK" = 1 ] && echo quick || echo full)"
+    printf 'rounds\t%s\n' "$ROUNDS"
+    printf 'duration\t%s\n' "$DUR"
+    printf 'warmup_ms\t%s\n' "$WARM_MS"
+    printf 'elapsed_s\t%s\n' "$((T_END - T_START))"
+    printf 'host\t%s cores, %s, kernel %s\n' "$(nproc)" "$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')" "$(uname -r)"
+    printf 'httpd\t%s\n' "$("$HTTPD" -v | sed -n 's/^Server version: //p')"
+    printf 'h2load\t%s\n' "$(h2load --version 2>&1 | head -1)"
+    printf 'module\t%s\n' "$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown), .libs/mod_h2gw.so of $(date -r "$TOP/.libs/mod_h2gw.so" '+%F %T')"
+    printf 'server_limit\t%s\n' "$SERVER_LIMIT"
+    printf 'threads\t%s\n' "$THREADS"
+    printf 'sweep\t%s\n' "$SWEEP"
+    printf 'workers_list\t%s\n' "$WORKERS"
+    for col in "${APACHE_COLS[@]}"; do printf 'workers_%s\t%s\n' "$col" "${AP_WORKERS[$col]}"; done
+    printf 'slow\t%s bytes at %s/s (curl --limit-rate), fast: %s\n' "$SLOW_SIZE" "$SLOW_RATE" "$SLOW_FAST"
+    for spec in "${WORKLOADS[@]}"; do
+        IFS='|' read -r wl _ _ _ _ _ desc <<< "$spec"
+        printf 'wl\t%s\t%s\n' "$wl" "$desc"
+    done
+    for col in "${APACHE_COLS[@]}"; do
+        f="$W/error_log.$col.${AP_WORKERS[$col]}"
+        printf 'errlog\t%s\t%s\n' "$col" "$(grep -c . "$f" 2>/dev/null || echo 0)"
+        grep -v 'AH00489\|AH00094\|AH00492\|AH00491\|AH00169' "$f" 2>/dev/null \
+            | sed 's/^\[[^]]*\] //; s/\[pid [^]]*\] //; s/\[client [^]]*\] //' \
+            | sort | uniq -c | sort -rn | head -5 | sed "s/^/errline\t$col\t/"
+    done
+} > "$W/meta.tsv"
+
+perl "$TOP/bench/report.pl" "$W/meta.tsv" "$RUNS" "$W/sweep.tsv" "$W/slowcheck.tsv" \
+    "$W/h2gw-status.json" > "$OUT"
+cat "$OUT"
+echo
+echo "written to $OUT"
