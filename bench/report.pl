@@ -40,8 +40,8 @@ while (<$rf>) {
         ? $r{ap_cpu_s} / $r{done} * 10000 : undef;
     $r{cpugb} = $r{ap_cpu_s} ne '' && $r{bytes} > 0
         ? $r{ap_cpu_s} / ($r{bytes} / 1e9) : undef;
-    $r{upus} = $r{up_reqs} && $r{up_reqs} > 0
-        ? $r{up_cpu_s} / $r{up_reqs} * 1e6 : undef;
+    $r{upus} = $r{up_cpu_s} ne '' && $r{done} > 0
+        ? $r{up_cpu_s} / $r{done} * 1e6 : undef;
     $r{rss_mib} = $r{rss_kb} ne '' ? $r{rss_kb} / 1024 : undef;
     $r{mean_ms} = $r{mean_us} / 1000;
     $r{p99_ms} = $r{p99_us} / 1000;
@@ -185,8 +185,8 @@ emit '';
 emit 'Figures: MB/s = 10^6 bytes/s of response bodies received (uploads: request bodies sent '
   . 'by completed requests); latency from h2load --log-file (all requests of the main period; '
   . 'p99 = nearest rank); Apache CPU = utime+stime of the parent, its reaped and its live '
-  . 'children (/proc/PID/stat), per 10,000 completed requests or per GB; upstream CPU = h2up '
-  . 'utime+stime per request it counted; RSS = VmHWM of the child (peak reset before each run '
+  . 'children (/proc/PID/stat) over h2load\'s main period, per 10,000 completed requests or '
+  . 'per GB; upstream CPU = h2up utime+stime over the main period per completed request; RSS = VmHWM of the child (peak reset before each run '
   . 'through /proc/PID/clear_refs); upstream conns = h2up /_stats `conns` (connections that '
   . 'carried a request during the run) / `accepted` − 1 (new TCP connections; the /_stats '
   . 'request\'s own connection left out). Apache figures are n/a for `direct`; upstream '

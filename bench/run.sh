@@ -61,6 +61,7 @@ if [ "$QUICK" = 1 ]; then
 else
     ROUNDS=${ROUNDS:-3}; DUR=${DUR:-4}; WARM_MS=500; SETTLE=1
 fi
+WARM_S=$(awk -v m="$WARM_MS" 'BEGIN {printf "%.3f", m / 1000}')
 set -- $WORKERS
 [ "$SWEEP" = 1 ] && [ $# -lt 2 ] && SWEEP=0
 FIXED_WORKERS=$1
@@ -98,12 +99,18 @@ HZ=$(getconf CLK_TCK)
 W=$(mktemp -d /tmp/h2gw-bench.XXXXXX)
 chmod 755 "$W"
 mkdir -p "$W/runs"
-STARTED=()      # every pid we started, in order
+declare -A STARTED   # pid -> what, for every process we started and still run
 SLOW_PID=""
 UP_PID=""
+H2LOAD_PID=""
+track() { STARTED[$1]=$2; }
 
-stop_pid() {  # TERM, wait up to 10 s, then KILL
+stop_pid() {  # TERM, wait up to 10 s, then KILL; only a child of this script
     local p=$1 i
+    [ -n "$p" ] || return 0
+    if [ "$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $2}')" != "$$" ]; then
+        unset "STARTED[$p]"; return 0   # gone (or reaped and the pid reused)
+    fi
     kill -TERM "$p" 2>/dev/null || return 0
     for i in $(seq 100); do
         kill -0 "$p" 2>/dev/null || break
@@ -113,14 +120,18 @@ stop_pid() {  # TERM, wait up to 10 s, then KILL
     done
     kill -KILL "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
+    unset "STARTED[$p]"   # reaped: the pid may be reused, never signal it again
 }
 cleanup() {
-    local rc=$? i
+    local rc=$? p
     trap - EXIT INT TERM
     set +e
-    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
-        stop_pid "${STARTED[$i]}"
+    # h2load and the slow reader first, then Apache, the upstream last.
+    for p in $H2LOAD_PID $SLOW_PID; do stop_pid "$p"; done
+    for p in "${!STARTED[@]}"; do
+        [ "${STARTED[$p]}" = upstream ] || stop_pid "$p"
     done
+    for p in "${!STARTED[@]}"; do stop_pid "$p"; done
     if [ "$KEEP" = 1 ]; then
         echo "scratch directory kept: $W" >&2
     else
@@ -166,7 +177,7 @@ CEIL_SO="$W/ceiling/.libs/mod_bench_ceiling.so"
 "$TOP/t/h2up/h2up" --port 0 --port-file "$W/h2up.port" --quiet --die-with-parent \
     < /dev/null > "$W/h2up.log" 2>&1 &
 UP_PID=$!
-STARTED+=("$UP_PID")
+track "$UP_PID" upstream
 for i in $(seq 100); do [ -s "$W/h2up.port" ] && break; sleep 0.05; done
 [ -s "$W/h2up.port" ] || { cat "$W/h2up.log" >&2; echo "run.sh: h2up did not start" >&2; exit 1; }
 UP_PORT=$(cat "$W/h2up.port")
@@ -252,7 +263,7 @@ start_apache() {  # col workers
     write_conf "$col" "$wk" "$d" "$port"
     "$HTTPD" -f "$d/httpd.conf" -DFOREGROUND < /dev/null > "$d/stdout" 2>&1 &
     pid=$!
-    STARTED+=("$pid")
+    track "$pid" "apache $col"
     for i in $(seq 100); do
         if ! kill -0 "$pid" 2>/dev/null; then break; fi
         if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
@@ -337,10 +348,18 @@ measure() {
     fi
     [ "$upfile" != - ] && args+=(-d "$upfile")
     upc /_reset > /dev/null
-    if [ -n "$apid" ]; then reset_hwm "$apid"; t0=$(ticks_tree "$apid"); fi
-    u0=$(ticks_self "$UP_PID")
+    if [ -n "$apid" ]; then reset_hwm "$apid"; fi
     h2load "${args[@]}" -D "$DUR" --warm-up-time "${WARM_MS}ms" \
-        --log-file "$W/runs/$tag.log" "$url" > "$W/runs/$tag.out" 2>&1 || rc=$?
+        --log-file "$W/runs/$tag.log" "$url" > "$W/runs/$tag.out" 2>&1 &
+    H2LOAD_PID=$!
+    track "$H2LOAD_PID" h2load
+    # CPU is sampled over the main period only (h2load's figures too).
+    sleep "$WARM_S"
+    u0=$(ticks_self "$UP_PID")
+    if [ -n "$apid" ]; then t0=$(ticks_tree "$apid"); fi
+    wait "$H2LOAD_PID" || rc=$?
+    unset "STARTED[$H2LOAD_PID]"
+    H2LOAD_PID=""
     u1=$(ticks_self "$UP_PID")
     if [ -n "$apid" ]; then t1=$(ticks_tree "$apid"); fi
     stats=$(upc /_stats)
@@ -356,16 +375,20 @@ measure() {
         bytes=$((succ * $(stat -c %s "$upfile")))   # request bodies sent
     fi
     mbps=$(awk -v b="$bytes" -v d="$DUR" 'BEGIN {printf "%.1f", b / d / 1e6}')
-    # Latency from the per-request log: mean and p99 (nearest rank).
+    # Latency from the per-request log: mean and p99 (nearest rank). A
+    # request that began in the warm-up and ended in the main period is
+    # logged with status 0 (h2load counts it as a success): left out.
     lat="0 0 0 0"
     if [ -s "$W/runs/$tag.log" ]; then
-        lat=$(awk -F'\t' '{ n++; s += $3; if ($2 < 200 || $2 > 299) bad++ }
+        awk -F'\t' '$2 != 0 {print $3}' "$W/runs/$tag.log" | sort -n > "$W/runs/$tag.lat"
+        lat=$(awk -F'\t' '$2 != 0 { n++; s += $3; if ($2 < 200 || $2 > 299) bad++ }
                  END { printf "%d %.0f %d", n, n ? s / n : 0, bad }' "$W/runs/$tag.log")
         local n k p99
         n=${lat%% *}
         k=$(( (n * 99 + 99) / 100 ))
-        p99=$(cut -f3 "$W/runs/$tag.log" | sort -n | sed -n "${k}p")
+        p99=$(sed -n "${k}p" "$W/runs/$tag.lat")
         lat="$lat ${p99:-0}"
+        rm -f "$W/runs/$tag.lat"
     fi
     local nlog mean bad p99v
     read -r nlog mean bad p99v <<< "$lat"
@@ -374,7 +397,7 @@ measure() {
         ok=0; note="${note:+$note; }h2load: $failed failed, $errored errored, $timeout timeout"
     fi
     if [ $((n3 + n4 + n5)) -gt 0 ] || [ "${bad:-0}" -gt 0 ]; then
-        ok=0; note="${note:+$note; }non-2xx: ${n3} 3xx, ${n4} 4xx, ${n5} 5xx"
+        ok=0; note="${note:+$note; }non-2xx: ${n3} 3xx, ${n4} 4xx, ${n5} 5xx, ${bad:-0} in the log"
     fi
     if [ "$succ" = 0 ]; then ok=0; note="${note:+$note; }no request succeeded"; fi
     local apcpu="" rss="" upcpu upreqs upconns upnew
@@ -386,6 +409,7 @@ measure() {
         fi
     fi
     upcpu=$(awk -v t=$((u1 - u0)) -v hz="$HZ" 'BEGIN {printf "%.3f", t / hz}')
+    [ "$col" = ceil ] && upcpu=""
     upreqs=$(stat_of "$stats" requests)
     upconns=$(stat_of "$stats" conns)
     # accepted counts every TCP connection since /_reset, the one that
@@ -405,7 +429,7 @@ measure() {
 UPFILE="$W/upload-1MiB.bin"
 head -c 1048576 /dev/urandom > "$UPFILE"
 SLOW_SIZE=$((64 * 1024 * 1024))
-SLOW_RATE=100k
+SLOW_RATE=102400   # bytes/s
 WORKLOADS=(
     "1k-h2|h2|4|32|/data?size=1024|-|1 KiB GET, HTTP/2 frontend (h2load -c 4 -m 32)"
     "1k-h1|h1|32|1|/data?size=1024|-|1 KiB GET, HTTP/1.1 frontend (h2load --h1 -c 32)"
@@ -421,23 +445,24 @@ slow_reader_test() {  # col round
     measure slow-off "$col" "$round" "$sfe" "$snc" "$sns" "$spath" -
     base=$(col_base "$col")
     if [ "$col" = direct ]; then curlproto=--http2-prior-knowledge; else curlproto=--http1.1; fi
-    rm -f "$W/slow.body"
-    curl -s $curlproto --limit-rate "$SLOW_RATE" -o "$W/slow.body" \
+    rm -f "$W/slow.progress"
+    perl "$TOP/bench/slowread.pl" "$SLOW_RATE" "$W/slow.progress" -s $curlproto \
         "$base/data?size=$SLOW_SIZE" < /dev/null 2> "$W/slow.err" &
     SLOW_PID=$!
-    STARTED+=("$SLOW_PID")
+    track "$SLOW_PID" slowread
     sleep "$SETTLE"
-    size0=$(stat -c %s "$W/slow.body" 2>/dev/null || echo 0)
+    size0=$(cat "$W/slow.progress" 2>/dev/null || echo 0)
     note=""
     # measure resets the upstream counters after the slow request began:
     # its connection counts in up_conns only if fast requests use it too.
     measure slow-on "$col" "$round" "$sfe" "$snc" "$sns" "$spath" - "slow reader at $SLOW_RATE/s"
-    size1=$(stat -c %s "$W/slow.body" 2>/dev/null || echo 0)
-    alive=1; kill -0 "$SLOW_PID" 2>/dev/null || alive=0
+    size1=$(cat "$W/slow.progress" 2>/dev/null || echo 0)
+    alive=1
+    case "$size1" in eof*) alive=0 ;; esac
     stop_pid "$SLOW_PID"
     SLOW_PID=""
-    if [ "$alive" = 0 ]; then
-        note="slow reader ended early ($(cat "$W/slow.err"))"
+    if [ "$alive" = 0 ] || ! [ "$size0" -ge 0 ] 2>/dev/null || ! [ "$size1" -ge 0 ] 2>/dev/null; then
+        note="slow reader ended early ($size0 -> $size1 bytes; $(tr '\n' ' ' < "$W/slow.err"))"
     elif [ "$size1" -le "$size0" ]; then
         note="slow reader made no progress during the fast run ($size0 -> $size1 bytes)"
     fi
@@ -513,17 +538,17 @@ T_END=$(date +%s)
     printf 'sweep\t%s\n' "$SWEEP"
     printf 'workers_list\t%s\n' "$WORKERS"
     for col in "${APACHE_COLS[@]}"; do printf 'workers_%s\t%s\n' "$col" "${AP_WORKERS[$col]}"; done
-    printf 'slow\t%s bytes at %s/s (curl --limit-rate), fast: %s\n' "$SLOW_SIZE" "$SLOW_RATE" "$SLOW_FAST"
+    printf 'slow\t%s bytes at %s/s (bench/slowread.pl reading curl'"'"'s output), fast: %s\n' "$SLOW_SIZE" "$SLOW_RATE" "$SLOW_FAST"
     for spec in "${WORKLOADS[@]}"; do
         IFS='|' read -r wl _ _ _ _ _ desc <<< "$spec"
         printf 'wl\t%s\t%s\n' "$wl" "$desc"
     done
     for col in "${APACHE_COLS[@]}"; do
         f="$W/error_log.$col.${AP_WORKERS[$col]}"
-        printf 'errlog\t%s\t%s\n' "$col" "$(grep -c . "$f" 2>/dev/null || echo 0)"
-        grep -v 'AH00489\|AH00094\|AH00492\|AH00491\|AH00169' "$f" 2>/dev/null \
-            | sed 's/^\[[^]]*\] //; s/\[pid [^]]*\] //; s/\[client [^]]*\] //' \
-            | sort | uniq -c | sort -rn | head -5 | sed "s/^/errline\t$col\t/"
+        printf 'errlog\t%s\t%s\n' "$col" "$(grep -c . "$f" 2>/dev/null || true)"
+        { grep -v 'AH00489\|AH00094\|AH00492\|AH00491\|AH00169' "$f" 2>/dev/null || true; } \
+            | sed 's/^\[[^]]*\] //; s/\[pid [^]]*\] //; s/\[client [^]]*\] //; s/:tid [0-9]*\]/]/' \
+            | sort | uniq -c | sort -rn | head -5 | sed "s/^/errline\t$col\t/" || true
     done
 } > "$W/meta.tsv"
 

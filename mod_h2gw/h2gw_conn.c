@@ -253,9 +253,29 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     if (st->state >= H2GW_STREAM_ST_HEADERS) {
-        /* Trailers: not forwarded yet; dropping them keeps the body
-         * intact. */
-        return 0;
+        /* Trailers: the same rules as header fields, no pseudo-headers
+         * (nghttp2 refuses those). The handler reads them once the stream
+         * is closed. */
+        switch (h2gw_headers_resp_class(name, namelen, value, valuelen)) {
+        case H2GW_HDR_PASS:
+            if (!st->resp_trailers) {
+                st->resp_trailers = apr_array_make(st->pool, 4,
+                                                   sizeof(h2gw_field_t));
+            }
+            f = apr_array_push(st->resp_trailers);
+            f->name = apr_pstrmemdup(st->pool, (const char *)name, namelen);
+            f->value = apr_pstrmemdup(st->pool, (const char *)value,
+                                      valuelen);
+            return 0;
+        case H2GW_HDR_INVALID:
+            CONN_LOG(conn, APLOG_WARNING, 0,
+                     H2GW_LOGNO(00315) "stream %d: invalid response "
+                                       "trailer '%.*s'",
+                     frame->hd.stream_id, (int)namelen, name);
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        default:
+            return 0;
+        }
     }
     switch (h2gw_headers_resp_class(name, namelen, value, valuelen)) {
     case H2GW_HDR_STATUS:
@@ -295,9 +315,33 @@ static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
         return;  /* trailers */
     }
     if (st->http_status >= 100 && st->http_status < 200) {
-        /* Interim response: its fields do not belong to the final one. */
-        apr_array_clear(st->resp_fields);
+        /* Interim response: handed to the handler to pass on (but 100,
+         * which httpd sends itself for Expect, and 101, no upgrade here);
+         * its fields do not belong to the final one. */
+        if (st->http_status != 100 && st->http_status != 101
+            && ++st->ninterim <= H2GW_STREAM_MAX_INTERIM) {
+            h2gw_interim_t *im = apr_pcalloc(st->pool, sizeof(*im));
+
+            im->status = st->http_status;
+            im->fields = st->resp_fields;
+            st->resp_fields = apr_array_make(st->pool, 16,
+                                             sizeof(h2gw_field_t));
+            apr_thread_mutex_lock(st->lock);
+            if (st->interim_tail) {
+                st->interim_tail->next = im;
+            }
+            else {
+                st->interim_head = im;
+            }
+            st->interim_tail = im;
+            apr_thread_cond_broadcast(st->cond);
+            apr_thread_mutex_unlock(st->lock);
+        }
+        else {
+            apr_array_clear(st->resp_fields);
+        }
         st->http_status = 0;
+        touch_stream(st);
         return;
     }
     apr_thread_mutex_lock(st->lock);

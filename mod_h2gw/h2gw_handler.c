@@ -289,6 +289,55 @@ static apr_status_t send_headers(h2gw_req_t *ctx)
     return ap_pass_brigade(r->output_filters, ctx->bb);
 }
 
+/* Passes interim (1xx) responses from the upstream to the client, as
+ * httpd does for its own: HTTP/1.1 clients get them in the response
+ * stream, HTTP/2 clients as HEADERS (mod_http2 forwards 103 only with
+ * H2EarlyHints on), HTTP/1.0 clients none. */
+static void send_interim(h2gw_req_t *ctx)
+{
+    request_rec *r = ctx->r;
+    h2gw_interim_t *im = h2gw_stream_take_interim(ctx->st);
+    int status = r->status;
+    const char *status_line = r->status_line;
+    apr_table_t *headers = r->headers_out;
+
+    for (; im; im = im->next) {
+        const h2gw_field_t *f = (const h2gw_field_t *)im->fields->elts;
+        int i;
+
+        r->status = im->status;
+        r->status_line = NULL;
+        r->headers_out = apr_table_make(r->pool, im->fields->nelts + 1);
+        for (i = 0; i < im->fields->nelts; ++i) {
+            apr_table_add(r->headers_out, f[i].name, f[i].value);
+        }
+        REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: interim response %d passed on",
+                im->status);
+        ap_send_interim_response(r, 1);
+    }
+    r->status = status;
+    r->status_line = status_line;
+    r->headers_out = headers;
+}
+
+/* The upstream's trailers go out with the end of the response (HTTP/2
+ * clients get them as trailing HEADERS; HTTP/1.1 has no way in httpd). */
+static void set_trailers(h2gw_req_t *ctx)
+{
+    h2gw_stream_t *st = ctx->st;
+    const apr_array_header_t *t;
+    int i;
+
+    apr_thread_mutex_lock(st->lock);
+    t = (st->state == H2GW_STREAM_ST_CLOSED) ? st->resp_trailers : NULL;
+    apr_thread_mutex_unlock(st->lock);
+    for (i = 0; t && i < t->nelts; ++i) {
+        const h2gw_field_t *f = &APR_ARRAY_IDX(t, i, h2gw_field_t);
+
+        apr_table_add(ctx->r->trailers_out, f->name, f->value);
+    }
+}
+
 static apr_status_t send_data(h2gw_req_t *ctx, h2gw_chunk_t *head, size_t len,
                               int eos)
 {
@@ -304,6 +353,9 @@ static apr_status_t send_data(h2gw_req_t *ctx, h2gw_chunk_t *head, size_t len,
                                              head->data, head->len,
                                              chunk_free, ba));
         head = next;
+    }
+    if (eos) {
+        set_trailers(ctx);
     }
     APR_BRIGADE_INSERT_TAIL(ctx->bb, eos ? apr_bucket_eos_create(ba)
                                          : apr_bucket_flush_create(ba));
@@ -354,6 +406,7 @@ static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
         return APR_EOF;
     }
     if (!ctx->headers_sent) {
+        send_interim(ctx);
         rv = h2gw_stream_wait_headers(ctx->st, tick);
         if (rv == APR_TIMEUP) {
             return client_gone(ctx->r->connection) ? APR_ECONNABORTED
@@ -363,6 +416,7 @@ static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
             return rv;
         }
         ctx->headers_at = apr_time_now();
+        send_interim(ctx);  /* those that came with the final headers */
         if (send_headers(ctx) != APR_SUCCESS
             || ctx->r->connection->aborted) {
             return APR_ECONNABORTED;

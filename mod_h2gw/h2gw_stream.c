@@ -317,6 +317,17 @@ apr_status_t h2gw_stream_take_data(h2gw_stream_t *st, h2gw_chunk_t **head,
     return rv;
 }
 
+h2gw_interim_t *h2gw_stream_take_interim(h2gw_stream_t *st)
+{
+    h2gw_interim_t *head;
+
+    apr_thread_mutex_lock(st->lock);
+    head = st->interim_head;
+    st->interim_head = st->interim_tail = NULL;
+    apr_thread_mutex_unlock(st->lock);
+    return head;
+}
+
 apr_status_t h2gw_stream_wait_headers(h2gw_stream_t *st,
                                       apr_interval_time_t tick)
 {

@@ -64,6 +64,17 @@ typedef struct h2gw_target_t {
     int retries;                   /* resends of an unprocessed request */
 } h2gw_target_t;
 
+/* An interim (1xx) response from the upstream, for the handler to pass
+ * on. Engine memory of the stream's pool. */
+typedef struct h2gw_interim_t {
+    struct h2gw_interim_t *next;
+    int status;
+    apr_array_header_t *fields;   /* h2gw_field_t */
+} h2gw_interim_t;
+
+/* Interim responses kept per stream; more are dropped. */
+#define H2GW_STREAM_MAX_INTERIM 8
+
 typedef struct h2gw_stream_t h2gw_stream_t;
 
 struct h2gw_stream_t {
@@ -105,6 +116,10 @@ struct h2gw_stream_t {
     int hdrs_taken;            /* the handler copied them (handler) */
     int http_status;
     apr_array_header_t *resp_fields;  /* h2gw_field_t, in pool */
+    apr_array_header_t *resp_trailers;  /* h2gw_field_t or NULL; the
+                                         * handler reads it once CLOSED */
+    h2gw_interim_t *interim_head, *interim_tail;  /* not yet passed on */
+    int ninterim;              /* interim responses received (engine) */
     h2gw_chunk_t *data_head, *data_tail;
     size_t buffered;           /* bytes in the chunk list */
     size_t buffered_max;       /* high-water mark of buffered */
@@ -242,6 +257,12 @@ apr_status_t h2gw_stream_take_data(h2gw_stream_t *st, h2gw_chunk_t **head,
  */
 apr_status_t h2gw_stream_wait_headers(h2gw_stream_t *st,
                                       apr_interval_time_t tick);
+
+/*
+ * Handler side: takes the interim responses received so far (oldest
+ * first), or NULL. They stay valid as long as the stream.
+ */
+h2gw_interim_t *h2gw_stream_take_interim(h2gw_stream_t *st);
 
 /* Frees a chunk list taken with h2gw_stream_take_data(). */
 void h2gw_stream_free_chunks(h2gw_chunk_t *head);

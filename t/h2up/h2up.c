@@ -4,7 +4,8 @@
  * single-threaded epoll loop with one nghttp2 server session per connection,
  * and answers each request according to its path (/headers, /data, /upload,
  * /echo, /_stats, /_reset) and query modifiers (status, delay, stall, reset,
- * drip, stop_after, cookies, hdr, trailers, ctype, tag, close_after), so that
+ * drip, stop_after, cookies, hdr, trailers, early, nobody, ctype, tag,
+ * close_after), so that
  * proxy tests can provoke specific upstream behaviour and afterwards ask, via
  * /_stats, what the upstream actually saw (resets, flow-control blocking,
  * bytes, connections, pings).
@@ -90,6 +91,8 @@ struct params {
     const char **hdrs;
     size_t nhdrs;
     int trailers;
+    long early;         /* 103 Early Hints sent before the response */
+    int nobody;         /* HEADERS with END_STREAM: no body at all */
     const char *ctype;
     const char *tag;
     int drop;       /* close the TCP connection on this request's headers */
@@ -706,6 +709,10 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->hdrs[p->nhdrs++] = v;
     } else if (strcmp(k, "trailers") == 0) {
         p->trailers = atoi(v) != 0;
+    } else if (strcmp(k, "early") == 0) {
+        p->early = atol(v);
+    } else if (strcmp(k, "nobody") == 0) {
+        p->nobody = atoi(v) != 0;
     } else if (strcmp(k, "ctype") == 0) {
         p->ctype = v;
     } else if (strcmp(k, "tag") == 0) {
@@ -993,6 +1000,7 @@ static int start_response(struct stream *st)
     char sha[65];
     int have_sha = 0;
     int rv;
+    long k;
 
     if (st->p.reset == RESET_BEFORE) {
         rv = nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id,
@@ -1012,10 +1020,32 @@ static int start_response(struct stream *st)
         free_nvlist(&l);
         return -1;
     }
+    for (k = 0; k < st->p.early && k < 10; k++) {
+        /* early=N: interim 103 responses first (RFC 8297). */
+        char link[64];
+        nghttp2_nv hints[] = {
+            { (uint8_t *)":status", (uint8_t *)"103", 7, 3,
+              NGHTTP2_NV_FLAG_NONE },
+            { (uint8_t *)"link", (uint8_t *)link, 4, 0,
+              NGHTTP2_NV_FLAG_NONE },
+        };
+
+        hints[1].valuelen = (size_t)snprintf(link, sizeof(link),
+                                             "</hint%ld.css>; rel=preload",
+                                             k + 1);
+        rv = nghttp2_submit_headers(session, NGHTTP2_FLAG_NONE, st->id,
+                                    NULL, hints, 2, NULL);
+        if (rv != 0) {
+            free_nvlist(&l);
+            return nghttp2_is_fatal(rv) ? -1 : 0;
+        }
+    }
     prd.source.ptr = st;
     prd.read_callback = read_body_cb;
+    /* nobody=1: the whole response is one HEADERS frame with END_STREAM
+     * (a gRPC "trailers-only" response). */
     rv = nghttp2_submit_response(session, st->id, l.nv, l.n,
-                                 st->no_body ? NULL : &prd);
+                                 st->no_body || st->p.nobody ? NULL : &prd);
     free_nvlist(&l);
     if (rv != 0) {
         log_msg("conn %lu stream %d: submit_response: %s", st->conn->serial,

@@ -1,0 +1,50 @@
+# Interim responses and trailers. A 103 Early Hints from the upstream
+# reaches HTTP/1.1 and HTTP/2 clients before the final response (not
+# HTTP/1.0 clients, which cannot take it); response trailers reach HTTP/2
+# clients as trailing HEADERS (HTTP/1.1 clients get the body intact); a
+# trailers-only response (one HEADERS frame with END_STREAM, as gRPC
+# sends for errors) arrives with its fields and no body.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test;
+use Apache::TestUtil;
+use H2GW::Test;
+
+plan tests => 12;
+
+# curl -D keeps every header block: the 103 and then the final one.
+sub blocks {
+    my ($proto, $url) = @_;
+    my @opt = $proto eq 'h2' ? ('--http2-prior-knowledge') : $proto eq 'h1.0' ? ('--http1.0') : ('--http1.1');
+    my $out = `curl -sS @opt -D - -o /dev/null '$url'`;
+    return [ grep { /\S/ } split /\r?\n\r?\n/, $out ];
+}
+
+for my $fe ('h1', 'h2') {
+    my $b = blocks($fe, gw_url('/up/data?size=10&early=1&delay=200'));
+    ok t_cmp(scalar(@$b), 2, "$fe: two header blocks: the interim and the final response");
+    ok t_cmp(($b->[0] // '') =~ /^HTTP\/[\d.]+ 103\b/ && $b->[0] =~ /^link: <\/hint1\.css>; rel=preload\r?$/mi ? 1 : 0, 1,
+             "$fe: 103 Early Hints with the upstream's Link field comes first");
+    ok t_cmp(($b->[1] // '') =~ /^HTTP\/[\d.]+ 200\b/ && $b->[1] !~ /hint1/ ? 1 : 0, 1,
+             "$fe: then the 200, without the hint's fields");
+}
+my $b = blocks('h1.0', gw_url('/up/data?size=10&early=1'));
+ok t_cmp(scalar(@$b) == 1 && $b->[0] =~ /^HTTP\/1\.[01] 200/ ? 1 : 0, 1,
+         "HTTP/1.0: no interim response, just the 200");
+
+# Trailers: nghttp -v shows the trailing HEADERS frame.
+my $url = gw_url('/up/data?size=1000&trailers=1');
+my $out = `nghttp -v '$url' 2>&1`;
+ok t_cmp($out =~ /recv HEADERS frame <length=\d+, flags=0x05, stream_id=13>.*?x-h2up-trailer: done/s
+         || $out =~ /x-h2up-trailer: done/ && $out =~ /recv \(stream_id=13\) x-h2up-trailer: done/ ? 1 : 0, 1,
+         "h2: the upstream's trailer arrives as trailing HEADERS");
+ok t_cmp($out =~ /recv DATA frame <length=1000/ || $out =~ /recv DATA frame/ ? 1 : 0, 1, "h2: ... after the body");
+my $res = req(proto => 'h1', url => $url);
+ok t_cmp($res->{code} == 200 && $res->{size} == 1000 && $res->{sha256} eq $res->{hdr}{'x-h2up-sha256'} ? 1 : 0, 1,
+         "h1: a response with trailers keeps its body intact");
+
+# Trailers-only.
+$res = req(proto => 'h2', url => gw_url('/up/data?nobody=1&hdr=grpc-status:7&hdr=grpc-message:denied'));
+ok t_cmp($res->{code}, 200, "trailers-only: the status arrives");
+ok t_cmp(($res->{hdr}{'grpc-status'} // '') . '/' . ($res->{hdr}{'grpc-message'} // ''), '7/denied',
+         "trailers-only: with its fields");
