@@ -79,4 +79,11 @@ ok t_cmp("$alive->{streams_alive}/$alive->{chunks_alive}", '0/0',
 my $rss1 = rss_kb($pid);
 my $grow = $rss1 - $rss0;
 print "# child RSS: $rss0 kB after warm-up, $rss1 kB after 10,000 more ($grow kB)\n";
-ok t_cmp($grow < 16 * 1024 ? 1 : 0, 1, "the child's RSS stays flat (grew $grow kB, bound 16 MiB)");
+if ($ENV{H2GW_SANITIZED}) {
+    # ASan's quarantine keeps freed memory: RSS says nothing there (the
+    # plain run asserts it; the leak check above holds in both).
+    skip("RSS is not meaningful under ASan", 0);
+}
+else {
+    ok t_cmp($grow < 16 * 1024 ? 1 : 0, 1, "the child's RSS stays flat (grew $grow kB, bound 16 MiB)");
+}
