@@ -43,6 +43,7 @@ while (<$rf>) {
     $r{upus} = $r{up_cpu_s} ne '' && $r{done} > 0
         ? $r{up_cpu_s} / $r{done} * 1e6 : undef;
     $r{rss_mib} = $r{rss_kb} ne '' ? $r{rss_kb} / 1024 : undef;
+    $r{ctx} = undef if $r{ctx} eq '';
     $r{mean_ms} = $r{mean_us} / 1000;
     $r{p99_ms} = $r{p99_us} / 1000;
     push @{ $runs{ $r{workload} }{ $r{column} } }, \%r;
@@ -93,6 +94,16 @@ emit "- Mode: **$meta{mode}**, $meta{rounds} round(s), each h2load run $meta{dur
   . "(order rotating), medians of the successful runs; took $meta{elapsed_s} s.";
 emit "- Host: $meta{host}. $meta{httpd}; $meta{h2load}.";
 emit "- Module: $meta{module}.";
+{
+    my @o = sort { $a <=> $b } map { $_->{other_cpu_s} } grep { $_->{other_cpu_s} ne '' }
+            map { @$_ } map { values %$_ } values %runs;
+    emit "- Load average at the start: $meta{load_start}. CPU used by other processes during "
+      . "the measured periods (machine busy time minus this column's Apache, the upstream and "
+      . "h2load): median " . fmt(median(@o)) . " CPU-s, max " . fmt($o[-1]) . " CPU-s per "
+      . "$meta{duration} s run" . ((@o && $o[-1] / $meta{duration} > 0.15)
+          ? ' — **the machine was not quiet; runs with more than 15% of a core are named under Failures and notes**'
+          : '') . '.' if @o;
+}
 emit "- Apache, every Apache column alike: MPM event, **ServerLimit $meta{server_limit}** "
   . "(StartServers 1, so one child process per instance), ThreadsPerChild $meta{threads}, "
   . "KeepAlive with MaxKeepAliveRequests 0, Protocols h2c http/1.1, H2Direct on, no access log; "
@@ -131,6 +142,7 @@ my @figs_small = (
     [ 'cpu10k',  'Apache CPU s / 10k req' ],
     [ 'upus',    'upstream CPU µs / req' ],
     [ 'rss_mib', 'Apache child peak RSS, MiB' ],
+    [ 'ctx',     'Apache context switches / req' ],
 );
 my @figs_bulk = (
     [ 'mbps',    'MB/s' ],
@@ -140,6 +152,7 @@ my @figs_bulk = (
     [ 'cpugb',   'Apache CPU s / GB' ],
     [ 'upus',    'upstream CPU µs / req' ],
     [ 'rss_mib', 'Apache child peak RSS, MiB' ],
+    [ 'ctx',     'Apache context switches / req' ],
 );
 my @notes;
 for my $w (@wl) {
@@ -189,7 +202,8 @@ emit 'Figures: MB/s = 10^6 bytes/s of response bodies received (uploads: request
   . 'per GB; upstream CPU = h2up utime+stime over the main period per completed request; RSS = VmHWM of the child (peak reset before each run '
   . 'through /proc/PID/clear_refs); upstream conns = h2up /_stats `conns` (connections that '
   . 'carried a request during the run) / `accepted` − 1 (new TCP connections; the /_stats '
-  . 'request\'s own connection left out). Apache figures are n/a for `direct`; upstream '
+  . 'request\'s own connection left out); context switches = voluntary + involuntary of '
+  . 'all threads of the child, per completed request. Apache figures are n/a for `direct`; upstream '
   . 'figures are n/a for the ceiling. † = some runs failed and are left out of the median '
   . '(see Failures).';
 emit '';
@@ -264,6 +278,12 @@ target('1 KiB over HTTP/2 ≥ 1.3× mod_proxy_http2 and Apache CPU/request ≤ 0
 target('20 MiB downloads ≥ 2.4× mod_proxy_http2 and ≥ 0.85× ceiling',
        [ 'MB/s ratio to proxy_http2', rat(med('20m', 'gw', 'mbps'), med('20m', 'mp', 'mbps')), '>=', 2.4 ],
        [ 'MB/s ratio to ceiling', rat(med('20m', 'gw', 'mbps'), med('20m', 'ceil', 'mbps')), '>=', 0.85 ]);
+emit '  (The 20 MiB figures are bounded by the upstream: t/h2up generates each body and '
+  . 'hashes it before answering, on one core. direct (the upstream\'s limit) '
+  . fmt(med('20m', 'direct', 'mbps')) . ' MB/s; mod_h2gw ÷ direct '
+  . (ratio(med('20m', 'gw', 'mbps'), med('20m', 'direct', 'mbps')) || 'n/a')
+  . ', mod_proxy_http2 ÷ direct '
+  . (ratio(med('20m', 'mp', 'mbps'), med('20m', 'direct', 'mbps')) || 'n/a') . '.)';
 target('1 MiB uploads ≥ 1.5× mod_proxy_http2',
        [ 'MB/s ratio', rat(med('up1m', 'gw', 'mbps'), med('up1m', 'mp', 'mbps')), '>=', 1.5 ]);
 target('Apache CPU per GB ≤ 0.45× mod_proxy_http2 (20 MiB downloads)',
@@ -289,15 +309,21 @@ my $nfail = 0;
 for my $w (sort keys %runs) {
     for my $c (@cols) {
         for my $r (@{ $runs{$w}{$c} // [] }) {
-            next unless !$r->{ok} || $r->{note};
+            # routine notes, explained above, are not repeated here
+            my $note = join '; ', grep { !/^direct: h2c -m 1$|^slow reader at / }
+                       split /; /, $r->{note} // '';
+            next unless !$r->{ok} || $note;
             $nfail++ unless $r->{ok};
             emit "- $w / $colname{$c} / round $r->{round}: "
               . ($r->{ok} ? 'ok' : '**FAILED** (left out of the medians)')
-              . ($r->{note} ? " — $r->{note}" : '');
+              . ($note ? " — $note" : '');
         }
     }
 }
 emit "- No failed run." unless $nfail;
+emit '';
+emit 'RST_STREAM seen by the upstream in a successful run are normally the requests still in '
+  . 'flight when h2load stops at the end of its duration (the proxy cancels them upstream).';
 emit '';
 if ($status_f && open my $jf, '<', $status_f) {
     local $/;

@@ -151,6 +151,7 @@ free_port() {  # as H2GW::Upstream::free_port: bind port 0, read it, release
 }
 
 T_START=$(date +%s)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 STAMP=$(date +%Y%m%d-%H%M%S)
 [ -n "$OUT" ] || OUT="$TOP/bench/results/$STAMP.md"
 mkdir -p "$(dirname "$OUT")"
@@ -303,6 +304,18 @@ ticks_tree() {
     for c in $(children "$p"); do t=$((t + $(ticks_self "$c"))); done
     echo "$t"
 }
+cticks_self() {  # cutime+cstime of this shell: the children it reaped (h2load)
+    sed 's/^.*) //' "/proc/$$/stat" | awk '{print $14 + $15}'
+}
+busy_ticks() {  # machine-wide busy time (user nice system irq softirq steal)
+    awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat
+}
+ctx_switches() {  # voluntary + involuntary, all threads of the children
+    local c f=()
+    for c in $(children "$1"); do f+=(/proc/"$c"/task/*/status); done
+    [ ${#f[@]} -gt 0 ] || { echo 0; return; }
+    awk '/ctxt_switches/ {s += $2} END {print s + 0}' "${f[@]}" 2>/dev/null || echo 0
+}
 reset_hwm() { local c; for c in $(children "$1"); do echo 5 > "/proc/$c/clear_refs" 2>/dev/null || true; done; }
 peak_rss_kb() {  # the largest VmHWM among the children
     local c m=0 v
@@ -324,7 +337,7 @@ col_base() {  # col -> URL prefix
 }
 
 RUNS="$W/runs.tsv"
-printf 'workload\tcolumn\tround\tok\trps\tmbps\tmean_us\tp99_us\tap_cpu_s\tup_cpu_s\tup_reqs\tup_conns\tup_new\trss_kb\tdone\tbytes\tnote\n' > "$RUNS"
+printf 'workload\tcolumn\tround\tok\trps\tmbps\tmean_us\tp99_us\tap_cpu_s\tup_cpu_s\tup_reqs\tup_conns\tup_new\trss_kb\tdone\tbytes\tctx\tother_cpu_s\tnote\n' > "$RUNS"
 
 # One h2load run, recorded as a line of runs.tsv.
 #   measure WORKLOAD COL ROUND FRONTEND(h1|h2) CLIENTS STREAMS PATH UPLOAD_FILE|- [NOTE]
@@ -349,19 +362,25 @@ measure() {
     [ "$upfile" != - ] && args+=(-d "$upfile")
     upc /_reset > /dev/null
     if [ -n "$apid" ]; then reset_hwm "$apid"; fi
+    local c0 c1 b0 b1 h0 x0=0 x1=0
+    c0=$(cticks_self)
     h2load "${args[@]}" -D "$DUR" --warm-up-time "${WARM_MS}ms" \
         --log-file "$W/runs/$tag.log" "$url" > "$W/runs/$tag.out" 2>&1 &
     H2LOAD_PID=$!
     track "$H2LOAD_PID" h2load
     # CPU is sampled over the main period only (h2load's figures too).
     sleep "$WARM_S"
+    b0=$(busy_ticks)
+    h0=$(ticks_self "$H2LOAD_PID")
     u0=$(ticks_self "$UP_PID")
-    if [ -n "$apid" ]; then t0=$(ticks_tree "$apid"); fi
+    if [ -n "$apid" ]; then t0=$(ticks_tree "$apid"); x0=$(ctx_switches "$apid"); fi
     wait "$H2LOAD_PID" || rc=$?
     unset "STARTED[$H2LOAD_PID]"
     H2LOAD_PID=""
+    b1=$(busy_ticks)
     u1=$(ticks_self "$UP_PID")
-    if [ -n "$apid" ]; then t1=$(ticks_tree "$apid"); fi
+    if [ -n "$apid" ]; then t1=$(ticks_tree "$apid"); x1=$(ctx_switches "$apid"); fi
+    c1=$(cticks_self)
     stats=$(upc /_stats)
     out="$W/runs/$tag.out"
     local rps done_ succ failed errored timeout n2 n3 n4 n5 bytes mbps
@@ -400,7 +419,17 @@ measure() {
         ok=0; note="${note:+$note; }non-2xx: ${n3} 3xx, ${n4} 4xx, ${n5} 5xx, ${bad:-0} in the log"
     fi
     if [ "$succ" = 0 ]; then ok=0; note="${note:+$note; }no request succeeded"; fi
-    local apcpu="" rss="" upcpu upreqs upconns upnew
+    local apcpu="" rss="" upcpu upreqs upconns upnew other ctx=""
+    # CPU of everything else on the machine during the main period: busy
+    # time minus this column's Apache, the upstream and h2load.
+    other=$(awk -v t=$(( (b1 - b0) - (t1 - t0) - (u1 - u0) - ((c1 - c0) - h0) )) -v hz="$HZ" \
+        'BEGIN {printf "%.2f", (t < 0 ? 0 : t) / hz}')
+    if awk -v o="$other" -v d="$DUR" 'BEGIN {exit !(o / d > 0.15)}'; then
+        note="${note:+$note; }other processes used ${other} CPU-s during the run"
+    fi
+    if [ -n "$apid" ] && [ "$succ" -gt 0 ]; then
+        ctx=$(awk -v x=$((x1 - x0)) -v n="$succ" 'BEGIN {printf "%.2f", x / n}')
+    fi
     if [ -n "$apid" ]; then
         apcpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN {printf "%.3f", t / hz}')
         rss=$(peak_rss_kb "$apid")
@@ -416,9 +445,9 @@ measure() {
     # asked for /_stats included (it is accepted before it is answered).
     upnew=$(( $(stat_of "$stats" accepted) - 1 ))
     [ "$(stat_of "$stats" rst_recv)" -gt 0 ] 2>/dev/null && note="${note:+$note; }upstream saw $(stat_of "$stats" rst_recv) RST_STREAM"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$wl" "$col" "$round" "$ok" "$rps" "$mbps" "$mean" "$p99v" "$apcpu" "$upcpu" \
-        "$upreqs" "$upconns" "$upnew" "$rss" "$succ" "$bytes" "$note" >> "$RUNS"
+        "$upreqs" "$upconns" "$upnew" "$rss" "$succ" "$bytes" "$ctx" "$other" "$note" >> "$RUNS"
     log "$(printf '%-8s %-6s r%s %s %10s req/s %8s MB/s  mean %6sus p99 %7sus%s' \
         "$wl" "$col" "$round" "$([ $ok = 1 ] && echo ok || echo FAIL)" "$rps" "$mbps" "$mean" "$p99v" "${note:+  [$note]}")"
     rm -f "$W/runs/$tag.log"   # can be large
@@ -529,6 +558,7 @@ T_END=$(date +%s)
     printf 'duration\t%s\n' "$DUR"
     printf 'warmup_ms\t%s\n' "$WARM_MS"
     printf 'elapsed_s\t%s\n' "$((T_END - T_START))"
+    printf 'load_start\t%s\n' "$LOAD_START"
     printf 'host\t%s cores, %s, kernel %s\n' "$(nproc)" "$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')" "$(uname -r)"
     printf 'httpd\t%s\n' "$("$HTTPD" -v | sed -n 's/^Server version: //p')"
     printf 'h2load\t%s\n' "$(h2load --version 2>&1 | head -1)"

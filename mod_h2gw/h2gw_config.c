@@ -28,6 +28,8 @@ void *h2gw_config_create_srv(apr_pool_t *p, server_rec *s)
     conf->request_buffer = UNSET;
     conf->preserve_host = UNSET;
     conf->add_headers = UNSET;
+    conf->forwarded = UNSET;
+    conf->via = UNSET;
     return conf;
 }
 
@@ -47,6 +49,8 @@ void *h2gw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     conf->request_buffer = MERGE(request_buffer);
     conf->preserve_host = MERGE(preserve_host);
     conf->add_headers = MERGE(add_headers);
+    conf->forwarded = MERGE(forwarded);
+    conf->via = MERGE(via);
     return conf;
 }
 
@@ -175,7 +179,8 @@ static void params_init(h2gw_params_t *pm)
 {
     pm->timeout = pm->read_timeout = UNSET;
     pm->request_buffer = UNSET;
-    pm->preserve_host = pm->retries = UNSET;
+    pm->preserve_host = pm->retries = pm->reverse = UNSET;
+    pm->forwarded = pm->via = UNSET;
     pm->connect_timeout = pm->queue_timeout = pm->retry = UNSET;
     pm->max_lifetime = pm->ping = pm->idle_timeout = UNSET;
     pm->settings_timeout = UNSET;
@@ -204,6 +209,7 @@ static const char *params_pool_key(const h2gw_params_t *pm)
 
 #define KNOWN_PARAMS                                                       \
     "timeout, read-timeout, retries, request-buffer, preserve-host, "      \
+    "reverse, forwarded, via, "                                            \
     "connect-timeout, window, conn-window, max-conns, max-streams, "       \
     "queue-timeout, lb, retry, max-requests, max-lifetime, ping, "         \
     "idle-timeout, settings-timeout"
@@ -277,6 +283,15 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
     }
     if (!strcasecmp(key, "preserve-host")) {
         return parse_flag(p, what, val, &pm->preserve_host);
+    }
+    if (!strcasecmp(key, "reverse")) {
+        return parse_flag(p, what, val, &pm->reverse);
+    }
+    if (!strcasecmp(key, "forwarded")) {
+        return parse_flag(p, what, val, &pm->forwarded);
+    }
+    if (!strcasecmp(key, "via")) {
+        return parse_flag(p, what, val, &pm->via);
     }
     if (!strcasecmp(key, "lb")) {
         if (!strcasecmp(val, "least-streams")) {
@@ -590,6 +605,18 @@ static const char *cmd_add_headers(cmd_parms *cmd, void *dc, int flag)
     return NULL;
 }
 
+static const char *cmd_forwarded(cmd_parms *cmd, void *dc, int flag)
+{
+    srv_conf(cmd)->forwarded = flag;
+    return NULL;
+}
+
+static const char *cmd_via(cmd_parms *cmd, void *dc, int flag)
+{
+    srv_conf(cmd)->via = flag;
+    return NULL;
+}
+
 const command_rec h2gw_config_cmds[] = {
     AP_INIT_TAKE_ARGV("H2GWPass", cmd_pass, NULL, RSRC_CONF | ACCESS_CONF,
                       "[/prefix] h2c://host[:port][/path] | "
@@ -610,6 +637,10 @@ const command_rec h2gw_config_cmds[] = {
                   "request body bytes buffered per request"),
     AP_INIT_FLAG("H2GWPreserveHost", cmd_preserve_host, NULL, RSRC_CONF,
                  "send the client's Host as :authority"),
+    AP_INIT_FLAG("H2GWForwarded", cmd_forwarded, NULL, RSRC_CONF,
+                 "add an RFC 7239 Forwarded field (for, host, proto)"),
+    AP_INIT_FLAG("H2GWVia", cmd_via, NULL, RSRC_CONF,
+                 "add a Via field to requests and responses"),
     AP_INIT_FLAG("H2GWAddHeaders", cmd_add_headers, NULL, RSRC_CONF,
                  "add X-Forwarded-For, -Host and -Server"),
     {NULL}
@@ -698,6 +729,11 @@ static void resolve_pass(h2gw_pass_t *pass)
                                              H2GW_DEFAULT_REQUEST_BUFFER);
     pass->preserve_host = PICK3(pm->preserve_host, um->preserve_host,
                                 sc->preserve_host, 0);
+    /* Location pointing into the upstream is almost never what a client
+     * should see: rewritten unless turned off. */
+    pass->reverse = PICK3(pm->reverse, um->reverse, UNSET, 1);
+    pass->forwarded = PICK3(pm->forwarded, um->forwarded, sc->forwarded, 0);
+    pass->via = PICK3(pm->via, um->via, sc->via, 0);
 }
 
 /* Do two resolved upstreams open the same kind of connections? */
@@ -821,5 +857,8 @@ void h2gw_config_route(request_rec *r, const h2gw_pass_t *pass,
     route->target = pass->target;
     route->request_buffer = pass->request_buffer;
     route->preserve_host = pass->preserve_host;
+    route->reverse = pass->reverse;
     route->add_headers = sc->add_headers != UNSET ? sc->add_headers : 1;
+    route->forwarded = pass->forwarded;
+    route->via = pass->via;
 }

@@ -71,6 +71,9 @@ typedef struct h2gw_params_t {
     apr_int64_t request_buffer;
     int preserve_host;
     int retries;
+    int reverse;               /* rewrite Location & co. back */
+    int forwarded;             /* add Forwarded */
+    int via;                   /* add Via */
     /* Per connection pool: on H2GWUpstream, or on an H2GWPass that names
      * a server URL itself. */
     apr_interval_time_t connect_timeout;
@@ -142,6 +145,9 @@ typedef struct h2gw_pass_t {
     h2gw_target_t target;      /* upstream, timeouts, retries */
     apr_size_t request_buffer;
     int preserve_host;
+    int reverse;
+    int forwarded;
+    int via;
 } h2gw_pass_t;
 
 typedef struct h2gw_srv_conf_t {
@@ -153,6 +159,8 @@ typedef struct h2gw_srv_conf_t {
     apr_int64_t request_buffer;
     int preserve_host;
     int add_headers;              /* X-Forwarded-For/-Host/-Server */
+    int forwarded;                /* RFC 7239 Forwarded */
+    int via;                      /* Via, both ways */
 } h2gw_srv_conf_t;
 
 typedef struct h2gw_dir_conf_t {
@@ -166,7 +174,10 @@ typedef struct h2gw_route_t {
     h2gw_target_t target;
     apr_size_t request_buffer;
     int preserve_host;
+    int reverse;
     int add_headers;
+    int forwarded;
+    int via;
 } h2gw_route_t;
 
 extern const command_rec h2gw_config_cmds[];

@@ -526,6 +526,20 @@ static int on_invalid_frame_recv(nghttp2_session *ngh,
     return 0;
 }
 
+/* A copy of s fit for a log line: bytes outside printable ASCII become
+ * '?' (the upstream chose some of them). */
+static const char *printable(apr_pool_t *p, const char *s)
+{
+    char *out = apr_pstrdup(p, s), *c;
+
+    for (c = out; *c; ++c) {
+        if (*c < 0x20 || *c > 0x7e) {
+            *c = '?';
+        }
+    }
+    return out;
+}
+
 static int on_frame_send(nghttp2_session *ngh, const nghttp2_frame *frame,
                          void *user_data)
 {
@@ -552,7 +566,7 @@ static int on_frame_send(nghttp2_session *ngh, const nghttp2_frame *frame,
         conn->protocol_error = apr_psprintf(
             conn->pool, "GOAWAY %s sent: %s",
             nghttp2_http2_strerror(frame->goaway.error_code),
-            why ? ap_escape_logitem(conn->pool, why) : "connection error");
+            why ? printable(conn->pool, why) : "connection error");
         CONN_LOG(conn, APLOG_WARNING, 0,
                  H2GW_LOGNO(00314) "upstream broke HTTP/2: %s",
                  conn->protocol_error);

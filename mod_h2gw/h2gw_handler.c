@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include <apr_portable.h>
 #include <http_core.h>
 #include <http_protocol.h>
@@ -149,6 +150,47 @@ static const char *upstream_authority(request_rec *r, const h2gw_route_t *rt,
     return APR_ARRAY_IDX(up->servers, 0, h2gw_server_conf_t).authority;
 }
 
+/* RFC 7239 §4: a quoted-string when the value is no token (an IPv6
+ * address, a host with a port). */
+static const char *fwd_value(apr_pool_t *p, const char *v)
+{
+    const char *c;
+
+    for (c = v; *c; ++c) {
+        if (!apr_isalnum(*c) && !strchr("!#$%&'*+-.^_`|~", *c)) {
+            return apr_psprintf(p, "\"%s\"",
+                                ap_escape_quotes(p, v));
+        }
+    }
+    return v;
+}
+
+/* This hop's Forwarded element: for, host, proto. */
+static const char *forwarded_element(request_rec *r)
+{
+    const char *ip = r->useragent_ip ? r->useragent_ip : "unknown";
+    const char *host = apr_table_get(r->headers_in, "Host");
+
+    if (strchr(ip, ':')) {
+        ip = apr_pstrcat(r->pool, "[", ip, "]", NULL);  /* §6: IPv6 */
+    }
+    return apr_pstrcat(r->pool, "for=", fwd_value(r->pool, ip),
+                       host ? ";host=" : "",
+                       host ? fwd_value(r->pool, host) : "",
+                       ";proto=", ap_http_scheme(r), NULL);
+}
+
+/* This hop's Via element (RFC 9110 §7.6.3): the client's protocol
+ * version and this server. */
+static const char *via_element(request_rec *r)
+{
+    return apr_psprintf(r->pool, "%s %s (mod_h2gw)",
+                        r->proto_num >= HTTP_VERSION(2, 0) ? "2"
+                        : r->proto_num >= HTTP_VERSION(1, 1) ? "1.1"
+                                                             : "1.0",
+                        ap_get_server_name(r));
+}
+
 static int add_field(void *data, const char *key, const char *val)
 {
     apr_array_header_t *fields = data;
@@ -196,6 +238,12 @@ static int build_stream(h2gw_req_t *ctx)
         }
         apr_table_mergen(headers, "X-Forwarded-Server",
                          r->server->server_hostname);
+    }
+    if (ctx->route.forwarded) {
+        apr_table_merge(headers, "Forwarded", forwarded_element(r));
+    }
+    if (ctx->route.via) {
+        apr_table_merge(headers, "Via", via_element(r));
     }
     apr_table_do(add_field, fields, headers, NULL);
 
@@ -262,6 +310,79 @@ static void chunk_free(void *data)
                                      - offsetof(h2gw_chunk_t, data)));
 }
 
+/*
+ * Maps a Location (Content-Location, URI) from the upstream's URL space
+ * back to the client's: a path under the pass's base path, absolute
+ * ("/base/x") or in a URL naming the upstream (one of its servers, or the
+ * client's own Host when it was preserved), becomes the same path under
+ * the client's prefix; the URL form is rebuilt with the client's scheme
+ * and host. Anything else is left alone.
+ */
+static const char *reverse_map(h2gw_req_t *ctx, const char *v)
+{
+    request_rec *r = ctx->r;
+    const h2gw_pass_t *pass = ctx->route.pass;
+    const h2gw_upstream_t *up = pass->upstream;
+    size_t blen = strlen(pass->base_path);
+    const char *path, *rest, *auth, *end;
+    int ours = 0, i;
+
+    if (v[0] == '/' && v[1] != '/') {
+        path = v;
+        auth = NULL;
+    }
+    else {
+        const char *sep = strstr(v, "://");
+
+        if (!sep || (strncasecmp(v, "http://", 7)
+                     && strncasecmp(v, "https://", 8))) {
+            return v;
+        }
+        auth = sep + 3;
+        end = auth + strcspn(auth, "/?#");
+        path = *end == '/' ? end : "/";
+        for (i = 0; i < up->servers->nelts && !ours; ++i) {
+            const char *sa = APR_ARRAY_IDX(up->servers, i,
+                                           h2gw_server_conf_t).authority;
+
+            ours = strlen(sa) == (size_t)(end - auth)
+                   && !strncasecmp(auth, sa, (size_t)(end - auth));
+        }
+        if (!ours && ctx->route.preserve_host) {
+            const char *host = apr_table_get(r->headers_in, "Host");
+
+            ours = host && strlen(host) == (size_t)(end - auth)
+                   && !strncasecmp(auth, host, (size_t)(end - auth));
+        }
+        if (!ours) {
+            return v;
+        }
+    }
+    if (strncmp(path, pass->base_path, blen)) {
+        return v;
+    }
+    rest = path + blen;
+    if (*rest == '/' && pass->prefix[0]
+        && pass->prefix[strlen(pass->prefix) - 1] == '/') {
+        ++rest;  /* "/app/" + "/x" */
+    }
+    path = apr_pstrcat(r->pool, pass->prefix,
+                       /* "/app" + "x" needs the slash the base had */
+                       (pass->prefix[0] && pass->prefix[strlen(pass->prefix)
+                                                        - 1] != '/'
+                        && blen && pass->base_path[blen - 1] == '/')
+                           ? "/" : "",
+                       rest, NULL);
+    return auth ? ap_construct_url(r->pool, path, r) : path;
+}
+
+static int is_uri_field(const char *name)
+{
+    return !strcasecmp(name, "location")
+           || !strcasecmp(name, "content-location")
+           || !strcasecmp(name, "uri");
+}
+
 static apr_status_t send_headers(h2gw_req_t *ctx)
 {
     request_rec *r = ctx->r;
@@ -275,10 +396,21 @@ static apr_status_t send_headers(h2gw_req_t *ctx)
         if (!strcasecmp(f[i].name, "content-type")) {
             ap_set_content_type(r, apr_pstrdup(r->pool, f[i].value));
         }
+        else if (ctx->route.reverse && is_uri_field(f[i].name)) {
+            const char *v = apr_pstrdup(r->pool, f[i].value);
+
+            apr_table_addn(r->headers_out, apr_pstrdup(r->pool, f[i].name),
+                           reverse_map(ctx, v));
+        }
         else {
             apr_table_addn(r->headers_out, apr_pstrdup(r->pool, f[i].name),
                            apr_pstrdup(r->pool, f[i].value));
         }
+    }
+    if (ctx->route.via) {
+        apr_table_merge(r->headers_out, "Via",
+                        apr_psprintf(r->pool, "2 %s (mod_h2gw)",
+                                     ap_get_server_name(r)));
     }
     ctx->headers_sent = 1;
     REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: response %d from %s", r->status,

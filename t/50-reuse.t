@@ -10,8 +10,9 @@ use H2GW::Test;
 
 plan tests => 8;
 
-# All 50 requests are held 700 ms by the upstream, so they overlap.
-my $path = '/reuse/data?size=2048&delay=700';
+# All 50 requests are held 2 s by the upstream, so they overlap even when
+# the clients start slowly.
+my $path = '/reuse/data?size=2048&delay=2000';
 
 up_reset();
 my @pids;
