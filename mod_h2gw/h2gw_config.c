@@ -186,6 +186,8 @@ static void params_init(h2gw_params_t *pm)
     pm->settings_timeout = UNSET;
     pm->stream_window = pm->conn_window = pm->max_requests = UNSET;
     pm->max_conns = pm->max_streams = pm->lb = UNSET;
+    memset(&pm->tls, 0, sizeof(pm->tls));
+    pm->tls.verify = UNSET;
 }
 
 /* Does pm set any parameter of the connection pool? Returns its name. */
@@ -204,6 +206,13 @@ static const char *params_pool_key(const h2gw_params_t *pm)
     if (pm->max_conns != UNSET) return "max-conns";
     if (pm->max_streams != UNSET) return "max-streams";
     if (pm->lb != UNSET) return "lb";
+    if (pm->tls.verify != UNSET) return "tls-verify";
+    if (pm->tls.ca_file) return "tls-ca";
+    if (pm->tls.ca_path) return "tls-ca-path";
+    if (pm->tls.name) return "tls-name";
+    if (pm->tls.sni) return "tls-sni";
+    if (pm->tls.cert_file) return "tls-cert";
+    if (pm->tls.key_file) return "tls-key";
     return NULL;
 }
 
@@ -212,7 +221,8 @@ static const char *params_pool_key(const h2gw_params_t *pm)
     "reverse, forwarded, via, "                                            \
     "connect-timeout, window, conn-window, max-conns, max-streams, "       \
     "queue-timeout, lb, retry, max-requests, max-lifetime, ping, "         \
-    "idle-timeout, settings-timeout"
+    "idle-timeout, settings-timeout, tls-verify, tls-ca, tls-ca-path, "    \
+    "tls-name, tls-sni, tls-cert, tls-key"
 
 /* Parses one key=value parameter of directive `dir` into pm. */
 static const char *parse_param(apr_pool_t *p, const char *dir,
@@ -293,6 +303,30 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
     if (!strcasecmp(key, "via")) {
         return parse_flag(p, what, val, &pm->via);
     }
+    if (!strcasecmp(key, "tls-verify")) {
+        return parse_flag(p, what, val, &pm->tls.verify);
+    }
+    if (!strcasecmp(key, "tls-ca") || !strcasecmp(key, "tls-ca-path")
+        || !strcasecmp(key, "tls-cert") || !strcasecmp(key, "tls-key")) {
+        const char *path = ap_server_root_relative(p, val);
+
+        if (!*val || !path) {
+            return apr_psprintf(p, "%s: '%s' is not a path", what, val);
+        }
+        if (!strcasecmp(key, "tls-ca")) pm->tls.ca_file = path;
+        else if (!strcasecmp(key, "tls-ca-path")) pm->tls.ca_path = path;
+        else if (!strcasecmp(key, "tls-cert")) pm->tls.cert_file = path;
+        else pm->tls.key_file = path;
+        return NULL;
+    }
+    if (!strcasecmp(key, "tls-name") || !strcasecmp(key, "tls-sni")) {
+        if (!*val || strpbrk(val, " \t/")) {
+            return apr_psprintf(p, "%s: '%s' is not a host name", what, val);
+        }
+        if (!strcasecmp(key, "tls-name")) pm->tls.name = val;
+        else pm->tls.sni = val;
+        return NULL;
+    }
     if (!strcasecmp(key, "lb")) {
         if (!strcasecmp(val, "least-streams")) {
             pm->lb = H2GW_LB_LEAST_STREAMS;
@@ -321,25 +355,22 @@ static const char *parse_server_url(apr_pool_t *p, const char *dir,
     if (apr_uri_parse(p, url, &uri) != APR_SUCCESS || !uri.scheme
         || !uri.hostname || !*uri.hostname) {
         return apr_psprintf(p, "%s: '%s' is not an upstream URL "
-                            "(expected h2c://host[:port]/path)", dir, url);
+                            "(expected h2c://host[:port]/path or h2://...)", dir,
+                            url);
     }
-    if (!strcasecmp(uri.scheme, "h2")) {
-        return apr_psprintf(p, "%s: '%s': h2:// (TLS) upstreams are "
-                            "not supported by this build yet; use h2c://",
-                            dir, url);
-    }
-    if (strcasecmp(uri.scheme, "h2c")) {
+    if (strcasecmp(uri.scheme, "h2c") && strcasecmp(uri.scheme, "h2")) {
         return apr_psprintf(p, "%s: '%s': unknown scheme '%s' "
-                            "(expected h2c)", dir, url, uri.scheme);
+                            "(expected h2c or h2)", dir, url, uri.scheme);
     }
     if (uri.query || uri.fragment || uri.user || uri.password) {
         return apr_psprintf(p, "%s: '%s': an upstream URL carries no "
                             "user, query or fragment", dir, url);
     }
     sv->url = url;
-    sv->scheme = "h2c";
+    sv->tls = !strcasecmp(uri.scheme, "h2");
+    sv->scheme = sv->tls ? "h2" : "h2c";
     sv->host = apr_pstrdup(p, uri.hostname);
-    sv->port = 80;
+    sv->port = sv->tls ? 443 : 80;
     if (uri.port_str) {
         /* apr_uri_parse() wraps ports above 65535; parse it ourselves. */
         char *end;
@@ -353,7 +384,7 @@ static const char *parse_server_url(apr_pool_t *p, const char *dir,
     {
         int v6 = (strchr(sv->host, ':') != NULL);
 
-        if (sv->port == 80) {
+        if (sv->port == (sv->tls ? 443 : 80)) {
             sv->authority = v6 ? apr_pstrcat(p, "[", sv->host, "]", NULL)
                                : sv->host;
         }
@@ -742,6 +773,9 @@ static int same_pool(const h2gw_upstream_t *a, const h2gw_upstream_t *b)
     const h2gw_server_conf_t *sa = (const h2gw_server_conf_t *)a->servers->elts;
     const h2gw_server_conf_t *sb = (const h2gw_server_conf_t *)b->servers->elts;
 
+    if (sa->tls || sb->tls) {
+        return 0;  /* TLS settings differ in ways not worth comparing */
+    }
     return !strcmp(sa->scheme, sb->scheme) && !strcmp(sa->host, sb->host)
            && sa->port == sb->port && a->lb == b->lb
            && a->max_conns == b->max_conns
@@ -799,6 +833,24 @@ int h2gw_config_check(apr_pool_t *pconf, server_rec *s)
 
         resolve_upstream(up);
         up->same_as = NULL;
+        for (j = 0; j < up->servers->nelts; ++j) {
+            if (APR_ARRAY_IDX(up->servers, j, h2gw_server_conf_t).tls) {
+                break;
+            }
+        }
+        up->ssl_ctx = NULL;
+        if (j < up->servers->nelts) {
+            const char *err = h2gw_tls_ctx_create(pconf, &up->params.tls,
+                                                  &up->ssl_ctx);
+
+            if (err) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                             "%s: %s (upstream %s, on line %d of %s)",
+                             up->named ? "H2GWUpstream" : "H2GWPass", err,
+                             up->name, up->line, up->file);
+                bad = 1;
+            }
+        }
     }
     for (i = 0; i < all_passes->nelts; ++i) {
         h2gw_pass_t *pass = APR_ARRAY_IDX(all_passes, i, h2gw_pass_t *);

@@ -11,6 +11,7 @@
 #include <http_config.h>
 
 #include "h2gw_stream.h"
+#include "h2gw_tls.h"
 
 /* Defaults, each overridable by a directive or a parameter. */
 /* Ample for a slow upstream to answer, like httpd's own Timeout. */
@@ -89,12 +90,14 @@ typedef struct h2gw_params_t {
     int max_conns;
     int max_streams;
     int lb;
+    h2gw_tls_conf_t tls;       /* for h2:// servers */
 } h2gw_params_t;
 
 /* One server of an upstream. */
 typedef struct h2gw_server_conf_t {
     const char *url;           /* as configured */
-    const char *scheme;        /* "h2c" */
+    const char *scheme;        /* "h2c" or "h2" (TLS) */
+    int tls;
     const char *host;
     int port;
     const char *authority;     /* host[:port] for :authority */
@@ -128,6 +131,7 @@ typedef struct h2gw_upstream_t {
     apr_interval_time_t settings_timeout;
     int32_t stream_window;
     int32_t conn_window;
+    SSL_CTX *ssl_ctx;          /* when a server is h2:// */
 } h2gw_upstream_t;
 
 /* One H2GWPass: a client path prefix and the upstream it maps to. */

@@ -16,6 +16,9 @@
 #include <apr_strings.h>
 #include <apr_portable.h>
 
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
 #include "mod_h2gw.h"
 #include "h2gw_conn.h"
 
@@ -654,6 +657,9 @@ static void submit_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     nghttp2_data_provider prd;
     int32_t id;
 
+    /* :scheme follows the transport to the server picked. */
+    st->nv[1].value = (uint8_t *)(conn->srv->conf->tls ? "https" : "http");
+    st->nv[1].valuelen = conn->srv->conf->tls ? 5 : 4;
     if (st->server_authority) {
         /* :authority names the server picked, nghttp2 copies it. */
         st->nv[2].value = (uint8_t *)conn->srv->conf->authority;
@@ -748,6 +754,8 @@ static void submit_held(h2gw_conn_t *conn)
             continue;
         }
         if (open >= limit || conn->state == H2GW_CONN_ST_DRAINING) {
+            /* Over the peer's limit, or the peer said GOAWAY: elsewhere.
+             * (Draining from our side keeps what it already took.) */
             give_back(conn, st);
             continue;
         }
@@ -859,7 +867,7 @@ int h2gw_conn_is_taking(const h2gw_conn_t *conn)
 {
     /* The last check catches a GOAWAY nghttp2 queued itself. */
     return !conn->dead && conn->state != H2GW_CONN_ST_DRAINING
-           && !conn->goaway_sent
+           && !conn->no_new && !conn->goaway_sent
            && !(conn->ngh && !nghttp2_session_check_request_allowed(
                                  conn->ngh));
 }
@@ -921,6 +929,186 @@ void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     }
 }
 
+/* ---- TLS (h2://) ------------------------------------------------------- */
+
+static int is_ip_literal(const char *h)
+{
+    return strchr(h, ':') != NULL || strspn(h, "0123456789.") == strlen(h);
+}
+
+/* A failed handshake: the server is skipped for retry= (a certificate or
+ * ALPN problem does not go away by asking again at once). */
+static void tls_fail(h2gw_conn_t *conn, const char *why)
+{
+    CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00316) "%s", why);
+    h2gw_pool_server_down(conn->srv, H2GW_FAIL_TLS, why);
+    h2gw_conn_kill(conn, H2GW_FAIL_TLS, why);
+}
+
+static void tls_handshake(h2gw_conn_t *conn)
+{
+    int rc = SSL_do_handshake(conn->ssl);
+    const unsigned char *proto = NULL;
+    unsigned int plen = 0;
+    long vr;
+
+    if (rc != 1) {
+        switch (SSL_get_error(conn->ssl, rc)) {
+        case SSL_ERROR_WANT_READ:
+            set_events(conn, APR_POLLIN);
+            return;
+        case SSL_ERROR_WANT_WRITE:
+            set_events(conn, APR_POLLOUT);
+            return;
+        default:
+            vr = SSL_get_verify_result(conn->ssl);
+            if (ERR_GET_REASON(ERR_peek_error())
+                == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
+                ERR_clear_error();
+                tls_fail(conn, "TLS: the upstream did not agree to h2 "
+                               "(ALPN: no application protocol)");
+                return;
+            }
+            tls_fail(conn, vr != X509_V_OK
+                               ? apr_psprintf(conn->pool, "TLS: certificate "
+                                              "verification failed: %s",
+                                              X509_verify_cert_error_string(
+                                                  vr))
+                               : apr_psprintf(conn->pool, "TLS handshake "
+                                              "failed: %s",
+                                              h2gw_tls_error(conn->pool)));
+            return;
+        }
+    }
+    ++conn->srv->c.tls_handshakes;
+    SSL_get0_alpn_selected(conn->ssl, &proto, &plen);
+    if (plen != 2 || memcmp(proto, "h2", 2)) {
+        /* RFC 9113 §3.2: h2 over TLS is chosen by ALPN, nothing else. */
+        tls_fail(conn, plen ? apr_psprintf(conn->pool, "TLS: the upstream "
+                                           "chose ALPN '%.*s', not h2",
+                                           (int)plen, proto)
+                            : "TLS: the upstream did not agree to h2 "
+                              "(no ALPN)");
+        return;
+    }
+    if (SSL_session_reused(conn->ssl)) {
+        ++conn->srv->c.tls_resumed;
+    }
+    if (h2gw_conn_start_session(conn) != APR_SUCCESS) {
+        h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "session setup failed");
+        return;
+    }
+    CONN_LOG(conn, APLOG_DEBUG, 0, "TLS up (%s%s)", SSL_get_version(conn->ssl),
+             SSL_session_reused(conn->ssl) ? ", resumed" : "");
+}
+
+/* TCP is up: begins the TLS handshake, non-blocking like the rest. */
+static void tls_start(h2gw_conn_t *conn)
+{
+    const h2gw_upstream_t *up = UPSTREAM(conn);
+    const h2gw_tls_conf_t *tc = &up->params.tls;
+    const char *host = conn->srv->conf->host;
+    const char *sni = tc->sni ? tc->sni : host;
+    apr_os_sock_t fd;
+
+    apr_os_sock_get(&fd, conn->sock);
+    conn->ssl = up->ssl_ctx ? SSL_new(up->ssl_ctx) : NULL;
+    if (!conn->ssl || SSL_set_fd(conn->ssl, fd) != 1) {
+        tls_fail(conn, apr_psprintf(conn->pool, "TLS setup failed: %s",
+                                    h2gw_tls_error(conn->pool)));
+        return;
+    }
+    /* New sessions (tickets) go to the server's slot; the last one is
+     * offered on the next connect. */
+    SSL_set_app_data(conn->ssl, &conn->srv->tls_session);
+    if (conn->srv->tls_session) {
+        SSL_set_session(conn->ssl, conn->srv->tls_session);
+        CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "offering the saved TLS session");
+    }
+    /* SNI names a host, never an address (RFC 6066 §3). */
+    if (strcasecmp(sni, "off") && !is_ip_literal(sni)) {
+        SSL_set_tlsext_host_name(conn->ssl, sni);
+    }
+    if (tc->verify != 0) {
+        const char *name = tc->name ? tc->name : host;
+        X509_VERIFY_PARAM *vp = SSL_get0_param(conn->ssl);
+
+        if (!tc->name && is_ip_literal(host)) {
+            X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+        }
+        else {
+            SSL_set1_host(conn->ssl, name);
+        }
+    }
+    SSL_set_connect_state(conn->ssl);
+    conn->state = H2GW_CONN_ST_TLS;
+    tls_handshake(conn);
+}
+
+/* Reads what the transport has: like apr_socket_recv(), through TLS when
+ * there is TLS. */
+static apr_status_t transport_recv(h2gw_conn_t *conn, uint8_t *buf,
+                                   apr_size_t *len)
+{
+    int n;
+
+    if (!conn->ssl) {
+        return apr_socket_recv(conn->sock, (char *)buf, len);
+    }
+    n = SSL_read(conn->ssl, buf, (int)*len);
+    if (n > 0) {
+        *len = (apr_size_t)n;
+        return APR_SUCCESS;
+    }
+    *len = 0;
+    switch (SSL_get_error(conn->ssl, n)) {
+    case SSL_ERROR_WANT_READ:
+        return APR_EAGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        conn->tls_want_write = 1;
+        return APR_EAGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return APR_EOF;
+    case SSL_ERROR_SYSCALL:
+        if (!ERR_peek_error()) {
+            return errno ? APR_FROM_OS_ERROR(errno) : APR_EOF;
+        }
+        /* fall through */
+    default:
+        conn->transport_error = apr_psprintf(conn->pool, "TLS: %s",
+                                             h2gw_tls_error(conn->pool));
+        CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00317) "%s",
+                 conn->transport_error);
+        return APR_EGENERAL;
+    }
+}
+
+/* Writes: like apr_socket_send(), through TLS when there is TLS. */
+static apr_status_t transport_send(h2gw_conn_t *conn, const uint8_t *data,
+                                   apr_size_t *len)
+{
+    int n;
+
+    if (!conn->ssl) {
+        return apr_socket_send(conn->sock, (const char *)data, len);
+    }
+    n = SSL_write(conn->ssl, data, (int)*len);
+    if (n > 0) {
+        *len = (apr_size_t)n;
+        return APR_SUCCESS;
+    }
+    *len = 0;
+    switch (SSL_get_error(conn->ssl, n)) {
+    case SSL_ERROR_WANT_WRITE:
+    case SSL_ERROR_WANT_READ:
+        return APR_EAGAIN;
+    default:
+        CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00318) "TLS write: %s",
+                 h2gw_tls_error(conn->pool));
+        return APR_EGENERAL;
+    }
+}
+
 static void on_connected(h2gw_conn_t *conn)
 {
     int err = 0;
@@ -939,9 +1127,13 @@ static void on_connected(h2gw_conn_t *conn)
                  H2GW_LOGNO(00307) "connect to %s:%d failed",
                  conn->srv->conf->host, conn->srv->conf->port);
         conn->srv->addr = NULL;
-        h2gw_pool_server_down(conn->srv, apr_psprintf(conn->pool,
-                                                      "connect: %s", why));
+        h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONNECT,
+                              apr_psprintf(conn->pool, "connect: %s", why));
         h2gw_conn_kill(conn, H2GW_FAIL_CONNECT, why);
+        return;
+    }
+    if (conn->srv->conf->tls) {
+        tls_start(conn);
         return;
     }
     if ((rv = h2gw_conn_start_session(conn)) != APR_SUCCESS) {
@@ -991,9 +1183,12 @@ static void on_readable(h2gw_conn_t *conn)
     uint8_t buf[READ_CHUNK];
     size_t total = 0;
 
-    while (total < READ_BUDGET && !conn->dead) {
+    conn->tls_want_write = 0;
+    /* TLS may hold a decrypted record the socket no longer signals. */
+    while ((total < READ_BUDGET || (conn->ssl && SSL_pending(conn->ssl)))
+           && !conn->dead) {
         apr_size_t len = sizeof(buf);
-        apr_status_t rv = apr_socket_recv(conn->sock, (char *)buf, &len);
+        apr_status_t rv = transport_recv(conn, buf, &len);
 
         if (len > 0) {
             total += len;
@@ -1014,8 +1209,11 @@ static void on_readable(h2gw_conn_t *conn)
         if (rv != APR_SUCCESS) {
             CONN_LOG(conn, APLOG_WARNING, rv, H2GW_LOGNO(00309) "%s",
                      "read failed");
-            h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST,
-                           "upstream connection broke");
+            h2gw_conn_kill(conn, conn->ssl ? H2GW_FAIL_TLS
+                                           : H2GW_FAIL_CONN_LOST,
+                           conn->transport_error ? conn->transport_error
+                                                 : "upstream connection "
+                                                   "broke");
             return;
         }
     }
@@ -1028,8 +1226,8 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
     if (conn->dead || !conn->ngh) {
         return;
     }
-    if (conn->state == H2GW_CONN_ST_DRAINING && conn->nactive == 0
-        && !conn->goaway_sent) {
+    if ((conn->state == H2GW_CONN_ST_DRAINING || conn->no_new)
+        && conn->nactive == 0 && !conn->goaway_sent) {
         /* Drained: say goodbye; the session then wants no more I/O and is
          * closed below. */
         conn->goaway_sent = 1;
@@ -1059,8 +1257,7 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
         }
         {
             apr_size_t len = conn->outlen;
-            apr_status_t rv = apr_socket_send(conn->sock,
-                                              (const char *)conn->out, &len);
+            apr_status_t rv = transport_send(conn, conn->out, &len);
 
             conn->out += len;
             conn->outlen -= len;
@@ -1090,6 +1287,9 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
         }
         return;
     }
+    if (conn->tls_want_write) {
+        events |= APR_POLLOUT;
+    }
     if (conn->sock && set_events(conn, events) != APR_SUCCESS) {
         h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "pollset update failed");
     }
@@ -1104,7 +1304,12 @@ void h2gw_conn_on_event(h2gw_conn_t *conn, apr_int16_t rtnevents)
         on_connected(conn);
         return;
     }
-    if (rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)) {
+    if (conn->state == H2GW_CONN_ST_TLS) {
+        tls_handshake(conn);
+        return;
+    }
+    if ((rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR))
+        || ((rtnevents & APR_POLLOUT) && conn->tls_want_write)) {
         on_readable(conn);
     }
     /* POLLOUT: h2gw_conn_flush(), run by the engine after every batch,
@@ -1159,18 +1364,18 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
 
 void h2gw_conn_drain(h2gw_conn_t *conn, const char *why)
 {
-    if (conn->dead || conn->state == H2GW_CONN_ST_DRAINING) {
+    if (conn->dead || conn->no_new) {
         return;
     }
     CONN_LOG(conn, APLOG_DEBUG, 0, "draining: %s", why);
-    if (!conn->ngh) {
-        /* Nothing was said yet: nothing to wait for either. */
+    conn->no_new = 1;
+    if (!conn->ngh && conn->nactive == 0) {
+        /* Nothing was said yet and nothing waits: just close. */
         h2gw_conn_kill(conn, H2GW_FAIL_NONE, why);
-        return;
     }
-    conn->state = H2GW_CONN_ST_DRAINING;
-    /* Streams still waiting for the session go elsewhere. */
-    submit_held(conn);
+    /* Otherwise the streams it took run to their end (those still
+     * waiting for the session are sent once it is up); flush says GOAWAY
+     * and closes it when the last one is done. */
 }
 
 void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
@@ -1189,11 +1394,13 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
         else if (now >= conn->connect_deadline) {
             const char *why = conn->state == H2GW_CONN_ST_CONNECTING
                                   ? "connect timed out"
+                              : conn->state == H2GW_CONN_ST_TLS
+                                  ? "TLS handshake timed out"
                                   : "no SETTINGS (or ACK) from the upstream "
                                     "within settings-timeout";
 
             CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00312) "%s", why);
-            h2gw_pool_server_down(conn->srv, why);
+            h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONNECT_TIMEOUT, why);
             h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT, why);
             return;
         }
@@ -1212,7 +1419,8 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
         }
         h2gw_loop_timer(conn->loop, conn->ping_deadline);
     }
-    if (up->max_lifetime && conn->state != H2GW_CONN_ST_DRAINING) {
+    if (up->max_lifetime && conn->state != H2GW_CONN_ST_DRAINING
+        && !conn->no_new) {
         if (now >= conn->opened_at + up->max_lifetime) {
             h2gw_conn_drain(conn, "max-lifetime reached");
         }
@@ -1221,7 +1429,7 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
         }
     }
     if (conn->nactive == 0 && conn->idle_since
-        && conn->state != H2GW_CONN_ST_DRAINING) {
+        && conn->state != H2GW_CONN_ST_DRAINING && !conn->no_new) {
         if (now >= conn->idle_since + up->idle_timeout) {
             h2gw_conn_drain(conn, "idle-timeout");
         }
@@ -1254,6 +1462,19 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
 {
     h2gw_stream_t *st;
 
+    if (conn->dead_fail != H2GW_FAIL_NONE && !conn->peer_settings
+        && conn->state != H2GW_CONN_ST_CONNECTING
+        && conn->srv->last_error_at < conn->opened_at) {
+        /* It died before the upstream said SETTINGS (e.g. a TLS alert
+         * right after the handshake): a failed server, like a failed
+         * connect, so the streams it held are not sent round again. */
+        h2gw_pool_server_down(conn->srv,
+                              conn->ssl ? H2GW_FAIL_TLS : conn->dead_fail,
+                              conn->dead_reason ? conn->dead_reason
+                                                : "connection lost before "
+                                                  "the upstream's SETTINGS");
+    }
+
     while ((st = conn->streams) != NULL) {
         int final;
 
@@ -1283,6 +1504,10 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
     if (conn->ngh) {
         nghttp2_session_del(conn->ngh);
         conn->ngh = NULL;
+    }
+    if (conn->ssl) {
+        SSL_free(conn->ssl);
+        conn->ssl = NULL;
     }
     if (conn->sock) {
         apr_socket_close(conn->sock);

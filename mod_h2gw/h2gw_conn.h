@@ -19,6 +19,7 @@
 
 typedef enum {
     H2GW_CONN_ST_CONNECTING,   /* TCP connect in progress */
+    H2GW_CONN_ST_TLS,          /* TLS handshake in progress (h2://) */
     H2GW_CONN_ST_HANDSHAKE,    /* session up, the peer's SETTINGS not yet
                                 * received: streams wait unsent */
     H2GW_CONN_ST_OPEN,         /* takes new streams */
@@ -43,6 +44,8 @@ struct h2gw_conn_t {
     h2gw_conn_t *next;         /* in srv->conns */
     unsigned long id;          /* per process, for log lines */
     apr_socket_t *sock;
+    SSL *ssl;                  /* h2:// only */
+    int tls_want_write;        /* SSL_read needs the socket writable */
     apr_pollfd_t pfd;          /* as registered in the pollset */
     h2gw_conn_state_t state;
     nghttp2_session *ngh;      /* NULL until connected */
@@ -60,7 +63,10 @@ struct h2gw_conn_t {
     int ping_pending;          /* a liveness PING awaits its ACK */
     apr_time_t ping_deadline;
     int goaway_sent;
+    int no_new;                /* takes no new streams (a cap reached, idle,
+                                * the child exiting); closes once idle */
     const char *lib_error;     /* nghttp2's last error message */
+    const char *transport_error;  /* why TLS reading failed */
     const char *protocol_error; /* why nghttp2 ended the connection */
     int dead;                  /* to be destroyed by the engine */
     h2gw_fail_t dead_fail;     /* what its streams fail with */

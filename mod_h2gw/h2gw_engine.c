@@ -384,6 +384,13 @@ static apr_status_t engine_stop(void *data)
     }
     begin_stop(e);
     flush_and_reap(e, 1);
+    {
+        int i;
+
+        for (i = 0; i < e->pool_list->nelts; ++i) {
+            h2gw_pool_destroy(APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *));
+        }
+    }
     the_engine = NULL;
     apr_pollset_destroy(e->pollset);
     apr_pool_destroy(e->pool);

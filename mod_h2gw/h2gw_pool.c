@@ -37,11 +37,13 @@ h2gw_pool_t *h2gw_pool_create(h2gw_loop_t *loop, const h2gw_upstream_t *up)
     return pool;
 }
 
-void h2gw_pool_server_down(h2gw_server_t *sv, const char *why)
+void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
+                           const char *why)
 {
     h2gw_pool_t *pool = sv->pool;
 
     ++sv->c.conns_failed;
+    sv->last_fail = fail;
     sv->last_error_at = apr_time_now();
     apr_cpystrn(sv->last_error, why, sizeof(sv->last_error));
     if (sv->down_until <= sv->last_error_at) {
@@ -160,7 +162,13 @@ static void fail_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
         }
     }
     ++pool->all_down;
-    if (st->held_fail != H2GW_FAIL_NONE) {
+    if (last && last->last_fail == H2GW_FAIL_TLS) {
+        /* A server we cannot talk TLS to is misconfigured on one side:
+         * 502 (the gateway got an invalid answer), not "unavailable". */
+        h2gw_stream_fail(st, H2GW_FAIL_TLS,
+                         apr_pstrdup(st->pool, last->last_error));
+    }
+    else if (st->held_fail != H2GW_FAIL_NONE) {
         h2gw_stream_fail(st, st->held_fail,
                          st->held_reason ? st->held_reason : "connect failed");
     }
@@ -201,8 +209,9 @@ static int try_place(h2gw_pool_t *pool, h2gw_stream_t *st, apr_time_t now)
                 char buf[120];
 
                 apr_strerror(rv, buf, sizeof(buf));
-                h2gw_pool_server_down(sv, apr_psprintf(st->pool,
-                                                       "connect: %s", buf));
+                h2gw_pool_server_down(sv, H2GW_FAIL_CONNECT,
+                                      apr_psprintf(st->pool, "connect: %s",
+                                                   buf));
                 st->held_fail = H2GW_FAIL_CONNECT;
                 st->held_reason = apr_pstrdup(st->pool, buf);
                 continue;
@@ -286,8 +295,23 @@ int h2gw_pool_unqueue(h2gw_pool_t *pool, h2gw_stream_t *st)
     return 1;
 }
 
+/* A stream is placed again only when its connection gave it back
+ * unsent or it was refused; every such round costs a retry or marks a
+ * server down, so this many placements means a bug: fail it rather than
+ * spin the engine. */
+#define MAX_PLACEMENTS 64
+
 void h2gw_pool_place(h2gw_pool_t *pool, h2gw_stream_t *st)
 {
+    if (st->placements >= MAX_PLACEMENTS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, pool->loop->s,
+                     H2GW_LOGNO(00107) "upstream %s: request placed %d "
+                     "times without being sent; given up",
+                     pool->up->name, st->placements);
+        h2gw_stream_fail(st, H2GW_FAIL_INTERNAL, "placed too often");
+        drop_engine_ref(st);
+        return;
+    }
     if (pool->loop->stopping) {
         h2gw_stream_fail(st, H2GW_FAIL_CONNECT, "server shutting down");
         drop_engine_ref(st);
@@ -382,6 +406,18 @@ void h2gw_pool_flush_and_reap(h2gw_pool_t *pool, int kill_all)
                 continue;
             }
             pconn = &conn->next;
+        }
+    }
+}
+
+void h2gw_pool_destroy(h2gw_pool_t *pool)
+{
+    int i;
+
+    for (i = 0; i < pool->nservers; ++i) {
+        if (pool->servers[i].tls_session) {
+            SSL_SESSION_free(pool->servers[i].tls_session);
+            pool->servers[i].tls_session = NULL;
         }
     }
 }

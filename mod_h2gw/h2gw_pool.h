@@ -48,6 +48,8 @@ typedef struct h2gw_counters_t {
     apr_uint64_t pings_sent;
     apr_uint64_t bytes_out;        /* request body bytes sent */
     apr_uint64_t bytes_in;         /* response body bytes received */
+    apr_uint64_t tls_handshakes;
+    apr_uint64_t tls_resumed;      /* handshakes that resumed a session */
 } h2gw_counters_t;
 
 typedef struct h2gw_server_t {
@@ -60,6 +62,8 @@ typedef struct h2gw_server_t {
     int nstreams;              /* active streams over its connections */
     apr_time_t down_until;     /* skipped until then after a failure */
     char last_error[160];
+    h2gw_fail_t last_fail;     /* what the last failure was */
+    SSL_SESSION *tls_session;  /* for resumption (h2:// servers) */
     apr_time_t last_error_at;
     h2gw_counters_t c;
 } h2gw_server_t;
@@ -97,7 +101,11 @@ int h2gw_pool_unqueue(h2gw_pool_t *pool, h2gw_stream_t *st);
 
 /* Records a failure of server sv (connect, handshake): it is skipped for
  * retry= from now. */
-void h2gw_pool_server_down(h2gw_server_t *sv, const char *why);
+void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
+                           const char *why);
+
+/* Frees what the pool holds outside its memory (TLS sessions). */
+void h2gw_pool_destroy(h2gw_pool_t *pool);
 
 /* Timers of the pool's connections and queue; flushes them and destroys
  * the dead ones. */

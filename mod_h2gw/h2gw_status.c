@@ -36,11 +36,17 @@ static void census(const h2gw_server_t *sv, conn_census_t *cc)
         }
         switch (conn->state) {
         case H2GW_CONN_ST_CONNECTING:
+        case H2GW_CONN_ST_TLS:
         case H2GW_CONN_ST_HANDSHAKE:
             ++cc->starting;
             break;
         case H2GW_CONN_ST_OPEN:
-            ++cc->open;
+            if (conn->no_new) {
+                ++cc->draining;
+            }
+            else {
+                ++cc->open;
+            }
             break;
         case H2GW_CONN_ST_DRAINING:
             ++cc->draining;
@@ -86,7 +92,7 @@ static const char *json_str(apr_pool_t *p, const char *s)
 #define COUNTERS(X)                                                          \
     X(conns_opened) X(conns_failed) X(requests) X(retries) X(resets_sent)    \
     X(resets_recv) X(timeouts) X(goaways_recv) X(pings_sent) X(bytes_out)    \
-    X(bytes_in)
+    X(bytes_in) X(tls_handshakes) X(tls_resumed)
 
 static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
 {

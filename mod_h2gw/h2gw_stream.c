@@ -122,6 +122,7 @@ const char *h2gw_stream_fail_name(h2gw_fail_t fail)
     case H2GW_FAIL_CANCELLED: return "cancelled";
     case H2GW_FAIL_QUEUE_TIMEOUT: return "no free upstream stream in time";
     case H2GW_FAIL_ALL_DOWN: return "all servers down";
+    case H2GW_FAIL_TLS: return "TLS handshake failed";
     case H2GW_FAIL_INTERNAL: return "internal error";
     }
     return "unknown";

@@ -42,6 +42,7 @@ typedef enum {
     H2GW_FAIL_CANCELLED,       /* the client went away */
     H2GW_FAIL_QUEUE_TIMEOUT,   /* no free stream slot within queue-timeout */
     H2GW_FAIL_ALL_DOWN,        /* every server of the upstream is down */
+    H2GW_FAIL_TLS,             /* TLS handshake failed (certificate, ALPN) */
     H2GW_FAIL_INTERNAL         /* out of memory, nghttp2 refused a call */
 } h2gw_fail_t;
 

@@ -10,7 +10,9 @@ use File::Temp qw(tempdir);
 
 my @bad = (
     ['H2GWPass /a/ http://127.0.0.1:1/', qr/H2GWPass: 'http:\/\/127\.0\.0\.1:1\/': unknown scheme 'http'/, 'unknown scheme'],
-    ['H2GWPass /a/ h2://127.0.0.1:1/', qr/h2:\/\/ \(TLS\) upstreams are not supported by this build yet/, 'h2:// not yet supported'],
+    ['H2GWPass /a/ h2://127.0.0.1:1/ tls-ca=/nonexistent/ca.pem', qr/H2GWPass: cannot load CA certificates from \/nonexistent\/ca\.pem/, 'a CA file that cannot be read'],
+    ['H2GWPass /a/ h2://127.0.0.1:1/ tls-cert=/nonexistent/c.pem', qr/a client certificate needs both tls-cert= and tls-key=/, 'a client certificate without its key'],
+    ['H2GWPass /a/ h2://127.0.0.1:1/ tls-verify=maybe', qr/H2GWPass tls-verify: 'maybe' must be on or off/, 'tls-verify not on/off'],
     ['H2GWPass /a/ not-a-url', qr/is not an upstream URL/, 'not a URL'],
     ['H2GWPass a/ h2c://127.0.0.1:1/', qr/path prefix 'a\/' must start with '\/'/, 'relative prefix'],
     ['H2GWPass /a/', qr/needs a path prefix and an upstream URL/, 'missing URL'],
@@ -45,7 +47,7 @@ my @bad = (
     ["<Location /x/>\nH2GWUpstream u h2c://127.0.0.1:1\n</Location>", qr/H2GWUpstream not allowed in <Location> context/, 'H2GWUpstream in <Location>'],
 );
 
-plan tests => 2 * @bad + 3;
+plan tests => 2 * @bad + 4;
 
 my $vars = Apache::Test::vars();
 my $httpd = $vars->{httpd};
@@ -102,3 +104,5 @@ ok t_cmp($out =~ /Syntax OK/ ? 1 : 0, 1, "httpd says Syntax OK");
 
 ($rc, $out) = config_test("Include \"$vars->{serverroot}/../conf/h2gw.conf\"");
 ok t_cmp($rc, 0, "the example conf/h2gw.conf passes the config test");
+($rc, $out) = config_test("Include \"$vars->{serverroot}/../conf/h2gw-tls.conf\"");
+ok t_cmp($rc, 0, "the TLS example conf/h2gw-tls.conf passes the config test");
