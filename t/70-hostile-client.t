@@ -2,7 +2,11 @@
 # an absolute-form target naming another host is routed by its path only
 # (to the configured upstream, never to the named host); Content-Length
 # with Transfer-Encoding and duplicate Content-Length cannot smuggle a
-# request upstream (HTTP/2 framing carries exactly the body httpd parsed).
+# request upstream (HTTP/2 framing carries exactly the body httpd parsed);
+# a header field over LimitRequestFieldSize, more fields than
+# LimitRequestFields, and a method that is no token are refused by httpd
+# before anything reaches an upstream, while an unknown but valid method
+# is proxied like any other.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test;
@@ -10,7 +14,7 @@ use Apache::TestUtil;
 use IO::Socket::INET;
 use H2GW::Test;
 
-plan tests => 9;
+plan tests => 15;
 
 # Sends raw bytes on a new connection, returns everything read until the
 # server closes (or 5 s pass).
@@ -62,3 +66,24 @@ ok t_cmp(($status // 0) == 400 && up_stats('dupcl')->{seen} == 0
          && up_stats('smuggled')->{seen} == 0 ? 1 : 0, 1,
          "conflicting Content-Length is a 400 and reaches no upstream (status "
          . ($status // 'none') . ")");
+
+# Over httpd's limits, or malformed: 400, and the upstream sees nothing.
+for my $case (['a header field of 10,000 bytes', "X-Big: " . ('a' x 10000) . "\r\n"],
+              ['150 header fields', join('', map { "X-F$_: v\r\n" } 1 .. 150)]) {
+    my ($label, $extra) = @$case;
+    my $tag = tag();
+    my $r = raw("GET /up/headers?tag=$tag HTTP/1.1\r\nHost: x\r\n$extra"
+                . "Connection: close\r\n\r\n");
+    my ($st) = $r =~ /^HTTP\/1\.1 (\d+)/;
+    ok t_cmp($st // 0, 400, "$label: refused by httpd (400)");
+    ok t_cmp(up_stats($tag)->{seen} // 0, 0, "$label: nothing reached the upstream");
+}
+my $tag = tag();
+my $r = raw("G\@T /up/headers?tag=$tag HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+my ($st) = $r =~ /^HTTP\/1\.1 (\d+)/;
+ok t_cmp(($st // 0) >= 400 && ($st // 0) < 600 && (up_stats($tag)->{seen} // 0) == 0 ? 1 : 0, 1,
+         "a method that is no token is refused (status " . ($st // 'none') . ") and not proxied");
+$tag = tag();
+$r = raw("FROB /up/headers?tag=$tag HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+ok t_cmp($r =~ /^HTTP\/1\.1 200/ && $r =~ /^:method: FROB\r?$/m ? 1 : 0, 1,
+         "an unknown but valid method is proxied as it is");

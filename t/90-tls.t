@@ -44,7 +44,7 @@ fails_with('/tls-unknown-ca/hello.txt', qr/certificate verification failed: .*(u
 
 $res = get('/tls-cc/hello.txt');
 ok t_cmp($res->{code}, 200, "client certificate sent (tls-cert, tls-key) to a server that asks for one: 200");
-fails_with('/tls-nocc/hello.txt', qr/H2GW00203: .*TLS.*(certificate required|alert)/i,
+fails_with('/tls-nocc/hello.txt', qr/H2GW00203: .*TLS handshake failed/,
            'no client certificate for a server that asks for one');
 
 fails_with('/tls-noalpn/x', qr/H2GW00203: .*did not agree to h2/, 'a server without h2 in ALPN');
