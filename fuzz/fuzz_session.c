@@ -68,6 +68,9 @@ static void init_once(void)
     upstream.settings_timeout = apr_time_from_sec(5);
     upstream.stream_window = 65535;
     upstream.conn_window = 1 << 20;
+    upstream.max_frame_size = 16384;
+    upstream.header_table_size = 4096;
+    upstream.max_header_list = 64 * 1024;
 }
 
 #define NSTREAMS 3

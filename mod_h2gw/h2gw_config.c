@@ -186,6 +186,7 @@ static void params_init(h2gw_params_t *pm)
     pm->settings_timeout = UNSET;
     pm->stream_window = pm->conn_window = pm->max_requests = UNSET;
     pm->max_conns = pm->max_streams = pm->lb = UNSET;
+    pm->max_frame_size = pm->header_table_size = pm->max_header_list = UNSET;
     memset(&pm->tls, 0, sizeof(pm->tls));
     pm->tls.verify = UNSET;
 }
@@ -206,6 +207,9 @@ static const char *params_pool_key(const h2gw_params_t *pm)
     if (pm->max_conns != UNSET) return "max-conns";
     if (pm->max_streams != UNSET) return "max-streams";
     if (pm->lb != UNSET) return "lb";
+    if (pm->max_frame_size != UNSET) return "max-frame-size";
+    if (pm->header_table_size != UNSET) return "header-table-size";
+    if (pm->max_header_list != UNSET) return "max-header-list";
     if (pm->tls.verify != UNSET) return "tls-verify";
     if (pm->tls.ca_file) return "tls-ca";
     if (pm->tls.ca_path) return "tls-ca-path";
@@ -222,7 +226,8 @@ static const char *params_pool_key(const h2gw_params_t *pm)
     "connect-timeout, window, conn-window, max-conns, max-streams, "       \
     "queue-timeout, lb, retry, max-requests, max-lifetime, ping, "         \
     "idle-timeout, settings-timeout, tls-verify, tls-ca, tls-ca-path, "    \
-    "tls-name, tls-sni, tls-cert, tls-key"
+    "tls-name, tls-sni, tls-cert, tls-key, max-frame-size, "               \
+    "header-table-size, max-header-list"
 
 /* Parses one key=value parameter of directive `dir` into pm. */
 static const char *parse_param(apr_pool_t *p, const char *dir,
@@ -302,6 +307,18 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
     }
     if (!strcasecmp(key, "via")) {
         return parse_flag(p, what, val, &pm->via);
+    }
+    if (!strcasecmp(key, "max-frame-size")) {
+        return parse_size(p, what, val, 16384, 16777215,
+                          &pm->max_frame_size);
+    }
+    if (!strcasecmp(key, "header-table-size")) {
+        return parse_size(p, what, val, 0, 1024 * 1024,
+                          &pm->header_table_size);
+    }
+    if (!strcasecmp(key, "max-header-list")) {
+        return parse_size(p, what, val, 1024, 16 * 1024 * 1024,
+                          &pm->max_header_list);
     }
     if (!strcasecmp(key, "tls-verify")) {
         return parse_flag(p, what, val, &pm->tls.verify);
@@ -735,6 +752,12 @@ static void resolve_upstream(h2gw_upstream_t *up)
                                        H2GW_DEFAULT_STREAM_WINDOW);
     up->conn_window = (int32_t)PICK2(pm->conn_window, sc->conn_window,
                                      H2GW_DEFAULT_CONN_WINDOW);
+    up->max_frame_size = (uint32_t)PICK2(pm->max_frame_size, UNSET,
+                                         H2GW_DEFAULT_MAX_FRAME_SIZE);
+    up->header_table_size = (uint32_t)PICK2(pm->header_table_size, UNSET,
+                                            H2GW_DEFAULT_HEADER_TABLE);
+    up->max_header_list = (uint32_t)PICK2(pm->max_header_list, UNSET,
+                                          H2GW_DEFAULT_MAX_HEADER_LIST);
 }
 
 static void resolve_pass(h2gw_pass_t *pass)
@@ -787,7 +810,10 @@ static int same_pool(const h2gw_upstream_t *a, const h2gw_upstream_t *b)
            && a->idle_timeout == b->idle_timeout
            && a->settings_timeout == b->settings_timeout
            && a->stream_window == b->stream_window
-           && a->conn_window == b->conn_window;
+           && a->conn_window == b->conn_window
+           && a->max_frame_size == b->max_frame_size
+           && a->header_table_size == b->header_table_size
+           && a->max_header_list == b->max_header_list;
 }
 
 /* Implicit upstreams (an H2GWPass with a server URL) are named after the

@@ -56,6 +56,12 @@
 #define H2GW_MIN_REQUEST_BUFFER       1024
 #define H2GW_MAX_REQUEST_BUFFER       (64 * 1024 * 1024)
 #define H2GW_MAX_CONNS                1000
+/* RFC 9113 §6.5.2 bounds and defaults. */
+#define H2GW_DEFAULT_MAX_FRAME_SIZE   16384
+#define H2GW_DEFAULT_HEADER_TABLE     4096
+/* Response header fields (interim, final, trailers) per stream, counted
+ * as §6.5.2 does; past it → 502. */
+#define H2GW_DEFAULT_MAX_HEADER_LIST  (64 * 1024)
 #define H2GW_MAX_SERVERS              64
 
 typedef enum {
@@ -90,6 +96,9 @@ typedef struct h2gw_params_t {
     int max_conns;
     int max_streams;
     int lb;
+    apr_int64_t max_frame_size;
+    apr_int64_t header_table_size;
+    apr_int64_t max_header_list;
     h2gw_tls_conf_t tls;       /* for h2:// servers */
 } h2gw_params_t;
 
@@ -131,6 +140,9 @@ typedef struct h2gw_upstream_t {
     apr_interval_time_t settings_timeout;
     int32_t stream_window;
     int32_t conn_window;
+    uint32_t max_frame_size;     /* SETTINGS_MAX_FRAME_SIZE we announce */
+    uint32_t header_table_size;  /* SETTINGS_HEADER_TABLE_SIZE we announce */
+    uint32_t max_header_list;    /* announced, and enforced on responses */
     SSL_CTX *ssl_ctx;          /* when a server is h2:// */
 } h2gw_upstream_t;
 

@@ -246,11 +246,11 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
      * responses and trailers count too, so no header flood of any kind
      * grows a stream's memory past the limit. */
     st->hdr_bytes += namelen + valuelen + 32;
-    if (st->hdr_bytes > H2GW_CONN_MAX_HEADER_BYTES) {
+    if (st->hdr_bytes > UPSTREAM(conn)->max_header_list) {
         CONN_LOG(conn, APLOG_WARNING, 0,
                  H2GW_LOGNO(00301) "stream %d: response headers over "
-                                   "%d bytes",
-                 frame->hd.stream_id, H2GW_CONN_MAX_HEADER_BYTES);
+                                   "max-header-list (%u bytes)",
+                 frame->hd.stream_id, UPSTREAM(conn)->max_header_list);
         h2gw_stream_fail(st, H2GW_FAIL_PROTOCOL,
                          "response header block too large");
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -602,7 +602,7 @@ static apr_status_t session_create(h2gw_conn_t *conn)
 {
     nghttp2_session_callbacks *cbs;
     nghttp2_option *opt;
-    nghttp2_settings_entry settings[3];
+    nghttp2_settings_entry settings[6];
     const h2gw_upstream_t *up = UPSTREAM(conn);
     int ngrv;
 
@@ -640,8 +640,14 @@ static apr_status_t session_create(h2gw_conn_t *conn)
     /* We accept no pushed streams, so the peer may open none. */
     settings[2].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
     settings[2].value = 0;
+    settings[3].settings_id = NGHTTP2_SETTINGS_MAX_FRAME_SIZE;
+    settings[3].value = up->max_frame_size;
+    settings[4].settings_id = NGHTTP2_SETTINGS_HEADER_TABLE_SIZE;
+    settings[4].value = up->header_table_size;
+    settings[5].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
+    settings[5].value = up->max_header_list;
     if ((ngrv = nghttp2_submit_settings(conn->ngh, NGHTTP2_FLAG_NONE,
-                                        settings, 3))
+                                        settings, 6))
         || (ngrv = nghttp2_session_set_local_window_size(
                 conn->ngh, NGHTTP2_FLAG_NONE, 0, up->conn_window))) {
         CONN_LOG(conn, APLOG_ERR, 0,

@@ -33,9 +33,6 @@ typedef enum {
  * the SETTINGS arrive; any over the real limit go back to the queue. */
 #define H2GW_CONN_ASSUMED_MAX_STREAMS 100
 
-/* Most bytes of response header fields (interim, final and trailers) one
- * stream may receive, counted as RFC 9113 §6.5.2 does; past it → 502. */
-#define H2GW_CONN_MAX_HEADER_BYTES (64 * 1024)
 
 struct h2gw_conn_t {
     apr_pool_t *pool;          /* subpool of the engine pool; engine only */

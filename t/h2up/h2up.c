@@ -157,6 +157,7 @@ struct stream {
 struct conn {
     int fd;
     unsigned long serial;
+    uint32_t settings[7];   /* the client's SETTINGS values by id */
     nghttp2_session *session;
     struct buf out;
     size_t out_off;
@@ -204,6 +205,10 @@ static struct conn *g_conns;
 static struct timer *g_timers;
 static struct tag *g_tags;
 static struct stats g_stats;
+
+/* The SETTINGS of the connection of the last counted request (what the
+ * gateway announced; /_stats connections do not count). */
+static uint32_t g_peer_settings[7];
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
@@ -557,6 +562,14 @@ static int format_stats(struct buf *b, const char *tagname)
     rv |= append_printf(b, "max_conns_open=%ld\npings=%lu\naccepted=%lu\n",
                         g_stats.max_conns_open, g_stats.pings,
                         g_stats.accepted);
+    /* client_settings_N: the last value of SETTINGS id N a client sent
+     * (1 header table, 2 push, 3 streams, 4 window, 5 frame, 6 list). */
+    rv |= append_printf(b, "client_header_table_size=%u\n"
+                        "client_initial_window_size=%u\n"
+                        "client_max_frame_size=%u\n"
+                        "client_max_header_list_size=%u\n",
+                        g_peer_settings[1], g_peer_settings[4],
+                        g_peer_settings[5], g_peer_settings[6]);
     return rv;
 }
 
@@ -1115,6 +1128,7 @@ static int on_request_headers(struct stream *st)
         set_default_params(&st->p);
     } else {
         count_conn(c);
+        memcpy(g_peer_settings, c->settings, sizeof(g_peer_settings));
         g_stats.requests++;
         log_request(st);
         st->counted = 1;
@@ -1305,6 +1319,19 @@ static int on_frame_recv_cb(nghttp2_session *session,
         break;
     case NGHTTP2_GOAWAY:
         g_stats.goaway_recv++;
+        break;
+    case NGHTTP2_SETTINGS:
+        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+            struct conn *sc = user_data;  /* the session's user data */
+            size_t k;
+
+            for (k = 0; k < frame->settings.niv; k++) {
+                int32_t id = frame->settings.iv[k].settings_id;
+
+                if (id >= 1 && id <= 6)
+                    sc->settings[id] = frame->settings.iv[k].value;
+            }
+        }
         break;
     case NGHTTP2_PING:
         /* Counted whether or not --no-ping-ack leaves it unanswered. */
