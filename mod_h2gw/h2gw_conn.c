@@ -210,10 +210,19 @@ static ssize_t read_req_body(nghttp2_session *ngh, int32_t stream_id,
     n = h2gw_stream_get_body_locked(st, buf, length, &eof);
     if (eof) {
         st->req_done = 1;
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (st->req_trailers && st->req_ntrailers) {
+            /* The body ends with the client's trailers: a HEADERS frame
+             * carries END_STREAM instead (nghttp2 copies the fields,
+             * which live in the handler's pool: hence under the lock). */
+            if (nghttp2_submit_trailer(ngh, stream_id, st->req_trailers,
+                                       st->req_ntrailers) == 0) {
+                *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            }
+        }
     }
     apr_thread_mutex_unlock(st->lock);
     if (eof) {
-        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
         touch_stream(st);
         return (ssize_t)n;
     }

@@ -115,6 +115,9 @@ void h2gw_engine_release(h2gw_engine_t *e, h2gw_stream_t *st)
     apr_thread_mutex_lock(st->lock);
     submitted = (st->state != H2GW_STREAM_ST_INIT);
     st->pend_cancel = 1;
+    /* They live in the request's pool, which goes away now. */
+    st->req_trailers = NULL;
+    st->req_ntrailers = 0;
     apr_thread_mutex_unlock(st->lock);
     if (submitted) {
         h2gw_engine_notify(e, st);

@@ -570,6 +570,47 @@ static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
     return eos ? APR_EOF : APR_SUCCESS;
 }
 
+/* The client's request trailers (HTTP/2 trailing HEADERS, HTTP/1.1
+ * chunked trailers: httpd keeps them in r->trailers_in), as fields for
+ * the upstream: names lowercased; pseudo-headers, hop-by-hop and invalid
+ * fields dropped. NULL when there are none. */
+static nghttp2_nv *request_trailers(request_rec *r, size_t *pn)
+{
+    const apr_array_header_t *arr = apr_table_elts(r->trailers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    nghttp2_nv *nv;
+    size_t n = 0;
+    int i;
+
+    *pn = 0;
+    if (arr->nelts == 0) {
+        return NULL;
+    }
+    nv = apr_pcalloc(r->pool, sizeof(*nv) * (size_t)arr->nelts);
+    for (i = 0; i < arr->nelts; ++i) {
+        char *name;
+
+        if (!e[i].key || !e[i].val) {
+            continue;
+        }
+        name = apr_pstrdup(r->pool, e[i].key);
+        ap_str_tolower(name);
+        if (h2gw_headers_resp_class((const uint8_t *)name, strlen(name),
+                                    (const uint8_t *)e[i].val,
+                                    strlen(e[i].val)) != H2GW_HDR_PASS) {
+            continue;
+        }
+        nv[n].name = (uint8_t *)name;
+        nv[n].namelen = strlen(name);
+        nv[n].value = (uint8_t *)e[i].val;
+        nv[n].valuelen = strlen(e[i].val);
+        nv[n].flags = NGHTTP2_NV_FLAG_NONE;
+        ++n;
+    }
+    *pn = n;
+    return n ? nv : NULL;
+}
+
 /*
  * Streams the request body from the input filters into the stream,
  * relaying response parts that arrive meanwhile. Returns APR_SUCCESS when
@@ -582,6 +623,8 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
     apr_bucket_brigade *in = apr_brigade_create(r->pool,
                                                 r->connection->bucket_alloc);
     int seen_eos = 0;
+    nghttp2_nv *trailers;
+    size_t ntrailers;
     apr_status_t rv;
 
     while (!seen_eos) {
@@ -633,7 +676,10 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
         }
         apr_brigade_cleanup(in);
     }
+    trailers = request_trailers(r, &ntrailers);
     apr_thread_mutex_lock(ctx->st->lock);
+    ctx->st->req_trailers = trailers;
+    ctx->st->req_ntrailers = ntrailers;
     ctx->st->req_eos = 1;
     ctx->st->pend_resume = 1;
     apr_thread_mutex_unlock(ctx->st->lock);

@@ -108,6 +108,11 @@ struct h2gw_stream_t {
     char *req_buf;
     size_t req_cap, req_off, req_len, req_kept;
     int req_replayable;        /* every body byte sent so far is kept */
+    nghttp2_nv *req_trailers;  /* the client's request trailers, or NULL:
+                                * handler memory (r->pool), set with the
+                                * end of the body, cleared at release;
+                                * the engine copies them under lock */
+    size_t req_ntrailers;
     int req_eos;               /* the handler has appended everything */
     int req_done;              /* the engine sent the last byte (or gave up) */
     apr_off_t req_sent;        /* body bytes handed to nghttp2 */

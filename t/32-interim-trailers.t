@@ -3,14 +3,16 @@
 # HTTP/1.0 clients, which cannot take it); response trailers reach HTTP/2
 # clients as trailing HEADERS (HTTP/1.1 clients get the body intact); a
 # trailers-only response (one HEADERS frame with END_STREAM, as gRPC
-# sends for errors) arrives with its fields and no body.
+# sends for errors) arrives with its fields and no body. Request trailers
+# (HTTP/2 trailing HEADERS, HTTP/1.1 chunked trailers) reach the upstream
+# after the body.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
 
-plan tests => 12;
+plan tests => 14;
 
 # curl -D keeps every header block: the 103 and then the final one.
 sub blocks {
@@ -48,3 +50,17 @@ $res = req(proto => 'h2', url => gw_url('/up/data?nobody=1&hdr=grpc-status:7&hdr
 ok t_cmp($res->{code}, 200, "trailers-only: the status arrives");
 ok t_cmp(($res->{hdr}{'grpc-status'} // '') . '/' . ($res->{hdr}{'grpc-message'} // ''), '7/denied',
          "trailers-only: with its fields");
+
+# Request trailers. The upstream's /headers lists the trailers it got.
+my $file = make_file(3000);
+my $h2 = `nghttp -d '$file' --trailer='x-req-trailer: from-h2' '${\ gw_url('/up/headers')}' 2>&1`;
+ok t_cmp($h2 =~ /^\(trailer\) x-req-trailer: from-h2$/m ? 1 : 0, 1,
+         "h2: the client's request trailer reaches the upstream after the body");
+use IO::Socket::INET;
+my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => Apache::Test::vars('port'))
+    or die "connect: $!";
+print $sock "POST /up/headers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+    . "Connection: close\r\n\r\n5\r\nhello\r\n0\r\nX-Req-Trailer: from-h1\r\n\r\n";
+my $h1 = do { local $/; <$sock> } // '';
+ok t_cmp($h1 =~ /^\(trailer\) x-req-trailer: from-h1$/m ? 1 : 0, 1,
+         "h1: a chunked request's trailer reaches the upstream, name lowercased");
