@@ -234,6 +234,18 @@ static ssize_t read_req_body(nghttp2_session *ngh, int32_t stream_id,
     return (ssize_t)n;
 }
 
+/* Appends a copy of one response field to arr (stream memory: only the
+ * engine allocates from st->pool after submit). */
+static void push_field(h2gw_stream_t *st, apr_array_header_t *arr,
+                       const uint8_t *name, size_t namelen,
+                       const uint8_t *value, size_t valuelen)
+{
+    h2gw_field_t *f = apr_array_push(arr);
+
+    f->name = apr_pstrmemdup(st->pool, (const char *)name, namelen);
+    f->value = apr_pstrmemdup(st->pool, (const char *)value, valuelen);
+}
+
 static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
                      const uint8_t *name, size_t namelen,
                      const uint8_t *value, size_t valuelen, uint8_t flags,
@@ -241,7 +253,6 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
 {
     h2gw_conn_t *conn = user_data;
     h2gw_stream_t *st;
-    h2gw_field_t *f;
     int status;
 
     if (frame->hd.type != NGHTTP2_HEADERS) {
@@ -274,10 +285,8 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
                 st->resp_trailers = apr_array_make(st->pool, 4,
                                                    sizeof(h2gw_field_t));
             }
-            f = apr_array_push(st->resp_trailers);
-            f->name = apr_pstrmemdup(st->pool, (const char *)name, namelen);
-            f->value = apr_pstrmemdup(st->pool, (const char *)value,
-                                      valuelen);
+            push_field(st, st->resp_trailers, name, namelen, value,
+                       valuelen);
             return 0;
         case H2GW_HDR_INVALID:
             CONN_LOG(conn, APLOG_WARNING, 0,
@@ -304,9 +313,7 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
     case H2GW_HDR_PASS:
         /* Only the engine allocates from st->pool after submit; the
          * handler reads resp_fields once the state says HEADERS. */
-        f = apr_array_push(st->resp_fields);
-        f->name = apr_pstrmemdup(st->pool, (const char *)name, namelen);
-        f->value = apr_pstrmemdup(st->pool, (const char *)value, valuelen);
+        push_field(st, st->resp_fields, name, namelen, value, valuelen);
         break;
     case H2GW_HDR_DROP:
         break;
@@ -929,7 +936,6 @@ void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
     link_stream(conn, st);
     st->active = 1;
-    st->server = conn->srv;
     ++conn->nactive;
     ++conn->nrequests;
     ++conn->srv->nstreams;

@@ -167,7 +167,6 @@ struct h2gw_stream_t {
     int placements;            /* times placed on a connection */
     h2gw_fail_t held_fail;     /* why its last connection failed before it */
     const char *held_reason;   /* was sent (static or engine memory) */
-    const void *server;        /* the h2gw_server_t it is on (engine) */
 };
 
 /*

@@ -68,13 +68,7 @@ ok t_cmp($up->{rst_recv}, $up->{seen}, "the upstream got a RST_STREAM for every 
 ok t_cmp($up->{completed} // 0, 0, "none of them completed upstream");
 ok t_cmp($sv->{resets_sent} - $before->{resets_sent} >= $up->{seen} ? 1 : 0, 1,
          "the status page counts the resets sent");
-my $alive;
-for (1 .. 50) {
-    $alive = gw_status();
-    last if $alive->{streams_alive} == 0 && $alive->{chunks_alive} == 0;
-    sleep 0.1;
-}
-ok t_cmp("$alive->{streams_alive}/$alive->{chunks_alive}", '0/0',
+ok t_cmp(alive_when_idle(), '0/0',
          "leak check: no stream or response chunk of the module is left alive (streams/chunks)");
 my $rss1 = rss_kb($pid);
 my $grow = $rss1 - $rss0;

@@ -113,11 +113,5 @@ my $upconns = up_stats_at($port)->{conns_open};
 ok t_cmp($sv->{conns_open} + $sv->{conns_draining} + $sv->{conns_starting}, $upconns,
          "status: the gateway holds exactly the connections the live upstream has ($upconns)");
 H2GW::Upstream::stop($up->{pid});
-my $alive;
-for (1 .. 50) {
-    $alive = gw_status();
-    last if $alive->{streams_alive} == 0 && $alive->{chunks_alive} == 0;
-    sleep 0.1;
-}
-ok t_cmp("$alive->{streams_alive}/$alive->{chunks_alive}", '0/0',
+ok t_cmp(alive_when_idle(), '0/0',
          "leak check: no stream or response chunk of the module is left alive (streams/chunks)");

@@ -13,7 +13,7 @@ use Time::HiRes qw(sleep);
 our @EXPORT = qw(gw_url up_url req up_stats up_reset sha256_file
                  make_file frontends access_log_line error_log_since
                  error_log_mark tag up_stats_at up_reset_at gw_status
-                 parallel_get);
+                 parallel_get alive_when_idle);
 
 my $vars = Apache::Test::vars();
 
@@ -146,6 +146,18 @@ sub gw_status {
     return $st unless defined $name;
     my ($up) = grep { $_->{name} eq $name } @{ $st->{upstreams} };
     return $up;
+}
+
+# The module's live streams and response chunks, "streams/chunks", once
+# both reached 0 or after 5 s: the leak check of a run that went idle.
+sub alive_when_idle {
+    my $st;
+    for (1 .. 50) {
+        $st = gw_status();
+        last if $st->{streams_alive} == 0 && $st->{chunks_alive} == 0;
+        sleep 0.1;
+    }
+    return "$st->{streams_alive}/$st->{chunks_alive}";
 }
 
 # parallel_get(N, URL-or-sub, proto => 'h1') runs N curl clients at once;
