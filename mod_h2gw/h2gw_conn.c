@@ -365,7 +365,11 @@ static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
     }
     apr_thread_mutex_lock(st->lock);
     if (!h2gw_stream_is_final(st)) {
-        st->state = H2GW_STREAM_ST_HEADERS;
+        /* A response without body (gRPC's trailers-only answer) is
+         * complete at once: the handler sees both in one look and passes
+         * them on together. */
+        st->state = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+                        ? H2GW_STREAM_ST_CLOSED : H2GW_STREAM_ST_HEADERS;
         st->resp_headers = 1;
         apr_thread_cond_broadcast(st->cond);
     }
@@ -383,11 +387,55 @@ static void on_end_stream(h2gw_stream_t *st)
     apr_thread_mutex_unlock(st->lock);
 }
 
+/* LogLevel h2gw:trace2: one line per frame received or sent. */
+static void trace_frame(h2gw_conn_t *conn, const char *dir,
+                        const nghttp2_frame *frame)
+{
+    static const char *const names[] = {
+        "DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS",
+        "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"
+    };
+    uint8_t f = frame->hd.flags;
+    char extra[64] = "";
+
+    if (!conn->loop->s || !APLOG_IS_LEVEL(conn->loop->s, APLOG_TRACE2)) {
+        return;
+    }
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+        apr_snprintf(extra, sizeof(extra), " %s",
+                     nghttp2_http2_strerror(frame->rst_stream.error_code));
+    }
+    else if (frame->hd.type == NGHTTP2_GOAWAY) {
+        apr_snprintf(extra, sizeof(extra), " last %d %s",
+                     frame->goaway.last_stream_id,
+                     nghttp2_http2_strerror(frame->goaway.error_code));
+    }
+    else if (frame->hd.type == NGHTTP2_WINDOW_UPDATE) {
+        apr_snprintf(extra, sizeof(extra), " +%d",
+                     frame->window_update.window_size_increment);
+    }
+    CONN_LOG(conn, APLOG_TRACE2, 0, "%s %s stream %d len %u%s%s%s%s",
+             dir, frame->hd.type < sizeof(names) / sizeof(names[0])
+                      ? names[frame->hd.type] : "UNKNOWN",
+             frame->hd.stream_id, (unsigned)frame->hd.length,
+             (f & NGHTTP2_FLAG_END_STREAM)
+                 && frame->hd.type != NGHTTP2_SETTINGS
+                 && frame->hd.type != NGHTTP2_PING ? " END_STREAM" : "",
+             (frame->hd.type == NGHTTP2_SETTINGS
+              || frame->hd.type == NGHTTP2_PING) && (f & NGHTTP2_FLAG_ACK)
+                 ? " ACK" : "",
+             (f & NGHTTP2_FLAG_END_HEADERS)
+                 && (frame->hd.type == NGHTTP2_HEADERS) ? " END_HEADERS" : "",
+             extra);
+}
+
 static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
                          void *user_data)
 {
     h2gw_conn_t *conn = user_data;
     h2gw_stream_t *st = NULL;
+
+    trace_frame(conn, "recv", frame);
 
     if (frame->hd.stream_id) {
         st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
@@ -565,6 +613,7 @@ static int on_frame_send(nghttp2_session *ngh, const nghttp2_frame *frame,
     h2gw_conn_t *conn = user_data;
     h2gw_stream_t *st;
 
+    trace_frame(conn, "send", frame);
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
         ++conn->srv->c.resets_sent;
     }

@@ -29,6 +29,9 @@ APLOG_USE_MODULE(h2gw);
 #define HANDLER_TICK apr_time_from_msec(100)
 /* Bytes asked from the input filters per read of the request body. */
 #define BODY_READ_CHUNK (64 * 1024)
+/* First wait for more request body once the client paused; it doubles up
+ * to HANDLER_TICK while neither side moves. */
+#define BODY_BACKOFF_MIN apr_time_from_msec(1)
 
 typedef struct h2gw_req_t {
     request_rec *r;
@@ -383,7 +386,11 @@ static int is_uri_field(const char *name)
            || !strcasecmp(name, "uri");
 }
 
-static apr_status_t send_headers(h2gw_req_t *ctx)
+/* Sets the final response's status and headers on r; they go out with
+ * the first brigade passed (so a response that is already complete, e.g.
+ * a gRPC trailers-only answer, leaves as one HEADERS frame with
+ * END_STREAM on HTTP/2, and with a Content-Length on HTTP/1.1). */
+static void set_headers(h2gw_req_t *ctx)
 {
     request_rec *r = ctx->r;
     h2gw_stream_t *st = ctx->st;
@@ -415,10 +422,20 @@ static apr_status_t send_headers(h2gw_req_t *ctx)
     ctx->headers_sent = 1;
     REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: response %d from %s", r->status,
             st->target.name);
-    /* Headers go out now, not with the first DATA. */
+}
+
+/* Sends the response headers set by set_headers() on their own, when no
+ * body part is there to go with them. */
+static apr_status_t flush_headers(h2gw_req_t *ctx)
+{
+    request_rec *r = ctx->r;
+    apr_status_t rv;
+
     APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_flush_create(
                                          r->connection->bucket_alloc));
-    return ap_pass_brigade(r->output_filters, ctx->bb);
+    rv = ap_pass_brigade(r->output_filters, ctx->bb);
+    apr_brigade_cleanup(ctx->bb);
+    return rv;
 }
 
 /* Passes interim (1xx) responses from the upstream to the client, as
@@ -549,19 +566,26 @@ static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
         }
         ctx->headers_at = apr_time_now();
         send_interim(ctx);  /* those that came with the final headers */
-        if (send_headers(ctx) != APR_SUCCESS
-            || ctx->r->connection->aborted) {
-            return APR_ECONNABORTED;
+        set_headers(ctx);
+        rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, 0);
+        if (rv != APR_SUCCESS) {
+            /* No body part yet (or a failure): the headers go alone, now. */
+            if (flush_headers(ctx) != APR_SUCCESS
+                || ctx->r->connection->aborted) {
+                return APR_ECONNABORTED;
+            }
+            return rv == APR_TIMEUP ? APR_SUCCESS : rv;
         }
-        tick = 0;
     }
-    rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, tick);
-    if (rv == APR_TIMEUP) {
-        return (tick && client_gone(ctx->r->connection)) ? APR_ECONNABORTED
-                                                         : APR_SUCCESS;
-    }
-    if (rv != APR_SUCCESS) {
-        return rv;
+    else {
+        rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, tick);
+        if (rv == APR_TIMEUP) {
+            return (tick && client_gone(ctx->r->connection))
+                       ? APR_ECONNABORTED : APR_SUCCESS;
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
     }
     if (send_data(ctx, head, len, eos) != APR_SUCCESS) {
         return APR_ECONNABORTED;
@@ -612,16 +636,60 @@ static nghttp2_nv *request_trailers(request_rec *r, size_t *pn)
 }
 
 /*
+ * Waits until the client may have more body for us, relaying what the
+ * upstream sends meanwhile: request and response move at once (gRPC
+ * bidirectional calls). HTTP/1 clients: poll the socket; HTTP/2 clients
+ * (a secondary connection, no socket of its own): wait on the stream for
+ * *backoff, which doubles up to the tick while neither side moves.
+ * Returns APR_SUCCESS to read again, APR_ECONNABORTED when the client is
+ * gone or the stream is over (the response decides what follows).
+ */
+static apr_status_t await_client(h2gw_req_t *ctx, apr_interval_time_t *backoff)
+{
+    conn_rec *c = ctx->r->connection;
+    apr_socket_t *sock = c->master ? NULL : ap_get_conn_socket(c);
+    apr_os_sock_t fd;
+    apr_status_t rv;
+
+    if (sock && apr_os_sock_get(&fd, sock) == APR_SUCCESS) {
+        struct pollfd pfd;
+
+        rv = relay(ctx, 0);
+        if (rv != APR_SUCCESS) {
+            return APR_ECONNABORTED;
+        }
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        /* Response parts arriving meanwhile wait at most a backoff. */
+        poll(&pfd, 1, (int)apr_time_as_msec(*backoff) + 1);
+    }
+    else {
+        rv = relay(ctx, *backoff);
+        if (rv != APR_SUCCESS) {
+            return APR_ECONNABORTED;
+        }
+    }
+    if (client_gone(c)) {
+        return APR_ECONNABORTED;
+    }
+    *backoff = *backoff * 2 > HANDLER_TICK ? HANDLER_TICK : *backoff * 2;
+    return APR_SUCCESS;
+}
+
+/*
  * Streams the request body from the input filters into the stream,
- * relaying response parts that arrive meanwhile. Returns APR_SUCCESS when
- * the body is complete, APR_ECONNABORTED when the stream ended first (the
- * response decides), or the input error.
+ * relaying response parts that arrive meanwhile. Reads never block: while
+ * the client sends nothing, the response keeps flowing. Returns
+ * APR_SUCCESS when the body is complete, APR_ECONNABORTED when the stream
+ * ended first (the response decides), or the input error.
  */
 static apr_status_t pump_body(h2gw_req_t *ctx)
 {
     request_rec *r = ctx->r;
     apr_bucket_brigade *in = apr_brigade_create(r->pool,
                                                 r->connection->bucket_alloc);
+    apr_interval_time_t backoff = BODY_BACKOFF_MIN;
     int seen_eos = 0;
     nghttp2_nv *trailers;
     size_t ntrailers;
@@ -631,10 +699,20 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
         apr_bucket *b;
 
         rv = ap_get_brigade(r->input_filters, in, AP_MODE_READBYTES,
-                            APR_BLOCK_READ, BODY_READ_CHUNK);
+                            APR_NONBLOCK_READ, BODY_READ_CHUNK);
+        if (APR_STATUS_IS_EAGAIN(rv)
+            || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(in))) {
+            apr_brigade_cleanup(in);
+            rv = await_client(ctx, &backoff);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            continue;
+        }
         if (rv != APR_SUCCESS) {
             return rv;
         }
+        backoff = BODY_BACKOFF_MIN;
         for (b = APR_BRIGADE_FIRST(in); b != APR_BRIGADE_SENTINEL(in);
              b = APR_BUCKET_NEXT(b)) {
             const char *data;

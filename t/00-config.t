@@ -47,7 +47,7 @@ my @bad = (
     ["<Location /x/>\nH2GWUpstream u h2c://127.0.0.1:1\n</Location>", qr/H2GWUpstream not allowed in <Location> context/, 'H2GWUpstream in <Location>'],
 );
 
-plan tests => 2 * @bad + 4;
+plan tests => 2 * @bad + 5;
 
 my $vars = Apache::Test::vars();
 my $httpd = $vars->{httpd};
@@ -106,3 +106,6 @@ ok t_cmp($out =~ /Syntax OK/ ? 1 : 0, 1, "httpd says Syntax OK");
 ok t_cmp($rc, 0, "the example conf/h2gw.conf passes the config test");
 ($rc, $out) = config_test("Include \"$vars->{serverroot}/../conf/h2gw-tls.conf\"");
 ok t_cmp($rc, 0, "the TLS example conf/h2gw-tls.conf passes the config test");
+($rc, $out) = config_test("Include \"$vars->{serverroot}/../conf/h2gw-grpc.conf\"");
+ok t_cmp($rc, 0, "the gRPC example conf/h2gw-grpc.conf passes the config test "
+                 . "with its own defaults (t/38-grpc.t runs calls through it)");

@@ -12,7 +12,7 @@ use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
 
-plan tests => 14;
+plan tests => 15;
 
 # curl -D keeps every header block: the 103 and then the final one.
 sub blocks {
@@ -50,6 +50,12 @@ $res = req(proto => 'h2', url => gw_url('/up/data?nobody=1&hdr=grpc-status:7&hdr
 ok t_cmp($res->{code}, 200, "trailers-only: the status arrives");
 ok t_cmp(($res->{hdr}{'grpc-status'} // '') . '/' . ($res->{hdr}{'grpc-message'} // ''), '7/denied',
          "trailers-only: with its fields");
+# One HEADERS frame with END_STREAM, no DATA: gRPC clients take a split
+# answer (HEADERS, then an empty DATA with END_STREAM) for a broken call.
+my $frames = join "\n", map { `nghttp -v '${\ gw_url('/up/data?nobody=1&hdr=grpc-status:7')}' 2>&1` } 1 .. 20;
+my @hf = $frames =~ /recv HEADERS frame <[^>]*flags=(0x0\d)/g;
+ok t_cmp(scalar(grep { $_ eq '0x05' } @hf) . ' ' . scalar(() = $frames =~ /recv DATA frame/g), '20 0',
+         "trailers-only to HTTP/2 clients: 20 of 20 as one HEADERS frame with END_STREAM, no DATA frame");
 
 # Request trailers. The upstream's /headers lists the trailers it got.
 my $file = make_file(3000);

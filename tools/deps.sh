@@ -7,7 +7,8 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       apache2 apache2-dev libapr1-dev libaprutil1-dev
       libnghttp2-dev libssl-dev
       libapache2-mod-perl2
-      curl nghttp2-client nghttp2-server openssl)
+      curl nghttp2-client nghttp2-server openssl
+      python3-grpcio)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""A real gRPC server (grpcio) for the mod_h2gw suite: t/38-grpc.t.
+
+Messages are raw bytes (no protobuf schema: grpcio passes bytes through
+when no serializer is given), so the four call kinds, status trailers and
+cancellation are exercised without generated code. The same handlers
+answer under two service names, h2gw.test.Echo and h2gw.test.Slow, which
+the test configuration proxies with different timeouts.
+
+What the server saw is appended to the --events file, one line each:
+"cancelled <tag>" when a call was cancelled by the client,
+"bidi-done <tag> <n>" when a bidirectional call ended normally.
+"""
+import argparse
+import sys
+import threading
+import time
+from concurrent import futures
+
+import grpc
+
+EVENTS = None
+EVENTS_LOCK = threading.Lock()
+
+
+def event(line):
+    with EVENTS_LOCK:
+        with open(EVENTS, "a") as f:
+            f.write(line + "\n")
+
+
+def meta(context, key):
+    for k, v in context.invocation_metadata():
+        if k == key:
+            return v
+    return ""
+
+
+def unary(request, context):
+    # "fail:<text>": an error status with a message, no response message.
+    if request.startswith(b"fail:"):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      request[5:].decode())
+    context.set_trailing_metadata((("x-h2gw-seen", str(len(request))),))
+    return b"echo:" + request
+
+
+def server_stream(request, context):
+    # "<n>:<size>[:<gap ms>]": n messages of size bytes each, the gap
+    # between two.
+    parts = request.decode().split(":")
+    n, size = int(parts[0]), int(parts[1])
+    gap = int(parts[2]) / 1000.0 if len(parts) > 2 else 0
+    for i in range(n):
+        if gap and i:
+            time.sleep(gap)
+        yield bytes([65 + i % 26]) * size
+
+
+def client_stream(request_iterator, context):
+    count = total = 0
+    for msg in request_iterator:
+        count += 1
+        total += len(msg)
+    return ("%d:%d" % (count, total)).encode()
+
+
+def bidi(request_iterator, context):
+    tag = meta(context, "x-tag")
+    n = 0
+    for msg in request_iterator:
+        n += 1
+        yield b"re:" + msg
+    event("bidi-done %s %d" % (tag, n))
+
+
+def hold(request, context):
+    # One message, then wait for the client to cancel (or 30 s).
+    tag = meta(context, "x-tag")
+    yield b"first"
+    for _ in range(300):
+        if not context.is_active():
+            event("cancelled %s" % tag)
+            return
+        time.sleep(0.1)
+
+
+def server_cancel(request, context):
+    # Two messages, then the server cancels the call itself.
+    yield b"one"
+    yield b"two"
+    time.sleep(0.2)
+    context.cancel()
+
+
+HANDLERS = {
+    "Unary": grpc.unary_unary_rpc_method_handler(unary),
+    "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
+    "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
+    "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
+    "Hold": grpc.unary_stream_rpc_method_handler(hold),
+    "ServerCancel": grpc.unary_stream_rpc_method_handler(server_cancel),
+}
+
+
+def main():
+    global EVENTS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--events", required=True)
+    args = ap.parse_args()
+    EVENTS = args.events
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+    for svc in ("h2gw.test.Echo", "h2gw.test.Slow"):
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(svc, HANDLERS),))
+    if server.add_insecure_port("127.0.0.1:%d" % args.port) == 0:
+        sys.exit("cannot listen on port %d" % args.port)
+    server.start()
+    print("ready", flush=True)
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    main()
