@@ -359,6 +359,13 @@ static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
         else {
             apr_array_clear(st->resp_fields);
         }
+        if (st->http_status == 100) {
+            /* The upstream wants the body (Expect: 100-continue). */
+            apr_thread_mutex_lock(st->lock);
+            st->got_continue = 1;
+            apr_thread_cond_broadcast(st->cond);
+            apr_thread_mutex_unlock(st->lock);
+        }
         st->http_status = 0;
         touch_stream(st);
         return;

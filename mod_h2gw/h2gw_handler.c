@@ -32,6 +32,9 @@ APLOG_USE_MODULE(h2gw);
 /* First wait for more request body once the client paused; it doubles up
  * to HANDLER_TICK while neither side moves. */
 #define BODY_BACKOFF_MIN apr_time_from_msec(1)
+/* How long a request with "Expect: 100-continue" waits for the upstream's
+ * 100 before its body is sent anyway. */
+#define EXPECT_WAIT apr_time_from_sec(1)
 
 typedef struct h2gw_req_t {
     request_rec *r;
@@ -226,10 +229,16 @@ static int build_stream(h2gw_req_t *ctx)
     h2gw_stream_t *st;
     const char *bad;
     int has_body = request_has_body(r);
+    int expect = has_body && r->expecting_100;
     apr_status_t rv;
 
-    /* httpd answers "100 Continue" itself when the body is first read. */
+    /* Expect: 100-continue goes upstream, and the body waits for the
+     * upstream's verdict (proxy()); httpd sends the client its own "100
+     * Continue" when the body is first read. */
     apr_table_unset(headers, "Expect");
+    if (expect) {
+        apr_table_setn(headers, "Expect", "100-continue");
+    }
     if (ctx->route.add_headers) {
         const char *host = apr_table_get(r->headers_in, "Host");
 
@@ -272,6 +281,7 @@ static int build_stream(h2gw_req_t *ctx)
     }
     st->target = ctx->route.target;
     st->has_body = has_body;
+    st->expect_continue = expect;
     ctx->st = st;
     return OK;
 }
@@ -695,6 +705,16 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
     size_t ntrailers;
     apr_status_t rv;
 
+    if (r->expecting_100 && !r->connection->master) {
+        /* httpd's HTTP/1 input filter sends "100 Continue" on a blocking
+         * read only; ours do not block, so it is sent here (once: this
+         * clears expecting_100). mod_http2 sends its own. */
+        int status = r->status;
+
+        r->status = HTTP_CONTINUE;
+        ap_send_interim_response(r, 0);
+        r->status = status;
+    }
     while (!seen_eos) {
         apr_bucket *b;
 
@@ -815,16 +835,68 @@ static int report_failure(h2gw_req_t *ctx)
     return h2gw_stream_fail_status(fail);
 }
 
+/*
+ * For a request with "Expect: 100-continue": waits for the upstream to
+ * ask for the body (100) or answer without it (a final response, e.g.
+ * 413, or a failure). An upstream that ignores Expect gets the body
+ * after EXPECT_WAIT, as RFC 9110 §10.1.1 has clients do. Returns
+ * APR_SUCCESS to send the body, APR_EOF when it is not wanted,
+ * APR_ECONNABORTED when the client went away.
+ */
+static apr_status_t await_continue(h2gw_req_t *ctx)
+{
+    apr_time_t until = apr_time_now() + EXPECT_WAIT;
+
+    for (;;) {
+        apr_time_t now = apr_time_now();
+        apr_interval_time_t tick = until - now;
+        apr_status_t rv;
+
+        if (tick <= 0) {
+            REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: no 100 Continue from %s "
+                    "within %d ms, sending the body",
+                    ctx->st->target.name,
+                    (int)apr_time_as_msec(EXPECT_WAIT));
+            return APR_SUCCESS;
+        }
+        rv = h2gw_stream_wait_continue(ctx->st, tick < HANDLER_TICK
+                                                    ? tick : HANDLER_TICK);
+        if (rv != APR_TIMEUP) {
+            return rv;
+        }
+        if (client_gone(ctx->r->connection)) {
+            return APR_ECONNABORTED;
+        }
+    }
+}
+
 static int proxy(h2gw_req_t *ctx)
 {
     request_rec *r = ctx->r;
     apr_status_t rv = APR_SUCCESS;
+    int send_body;
 
     ctx->submitted = apr_time_now();
     if (h2gw_engine_submit(ctx->engine, ctx->st) != APR_SUCCESS) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    if (ctx->st->has_body) {
+    send_body = ctx->st->has_body;
+    if (send_body && ctx->st->expect_continue) {
+        rv = await_continue(ctx);
+        if (rv == APR_ECONNABORTED) {
+            r->connection->aborted = 1;
+            return OK;
+        }
+        if (rv == APR_EOF) {
+            /* Answered without the body: it is never read, so this
+             * HTTP/1 connection cannot carry another request. */
+            send_body = 0;
+            if (!r->connection->master) {
+                r->connection->keepalive = AP_CONN_CLOSE;
+            }
+        }
+    }
+    if (send_body) {
         rv = pump_body(ctx);
         if (rv == APR_ECONNABORTED && !r->connection->master) {
             /* The upstream answered before taking the whole body: close

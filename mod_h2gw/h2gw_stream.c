@@ -318,6 +318,23 @@ apr_status_t h2gw_stream_take_data(h2gw_stream_t *st, h2gw_chunk_t **head,
     return rv;
 }
 
+apr_status_t h2gw_stream_wait_continue(h2gw_stream_t *st,
+                                       apr_interval_time_t tick)
+{
+    apr_status_t rv;
+
+    apr_thread_mutex_lock(st->lock);
+    if (!st->got_continue && !st->resp_headers && !h2gw_stream_is_final(st)
+        && tick > 0) {
+        apr_thread_cond_timedwait(st->cond, st->lock, tick);
+    }
+    rv = st->got_continue ? APR_SUCCESS
+         : (st->resp_headers || h2gw_stream_is_final(st)) ? APR_EOF
+                                                           : APR_TIMEUP;
+    apr_thread_mutex_unlock(st->lock);
+    return rv;
+}
+
 h2gw_interim_t *h2gw_stream_take_interim(h2gw_stream_t *st)
 {
     h2gw_interim_t *head;

@@ -94,6 +94,8 @@ struct h2gw_stream_t {
     int has_body;              /* a request body follows the HEADERS */
     int server_authority;      /* nv[2] (:authority) is the server's: the
                                 * engine sets it for the server it picks */
+    int expect_continue;       /* sent with "expect: 100-continue": the body
+                                * waits for the upstream's 100 */
 
     /* Under lock. */
     h2gw_stream_state_t state;
@@ -126,6 +128,7 @@ struct h2gw_stream_t {
                                          * handler reads it once CLOSED */
     h2gw_interim_t *interim_head, *interim_tail;  /* not yet passed on */
     int ninterim;              /* interim responses received (engine) */
+    int got_continue;          /* the upstream sent 100 Continue */
     h2gw_chunk_t *data_head, *data_tail;
     size_t buffered;           /* bytes in the chunk list */
     size_t buffered_max;       /* high-water mark of buffered */
@@ -262,6 +265,15 @@ apr_status_t h2gw_stream_take_data(h2gw_stream_t *st, h2gw_chunk_t **head,
  */
 apr_status_t h2gw_stream_wait_headers(h2gw_stream_t *st,
                                       apr_interval_time_t tick);
+
+/*
+ * Handler side, for a request sent with "expect: 100-continue": waits up
+ * to `tick` for the upstream's verdict. Returns APR_SUCCESS when it sent
+ * 100 Continue (the body may go), APR_EOF when its final response came
+ * first or the stream failed (the body is not wanted), APR_TIMEUP.
+ */
+apr_status_t h2gw_stream_wait_continue(h2gw_stream_t *st,
+                                       apr_interval_time_t tick);
 
 /*
  * Handler side: takes the interim responses received so far (oldest

@@ -5,7 +5,7 @@
  * and answers each request according to its path (/headers, /data, /upload,
  * /echo, /_stats, /_reset) and query modifiers (status, delay, stall, reset,
  * drip, stop_after, cookies, hdr, trailers, early, nobody, ctype, tag,
- * close_after), so that
+ * close_after, reject, nocontinue), so that
  * proxy tests can provoke specific upstream behaviour and afterwards ask, via
  * /_stats, what the upstream actually saw (resets, flow-control blocking,
  * bytes, connections, pings).
@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +101,8 @@ struct params {
     long refuse_first;  /* RST_STREAM(REFUSED_STREAM) the tag's first N */
     long goaway_first;  /* GOAWAY excluding the stream, the tag's first N */
     int close_after;    /* drop the connection silently once it is idle */
+    int reject;         /* answer on the request headers, before the body */
+    int nocontinue;     /* ignore "expect: 100-continue" (no interim 100) */
 };
 
 struct stream;
@@ -115,7 +118,7 @@ struct timer {
 struct tag {
     struct tag *next;
     char name[MAX_TAG_LEN + 1];
-    unsigned long seen, rst_recv, flow_blocked, completed, closed;
+    unsigned long seen, rst_recv, flow_blocked, completed, closed, expect;
     long rst_code;
     unsigned long long body_bytes_recv, resp_bytes_sent;
 };
@@ -136,6 +139,8 @@ struct stream {
     struct tag *tag;
     int counted;          /* non-/_ request, counted in conn->active */
     int req_done;
+    int expect;           /* the request carried expect: 100-continue */
+    int answered;         /* reject=: the response went before the body */
     int no_body;
     int echo_buffering;
     int rst_sent;
@@ -545,9 +550,10 @@ static int format_stats(struct buf *b, const char *tagname)
         return append_printf(b, "seen=%lu\nrst_recv=%lu\nrst_code=%ld\n"
                              "flow_blocked=%lu\nbody_bytes_recv=%llu\n"
                              "resp_bytes_sent=%llu\ncompleted=%lu\n"
-                             "closed=%lu\n", t->seen, t->rst_recv,
+                             "closed=%lu\nexpect=%lu\n", t->seen, t->rst_recv,
                              t->rst_code, t->flow_blocked, t->body_bytes_recv,
-                             t->resp_bytes_sent, t->completed, t->closed);
+                             t->resp_bytes_sent, t->completed, t->closed,
+                             t->expect);
     }
     rv |= append_printf(b, "conns=%lu\nconns_open=%ld\nrequests=%lu\n"
                         "rst_recv=%lu\n", g_stats.conns, g_stats.conns_open,
@@ -732,6 +738,10 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->tag = v;
     } else if (strcmp(k, "close_after") == 0) {
         p->close_after = atoi(v) != 0;
+    } else if (strcmp(k, "reject") == 0) {
+        p->reject = atoi(v) != 0;
+    } else if (strcmp(k, "nocontinue") == 0) {
+        p->nocontinue = atoi(v) != 0;
     }
     return 0;
 }
@@ -1157,6 +1167,26 @@ static int on_request_headers(struct stream *st)
         if (!st->md || !EVP_DigestInit_ex(st->md, EVP_sha256(), NULL))
             return -1;
     }
+    if (st->expect && st->tag)
+        st->tag->expect++;
+    if (st->p.reject && !is_internal(st->handler)) {
+        /* reject=1: the final response goes at once, whatever body may
+         * follow (e.g. 413 for an upload it will not take). */
+        st->answered = 1;
+        return start_response(st);
+    }
+    if (st->expect && !st->p.nocontinue && !is_internal(st->handler)) {
+        /* As a server that takes the body says so (RFC 9110 §10.1.1). */
+        nghttp2_nv cont[] = {
+            { (uint8_t *)":status", (uint8_t *)"100", 7, 3,
+              NGHTTP2_NV_FLAG_NONE },
+        };
+        int rv = nghttp2_submit_headers(st->conn->session, NGHTTP2_FLAG_NONE,
+                                        st->id, NULL, cont, 1, NULL);
+
+        if (nghttp2_is_fatal(rv))
+            return -1;
+    }
     if (st->handler == H_ECHO) {
         st->echo_buffering = !st->no_body;
         return schedule_response(st);
@@ -1171,6 +1201,8 @@ static int on_request_end(struct stream *st)
     if (st->req_done)
         return 0;
     st->req_done = 1;
+    if (st->answered)
+        return 0;
     switch (st->handler) {
     case H_ECHO:
         if (st->wait == W_ECHO) {
@@ -1271,6 +1303,10 @@ static int on_header_cb(nghttp2_session *session, const nghttp2_frame *frame,
         st->method = strndup((const char *)value, valuelen);
         if (!st->method)
             return NGHTTP2_ERR_CALLBACK_FAILURE;
+    } else if (is_req && namelen == 6 && memcmp(name, "expect", 6) == 0 &&
+               valuelen == 12 &&
+               strncasecmp((const char *)value, "100-continue", 12) == 0) {
+        st->expect = 1;
     }
     /* Capped so that a hostile header flood cannot eat the process. */
     if (st->reqhdrs.len + namelen + valuelen + 16 > MAX_REQ_HDRS)
