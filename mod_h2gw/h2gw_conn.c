@@ -1583,6 +1583,12 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
         conn->ngh = NULL;
     }
     if (conn->ssl) {
+        if (SSL_is_init_finished(conn->ssl)) {
+            /* close_notify (RFC 8446 §6.1), best effort: the socket does
+             * not block. A server may drop a session whose connection
+             * ended without it. */
+            SSL_shutdown(conn->ssl);
+        }
         SSL_free(conn->ssl);
         conn->ssl = NULL;
     }
