@@ -27,7 +27,7 @@
 #define H2GW_DEFAULT_CONN_WINDOW      (64 * 1024 * 1024)
 /* Per stream: request body held between the client and the upstream,
  * and kept for a resend while the whole body fits. */
-#define H2GW_DEFAULT_REQUEST_BUFFER   (64 * 1024)
+#define H2GW_DEFAULT_REQUEST_BUFFER   (256 * 1024)
 
 /* Resends of a request the upstream provably did not process. */
 #define H2GW_DEFAULT_RETRIES          1

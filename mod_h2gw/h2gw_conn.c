@@ -67,6 +67,19 @@ static void link_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 
 static void unlink_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
+    if (st->signal_pending) {
+        h2gw_stream_t **pp = &conn->to_signal;
+
+        while (*pp != st) {
+            pp = &(*pp)->signal_next;
+        }
+        *pp = st->signal_next;
+        st->signal_pending = 0;
+        /* Whoever takes it over wakes its handler: do it now. */
+        apr_thread_mutex_lock(st->lock);
+        apr_thread_cond_broadcast(st->cond);
+        apr_thread_mutex_unlock(st->lock);
+    }
     if (st->conn_prev) {
         st->conn_prev->conn_next = st->conn_next;
     }
@@ -523,6 +536,11 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
         rv = h2gw_stream_put_data_locked(st, data, len);
     }
     apr_thread_mutex_unlock(st->lock);
+    if (rv == APR_SUCCESS && !st->signal_pending) {
+        st->signal_pending = 1;
+        st->signal_next = conn->to_signal;
+        conn->to_signal = st;
+    }
     if (rv != APR_SUCCESS) {
         nghttp2_session_consume(ngh, stream_id, len);
         if (rv == APR_ENOMEM) {
@@ -1246,6 +1264,17 @@ void h2gw_conn_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len)
     }
     conn->last_recv = apr_time_now();
     ngrv = nghttp2_session_mem_recv(conn->ngh, data, len);
+    /* One wake-up per handler for all the DATA frames of these bytes,
+     * not one per frame. */
+    while (conn->to_signal) {
+        h2gw_stream_t *st = conn->to_signal;
+
+        conn->to_signal = st->signal_next;
+        st->signal_pending = 0;
+        apr_thread_mutex_lock(st->lock);
+        apr_thread_cond_broadcast(st->cond);
+        apr_thread_mutex_unlock(st->lock);
+    }
     if (ngrv < 0) {
         CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00308) "protocol error: %s",
                  nghttp2_strerror((int)ngrv));

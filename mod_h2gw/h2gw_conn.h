@@ -49,6 +49,9 @@ struct h2gw_conn_t {
     const uint8_t *out;        /* nghttp2 output not yet written ... */
     size_t outlen;             /* ... and its length */
     h2gw_stream_t *streams;    /* linked streams, via conn_next/conn_prev */
+    h2gw_stream_t *to_signal;  /* streams given response data by the bytes
+                                * in hand, via signal_next: their handlers
+                                * are woken once these are processed */
     int nactive;               /* linked streams not yet closed */
     apr_int64_t nrequests;     /* streams ever given to it */
     apr_time_t opened_at;

@@ -100,12 +100,27 @@ apr_status_t h2gw_engine_submit(h2gw_engine_t *e, h2gw_stream_t *st)
     return APR_SUCCESS;
 }
 
+/* Consumption is told at least this often while it goes on: the engine
+ * counts it as the stream's progress (read-timeout). */
+#define CONSUME_TELL_AFTER apr_time_from_msec(250)
+
 void h2gw_engine_consumed(h2gw_engine_t *e, h2gw_stream_t *st, size_t n)
 {
+    int tell;
+
+    apr_time_t now = apr_time_now();
+
     apr_thread_mutex_lock(st->lock);
     st->pend_consumed += n;
+    tell = st->pend_consumed >= st->consume_batch
+           || now - st->consume_told >= CONSUME_TELL_AFTER;
+    if (tell) {
+        st->consume_told = now;
+    }
     apr_thread_mutex_unlock(st->lock);
-    h2gw_engine_notify(e, st);
+    if (tell) {
+        h2gw_engine_notify(e, st);
+    }
 }
 
 void h2gw_engine_release(h2gw_engine_t *e, h2gw_stream_t *st)

@@ -49,7 +49,8 @@ apr_status_t h2gw_engine_submit(h2gw_engine_t *e, h2gw_stream_t *st);
 void h2gw_engine_notify(h2gw_engine_t *e, h2gw_stream_t *st);
 
 /* Tells the engine that n response bytes were written to the client, so
- * the upstream may send n more (nghttp2_session_consume). */
+ * the upstream may send n more (nghttp2_session_consume): batched, once
+ * st->consume_batch bytes add up or 250 ms passed since the last time. */
 void h2gw_engine_consumed(h2gw_engine_t *e, h2gw_stream_t *st, size_t n);
 
 /*

@@ -217,6 +217,23 @@ static int request_has_body(request_rec *r)
     return cl && apr_atoi64(cl) > 0;
 }
 
+/* The request-body buffer: request-buffer bytes, or the whole body when
+ * its Content-Length says it is smaller. */
+static size_t body_buffer_size(h2gw_req_t *ctx)
+{
+    request_rec *r = ctx->r;
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    size_t cap = ctx->route.request_buffer;
+    apr_off_t n;
+
+    if (cl && !apr_table_get(r->headers_in, "Transfer-Encoding")
+        && apr_strtoff(&n, cl, NULL, 10) == APR_SUCCESS && n > 0
+        && (apr_uint64_t)n < cap) {
+        cap = (size_t)n;
+    }
+    return cap;
+}
+
 /* Builds the stream: target, header list, body buffer. Returns OK or an
  * HTTP status. */
 static int build_stream(h2gw_req_t *ctx)
@@ -259,7 +276,7 @@ static int build_stream(h2gw_req_t *ctx)
     }
     apr_table_do(add_field, fields, headers, NULL);
 
-    rv = h2gw_stream_create(&st, has_body ? ctx->route.request_buffer : 0);
+    rv = h2gw_stream_create(&st, has_body ? body_buffer_size(ctx) : 0);
     if (rv != APR_SUCCESS) {
         REQ_LOG(ctx, APLOG_ERR, rv, H2GW_LOGNO(00201) "%s",
                 "cannot create stream");
@@ -281,6 +298,19 @@ static int build_stream(h2gw_req_t *ctx)
     }
     st->target = ctx->route.target;
     st->has_body = has_body;
+    {
+        /* Window given back in batches, one engine wake-up each: a
+         * quarter of the stream window (nghttp2 sends WINDOW_UPDATE at
+         * half), and small enough that the streams of a full connection
+         * cannot hold back half the connection window. */
+        const h2gw_upstream_t *up = st->target.upstream;
+        size_t batch = (size_t)up->stream_window / 4;
+        size_t conn_share = (size_t)up->conn_window
+                            / (4 * (size_t)(up->max_streams > 0
+                                                ? up->max_streams : 1));
+
+        st->consume_batch = batch < conn_share ? batch : conn_share;
+    }
     st->expect_continue = expect;
     ctx->st = st;
     return OK;
@@ -523,7 +553,8 @@ static apr_status_t send_data(h2gw_req_t *ctx, h2gw_chunk_t *head, size_t len,
     if (rv != APR_SUCCESS) {
         return APR_ECONNABORTED;
     }
-    if (len > 0) {
+    if (len > 0 && !eos) {
+        /* (At the end, the release gives back the rest.) */
         h2gw_engine_consumed(ctx->engine, ctx->st, len);
     }
     /* Complete: a client closing right after it is no abort. */

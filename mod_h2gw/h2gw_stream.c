@@ -178,7 +178,6 @@ apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
         st->buffered_max = st->buffered;
     }
     st->resp_recv += len;
-    apr_thread_cond_broadcast(st->cond);
     return APR_SUCCESS;
 }
 
@@ -209,8 +208,11 @@ size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
     }
     st->req_sent += (apr_off_t)n;
     *eof = (st->req_eos && st->req_len == 0);
-    if (n > 0) {
-        apr_thread_cond_broadcast(st->cond);  /* space for the handler */
+    if (n > 0 && st->req_space_wanted
+        && st->req_cap - st->req_len - st->req_kept >= st->req_cap / 2) {
+        /* Space for the handler, woken when half the buffer is free
+         * rather than once per frame taken. */
+        apr_thread_cond_broadcast(st->cond);
     }
     return n;
 }
@@ -256,8 +258,12 @@ apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
         }
         space = st->req_cap - st->req_len - st->req_kept;
         if (space == 0) {
-            if (apr_thread_cond_timedwait(st->cond, st->lock, tick)
-                == APR_TIMEUP) {
+            apr_status_t wrv;
+
+            st->req_space_wanted = 1;
+            wrv = apr_thread_cond_timedwait(st->cond, st->lock, tick);
+            st->req_space_wanted = 0;
+            if (wrv == APR_TIMEUP) {
                 rv = APR_TIMEUP;
                 break;
             }

@@ -110,6 +110,7 @@ struct h2gw_stream_t {
     char *req_buf;
     size_t req_cap, req_off, req_len, req_kept;
     int req_replayable;        /* every body byte sent so far is kept */
+    int req_space_wanted;      /* the handler waits for buffer space */
     nghttp2_nv *req_trailers;  /* the client's request trailers, or NULL:
                                 * handler memory (r->pool), set with the
                                 * end of the body, cleared at release;
@@ -144,6 +145,10 @@ struct h2gw_stream_t {
     /* Requests from the handler to the engine (under lock). */
     int pend_submit, pend_resume, pend_cancel;
     size_t pend_consumed;      /* bytes written to the client, not yet told */
+    size_t consume_batch;      /* ... told the engine once this many (set
+                                * before submit; 0: every time) or ... */
+    apr_time_t consume_told;   /* ... 250 ms after it was last told: the
+                                * engine counts it as progress */
     int in_inbox;              /* linked into the engine inbox */
     h2gw_stream_t *inbox_next; /* under the engine inbox lock */
 
@@ -154,6 +159,8 @@ struct h2gw_stream_t {
     apr_size_t hdr_bytes;      /* response header bytes received */
     apr_off_t consumed;        /* bytes given back to the session */
     h2gw_stream_t *conn_prev, *conn_next;  /* the conn's stream list */
+    h2gw_stream_t *signal_next;  /* in the conn's to_signal list ... */
+    int signal_pending;          /* ... when this is set */
     int req_deferred;          /* the data provider returned DEFERRED */
     int ngh_open;              /* nghttp2 has it open (submitted, not closed) */
     int active;                /* counted in its connection's nactive */
@@ -210,7 +217,8 @@ void h2gw_stream_fail(h2gw_stream_t *st, h2gw_fail_t fail,
 
 /*
  * Engine side, lock held: appends a copy of len bytes of response body.
- * Returns APR_SUCCESS or APR_ENOMEM.
+ * Does not wake the handler: the caller broadcasts st->cond once it has
+ * handed over all it has at hand. Returns APR_SUCCESS or APR_ENOMEM.
  */
 apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
                                          const uint8_t *data, size_t len);

@@ -52,7 +52,7 @@ for my $fe (frontends()) {
              "$fe: reset with INTERNAL_ERROR is not resent (502, seen once)");
 
     # The upstream refuses only after the whole body arrived. A body that
-    # fits the request buffer (64K) is still held there: resent whole.
+    # fits the request buffer (256K) is still held there: resent whole.
     $tag = tag();
     my $file = make_file(1000);
     $res = req(proto => $fe, url => gw_url("/up/upload?refuse_first=1&tag=$tag"),
@@ -64,9 +64,9 @@ for my $fe (frontends()) {
 
     # A body larger than the buffer cannot be replayed: not resent.
     $tag = tag();
-    $file = make_file(200 * 1024);
+    $file = make_file(600 * 1024);
     $res = req(proto => $fe, url => gw_url("/up/upload?refuse_first=1&tag=$tag"),
                method => 'POST', upload => $file);
     ok t_cmp($res->{code} == 502 && up_stats($tag)->{seen} == 1 ? 1 : 0, 1,
-             "$fe: a refused request whose 200K body outgrew the buffer is not resent (status $res->{code})");
+             "$fe: a refused request whose 600K body outgrew the buffer is not resent (status $res->{code})");
 }
