@@ -340,6 +340,18 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
     return 0;
 }
 
+/* The handler of st is woken once the bytes in hand are processed (see
+ * h2gw_conn_recv()): headers, body and end that arrive together reach
+ * it together. */
+static void signal_later(h2gw_conn_t *conn, h2gw_stream_t *st)
+{
+    if (!st->signal_pending) {
+        st->signal_pending = 1;
+        st->signal_next = conn->to_signal;
+        conn->to_signal = st;
+    }
+}
+
 static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
                                 const nghttp2_frame *frame)
 {
@@ -366,8 +378,8 @@ static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
                 st->interim_head = im;
             }
             st->interim_tail = im;
-            apr_thread_cond_broadcast(st->cond);
             apr_thread_mutex_unlock(st->lock);
+            signal_later(conn, st);
         }
         else {
             apr_array_clear(st->resp_fields);
@@ -376,8 +388,8 @@ static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
             /* The upstream wants the body (Expect: 100-continue). */
             apr_thread_mutex_lock(st->lock);
             st->got_continue = 1;
-            apr_thread_cond_broadcast(st->cond);
             apr_thread_mutex_unlock(st->lock);
+            signal_later(conn, st);
         }
         st->http_status = 0;
         touch_stream(st);
@@ -391,20 +403,20 @@ static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
         st->state = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
                         ? H2GW_STREAM_ST_CLOSED : H2GW_STREAM_ST_HEADERS;
         st->resp_headers = 1;
-        apr_thread_cond_broadcast(st->cond);
     }
     apr_thread_mutex_unlock(st->lock);
+    signal_later(conn, st);
     touch_stream(st);
 }
 
-static void on_end_stream(h2gw_stream_t *st)
+static void on_end_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
     apr_thread_mutex_lock(st->lock);
     if (st->state == H2GW_STREAM_ST_HEADERS) {
         st->state = H2GW_STREAM_ST_CLOSED;
-        apr_thread_cond_broadcast(st->cond);
     }
     apr_thread_mutex_unlock(st->lock);
+    signal_later(conn, st);
 }
 
 /* LogLevel h2gw:trace2: one line per frame received or sent. */
@@ -465,13 +477,13 @@ static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
         if (st) {
             on_response_headers(conn, st, frame);
             if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
-                on_end_stream(st);
+                on_end_stream(conn, st);
             }
         }
         break;
     case NGHTTP2_DATA:
         if (st && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-            on_end_stream(st);
+            on_end_stream(conn, st);
         }
         break;
     case NGHTTP2_RST_STREAM:
@@ -536,10 +548,8 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
         rv = h2gw_stream_put_data_locked(st, data, len);
     }
     apr_thread_mutex_unlock(st->lock);
-    if (rv == APR_SUCCESS && !st->signal_pending) {
-        st->signal_pending = 1;
-        st->signal_next = conn->to_signal;
-        conn->to_signal = st;
+    if (rv == APR_SUCCESS) {
+        signal_later(conn, st);
     }
     if (rv != APR_SUCCESS) {
         nghttp2_session_consume(ngh, stream_id, len);

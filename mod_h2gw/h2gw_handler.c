@@ -731,6 +731,16 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
     apr_bucket_brigade *in = apr_brigade_create(r->pool,
                                                 r->connection->bucket_alloc);
     apr_interval_time_t backoff = BODY_BACKOFF_MIN;
+    /* An HTTP/2 client that announced its body's length sends all of it
+     * whatever comes back: blocking reads are safe there, and they wake
+     * at once when its next piece arrives (non-blocking ones can only
+     * poll mod_http2). A body of unknown length may be a stream that
+     * answers the response (gRPC): never block on it. */
+    apr_read_type_e block = (r->connection->master
+                             && apr_table_get(r->headers_in, "Content-Length")
+                             && !apr_table_get(r->headers_in,
+                                               "Transfer-Encoding"))
+                                ? APR_BLOCK_READ : APR_NONBLOCK_READ;
     int seen_eos = 0;
     nghttp2_nv *trailers;
     size_t ntrailers;
@@ -750,7 +760,7 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
         apr_bucket *b;
 
         rv = ap_get_brigade(r->input_filters, in, AP_MODE_READBYTES,
-                            APR_NONBLOCK_READ, BODY_READ_CHUNK);
+                            block, BODY_READ_CHUNK);
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(in))) {
             apr_brigade_cleanup(in);

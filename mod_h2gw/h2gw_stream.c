@@ -208,11 +208,8 @@ size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
     }
     st->req_sent += (apr_off_t)n;
     *eof = (st->req_eos && st->req_len == 0);
-    if (n > 0 && st->req_space_wanted
-        && st->req_cap - st->req_len - st->req_kept >= st->req_cap / 2) {
-        /* Space for the handler, woken when half the buffer is free
-         * rather than once per frame taken. */
-        apr_thread_cond_broadcast(st->cond);
+    if (n > 0 && st->req_space_wanted) {
+        apr_thread_cond_broadcast(st->cond);  /* space for the handler */
     }
     return n;
 }
