@@ -341,7 +341,7 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
 }
 
 /* The handler of st is woken once the bytes in hand are processed (see
- * h2gw_conn_recv()): headers, body and end that arrive together reach
+ * on_readable()): headers, body and end that arrive together reach
  * it together. */
 static void signal_later(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
@@ -599,6 +599,9 @@ static int on_stream_close(nghttp2_session *ngh, int32_t stream_id,
          * session tore it down): a failure, never a clean end. */
         h2gw_stream_fail(st, H2GW_FAIL_CONN_LOST, "stream closed early");
     }
+    apr_thread_mutex_lock(st->lock);
+    st->engine_closed = 1;
+    apr_thread_mutex_unlock(st->lock);
     stream_inactive(conn, st);
     if (st->handler_gone) {
         release_stream(conn, st);
@@ -1265,17 +1268,10 @@ apr_status_t h2gw_conn_start_session(h2gw_conn_t *conn)
     return APR_SUCCESS;
 }
 
-void h2gw_conn_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len)
+/* Wakes the handlers of the streams given something since the last
+ * time: once per batch of bytes read, not once per frame. */
+static void signal_handlers(h2gw_conn_t *conn)
 {
-    ssize_t ngrv;
-
-    if (conn->dead || !conn->ngh || len == 0) {
-        return;
-    }
-    conn->last_recv = apr_time_now();
-    ngrv = nghttp2_session_mem_recv(conn->ngh, data, len);
-    /* One wake-up per handler for all the DATA frames of these bytes,
-     * not one per frame. */
     while (conn->to_signal) {
         h2gw_stream_t *st = conn->to_signal;
 
@@ -1285,6 +1281,19 @@ void h2gw_conn_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len)
         apr_thread_cond_broadcast(st->cond);
         apr_thread_mutex_unlock(st->lock);
     }
+}
+
+/* Feeds bytes from the upstream to the session; the handlers are woken
+ * by the caller. */
+static void recv_bytes(h2gw_conn_t *conn, const uint8_t *data, size_t len)
+{
+    ssize_t ngrv;
+
+    if (conn->dead || !conn->ngh || len == 0) {
+        return;
+    }
+    conn->last_recv = apr_time_now();
+    ngrv = nghttp2_session_mem_recv(conn->ngh, data, len);
     if (ngrv < 0) {
         CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00308) "protocol error: %s",
                  nghttp2_strerror((int)ngrv));
@@ -1294,7 +1303,14 @@ void h2gw_conn_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len)
     }
 }
 
-static void on_readable(h2gw_conn_t *conn)
+void h2gw_conn_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len)
+{
+    recv_bytes(conn, data, len);
+    signal_handlers(conn);
+}
+
+/* Reads what the socket has (up to READ_BUDGET) into the session. */
+static void read_all(h2gw_conn_t *conn)
 {
     uint8_t buf[READ_CHUNK];
     size_t total = 0;
@@ -1308,7 +1324,7 @@ static void on_readable(h2gw_conn_t *conn)
 
         if (len > 0) {
             total += len;
-            h2gw_conn_recv(conn, buf, len);
+            recv_bytes(conn, buf, len);
             if (conn->dead) {
                 return;
             }
@@ -1333,6 +1349,13 @@ static void on_readable(h2gw_conn_t *conn)
             return;
         }
     }
+}
+
+static void on_readable(h2gw_conn_t *conn)
+{
+    read_all(conn);
+    /* Handlers woken once for all that was read. */
+    signal_handlers(conn);
 }
 
 void h2gw_conn_flush(h2gw_conn_t *conn)

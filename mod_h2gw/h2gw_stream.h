@@ -130,6 +130,8 @@ struct h2gw_stream_t {
     h2gw_interim_t *interim_head, *interim_tail;  /* not yet passed on */
     int ninterim;              /* interim responses received (engine) */
     int got_continue;          /* the upstream sent 100 Continue */
+    int engine_closed;         /* its HTTP/2 stream closed both ways: the
+                                * engine has nothing left to send for it */
     h2gw_chunk_t *data_head, *data_tail;
     size_t buffered;           /* bytes in the chunk list */
     size_t buffered_max;       /* high-water mark of buffered */
