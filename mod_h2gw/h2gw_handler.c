@@ -44,6 +44,7 @@ typedef struct h2gw_req_t {
     apr_bucket_brigade *bb;
     int headers_sent;          /* the response started going to the client */
     int eos_sent;              /* the response went out complete */
+    int unflushed;             /* body passed on without a FLUSH since */
     apr_time_t submitted;      /* when the engine got the stream */
     apr_time_t headers_at;     /* when the response headers were taken */
 } h2gw_req_t;
@@ -464,9 +465,10 @@ static void set_headers(h2gw_req_t *ctx)
             st->target.name);
 }
 
-/* Sends the response headers set by set_headers() on their own, when no
- * body part is there to go with them. */
-static apr_status_t flush_headers(h2gw_req_t *ctx)
+/* Sends what the output filters hold: the response headers set by
+ * set_headers() when no body part is there to go with them, or body parts
+ * passed on without a FLUSH. */
+static apr_status_t flush_out(h2gw_req_t *ctx)
 {
     request_rec *r = ctx->r;
     apr_status_t rv;
@@ -545,9 +547,11 @@ static apr_status_t send_data(h2gw_req_t *ctx, h2gw_chunk_t *head, size_t len,
     }
     if (eos) {
         set_trailers(ctx);
+        APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_eos_create(ba));
     }
-    APR_BRIGADE_INSERT_TAIL(ctx->bb, eos ? apr_bucket_eos_create(ba)
-                                         : apr_bucket_flush_create(ba));
+    /* No FLUSH: more may follow at once; relay() flushes before it waits
+     * for the upstream. */
+    ctx->unflushed = !eos;
     rv = ap_pass_brigade(r->output_filters, ctx->bb);
     apr_brigade_cleanup(ctx->bb);
     if (rv != APR_SUCCESS) {
@@ -611,7 +615,7 @@ static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
         rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, 0);
         if (rv != APR_SUCCESS) {
             /* No body part yet (or a failure): the headers go alone, now. */
-            if (flush_headers(ctx) != APR_SUCCESS
+            if (flush_out(ctx) != APR_SUCCESS
                 || ctx->r->connection->aborted) {
                 return APR_ECONNABORTED;
             }
@@ -619,7 +623,19 @@ static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
         }
     }
     else {
-        rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, tick);
+        rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, 0);
+        if (rv == APR_TIMEUP && ctx->unflushed) {
+            /* Nothing more at hand: what went to the filters goes out
+             * before anything waits (for the upstream or the client). */
+            if (flush_out(ctx) != APR_SUCCESS
+                || ctx->r->connection->aborted) {
+                return APR_ECONNABORTED;
+            }
+            ctx->unflushed = 0;
+        }
+        if (rv == APR_TIMEUP && tick > 0) {
+            rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, tick);
+        }
         if (rv == APR_TIMEUP) {
             return (tick && client_gone(ctx->r->connection))
                        ? APR_ECONNABORTED : APR_SUCCESS;
