@@ -26,6 +26,9 @@ APLOG_USE_MODULE(h2gw);
 
 /* Bytes read from the socket per call; one read hands nghttp2 a batch. */
 #define READ_CHUNK (64 * 1024)
+/* Below this much of the upstream's connection window, uploads on a
+ * connection are held back by it (one default-size DATA frame). */
+#define H2GW_SEND_WINDOW_LOW 16384
 /* Most bytes read per poll event, so one busy connection cannot starve
  * the others on the engine thread. */
 #define READ_BUDGET (1024 * 1024)
@@ -233,6 +236,9 @@ static ssize_t read_req_body(nghttp2_session *ngh, int32_t stream_id,
                 *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
             }
         }
+    }
+    if (n == 0 && !eof) {
+        st->req_starved = 1;  /* the handler wakes us with more */
     }
     apr_thread_mutex_unlock(st->lock);
     if (eof) {
@@ -981,6 +987,13 @@ int h2gw_conn_is_taking(const h2gw_conn_t *conn)
                                  conn->ngh));
 }
 
+int h2gw_conn_send_window_low(const h2gw_conn_t *conn)
+{
+    return conn->state == H2GW_CONN_ST_OPEN && conn->ngh
+           && nghttp2_session_get_remote_window_size(conn->ngh)
+                  < H2GW_SEND_WINDOW_LOW;
+}
+
 int h2gw_conn_has_room(const h2gw_conn_t *conn)
 {
     const h2gw_upstream_t *up = UPSTREAM(conn);
@@ -1473,6 +1486,9 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
     }
     if (resume && st->req_deferred && st->ngh_open) {
         st->req_deferred = 0;
+        apr_thread_mutex_lock(st->lock);
+        st->req_starved = 0;
+        apr_thread_mutex_unlock(st->lock);
         nghttp2_session_resume_data(conn->ngh, st->stream_id);
     }
     if (handler_gone) {

@@ -103,6 +103,11 @@ int h2gw_conn_is_taking(const h2gw_conn_t *conn);
 /* Returns 1 when the connection may take one more stream now. */
 int h2gw_conn_has_room(const h2gw_conn_t *conn);
 
+/* Returns 1 when request bodies on the connection wait for the upstream's
+ * connection window (less than a frame of it left): another connection
+ * would carry a new upload faster. */
+int h2gw_conn_send_window_low(const h2gw_conn_t *conn);
+
 /* Adds st (the engine's reference moves to the connection): submitted at
  * once when the session is ready, otherwise when it becomes ready. */
 void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st);

@@ -61,14 +61,24 @@ static int server_is_up(const h2gw_server_t *sv, apr_time_t now)
     return sv->down_until <= now;
 }
 
+static int taking_conns(const h2gw_server_t *sv);
+
 /* A connection of sv with a free slot: a ready one first, then one still
- * starting; never the connection st must avoid. */
+ * starting; never the connection st must avoid. A request with a body
+ * avoids connections whose uploads wait for the upstream's connection
+ * window while a new connection may still be opened (NULL: open one). */
 static h2gw_conn_t *conn_with_room(h2gw_server_t *sv, const h2gw_stream_t *st)
 {
-    h2gw_conn_t *conn, *starting = NULL;
+    h2gw_conn_t *conn, *starting = NULL, *congested = NULL;
 
     for (conn = sv->conns; conn; conn = conn->next) {
         if (conn->id == st->retried_from || !h2gw_conn_has_room(conn)) {
+            continue;
+        }
+        if (st->has_body && h2gw_conn_send_window_low(conn)) {
+            if (!congested) {
+                congested = conn;
+            }
             continue;
         }
         if (conn->state == H2GW_CONN_ST_OPEN) {
@@ -78,7 +88,10 @@ static h2gw_conn_t *conn_with_room(h2gw_server_t *sv, const h2gw_stream_t *st)
             starting = conn;
         }
     }
-    return starting;
+    if (starting || !congested) {
+        return starting;
+    }
+    return taking_conns(sv) < sv->pool->up->max_conns ? NULL : congested;
 }
 
 static int taking_conns(const h2gw_server_t *sv)

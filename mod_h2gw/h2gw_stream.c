@@ -277,7 +277,7 @@ apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
         memcpy(st->req_buf + pos, data + *took, run);
         st->req_len += run;
         *took += run;
-        if (!st->pend_resume) {
+        if (!st->pend_resume && st->req_starved) {
             st->pend_resume = 1;
             *wake_engine = 1;
         }

@@ -111,6 +111,8 @@ struct h2gw_stream_t {
     size_t req_cap, req_off, req_len, req_kept;
     int req_replayable;        /* every body byte sent so far is kept */
     int req_space_wanted;      /* the handler waits for buffer space */
+    int req_starved;           /* the engine ran out of body to send and
+                                * waits to be told of more */
     nghttp2_nv *req_trailers;  /* the client's request trailers, or NULL:
                                 * handler memory (r->pool), set with the
                                 * end of the body, cleared at release;
@@ -243,7 +245,8 @@ int h2gw_stream_rewind_body_locked(h2gw_stream_t *st);
 
 /*
  * Handler side: appends len bytes of request body, waiting while the
- * buffer is full. *took tells the bytes appended before it returned:
+ * buffer is full. The engine needs telling only when it ran out
+ * (req_starved): while it still has some, it comes back for more itself. *took tells the bytes appended before it returned:
  * APR_SUCCESS when all were; APR_TIMEUP when `tick` passed without space
  * (the caller checks its client, then calls again with the rest);
  * APR_EAGAIN when response headers or data wait for the handler (it
