@@ -461,8 +461,9 @@ static void set_headers(h2gw_req_t *ctx)
                                      ap_get_server_name(r)));
     }
     ctx->headers_sent = 1;
-    REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: response %d from %s", r->status,
-            st->target.name);
+    REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: response %d from %s "
+            "after %" APR_TIME_T_FMT " us", st->id, r->status,
+            st->target.name, ctx->headers_at - ctx->submitted);
 }
 
 /* Sends what the output filters hold: the response headers set by
@@ -758,6 +759,7 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
                                                "Transfer-Encoding"))
                                 ? APR_BLOCK_READ : APR_NONBLOCK_READ;
     int seen_eos = 0;
+    apr_off_t body_bytes = 0;
     nghttp2_nv *trailers;
     size_t ntrailers;
     apr_status_t rv;
@@ -807,6 +809,7 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
             if (rv != APR_SUCCESS) {
                 return rv;
             }
+            body_bytes += (apr_off_t)len;
             while (len > 0) {
                 rv = h2gw_stream_put_body(ctx->st, data, len, HANDLER_TICK,
                                           &took, &wake);
@@ -832,6 +835,9 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
         apr_brigade_cleanup(in);
     }
     trailers = request_trailers(r, &ntrailers);
+    REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: request body complete "
+            "(%" APR_OFF_T_FMT " bytes%s)", ctx->st->id, body_bytes,
+            ntrailers ? ", with trailers" : "");
     apr_thread_mutex_lock(ctx->st->lock);
     ctx->st->req_trailers = trailers;
     ctx->st->req_ntrailers = ntrailers;
@@ -937,6 +943,12 @@ static int proxy(h2gw_req_t *ctx)
     if (h2gw_engine_submit(ctx->engine, ctx->st) != APR_SUCCESS) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
+    REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: %s %s submitted to %s%s",
+            ctx->st->id, r->method, (const char *)ctx->st->nv[3].value,
+            ctx->st->target.name,
+            !ctx->st->has_body ? ""
+            : ctx->st->expect_continue ? ", body after 100-continue"
+                                       : ", body follows");
     send_body = ctx->st->has_body;
     if (send_body && ctx->st->expect_continue) {
         rv = await_continue(ctx);
@@ -1024,6 +1036,17 @@ int h2gw_handler_run(request_rec *r)
     }
     http_status = proxy(&ctx);
     set_notes(&ctx);
+    REQ_LOG(&ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: done, %s, %" APR_OFF_T_FMT
+            " body bytes out, %s ms, upstream stream %s on %s, %s retries",
+            ctx.st->id, ctx.eos_sent ? "complete"
+                        : ctx.headers_sent ? "aborted" : "no response",
+            r->bytes_sent,
+            apr_psprintf(r->pool, "%.1f",
+                         (double)(apr_time_now() - ctx.submitted) / 1000.0),
+            apr_table_get(r->notes, "h2gw-stream"),
+            apr_table_get(r->notes, "h2gw-server")
+                ? apr_table_get(r->notes, "h2gw-server") : "-",
+            apr_table_get(r->notes, "h2gw-retries"));
     h2gw_engine_release(ctx.engine, ctx.st);
     if (http_status == OK && !ctx.headers_sent) {
         return HTTP_BAD_GATEWAY;  /* unreachable: no response, no failure */

@@ -8,7 +8,7 @@ use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
 
-plan tests => 2 * 20;
+plan tests => 2 * 20 + 4;
 
 # The upstream's /headers body: "name: value" lines as it received them.
 sub seen {
@@ -71,3 +71,20 @@ for my $fe (frontends()) {
     $res = req(proto => $fe, url => gw_url('/apache/missing'));
     ok t_cmp($res->{code}, 404, "$fe: its 404 passes through");
 }
+
+# LogLevel h2gw:debug (as configured here): one line per milestone of a
+# request, all naming the same stream; trace2 would add the frames.
+my $mark = error_log_mark();
+my $tag = tag();
+my $res = req(proto => 'h1', method => 'POST', upload => make_file(3000),
+              url => gw_url("/up/upload?tag=$tag"));
+my $log = error_log_since($mark);
+my ($id) = $log =~ /h2gw: stream (\d+): POST \/upload\?tag=\Q$tag\E submitted to /;
+ok t_cmp(defined $id ? 1 : 0, 1, 'debug: a line when the request is submitted');
+$id //= 'none';
+ok t_cmp($log =~ /h2gw: stream $id: request body complete \(3000 bytes\)/ ? 1 : 0, 1,
+         'debug: a line when its body is complete');
+ok t_cmp($log =~ /h2gw: stream $id: response 200 from \S+ after \d+ us/ ? 1 : 0, 1,
+         'debug: a line when its response headers came');
+ok t_cmp($log =~ /h2gw: stream $id: done, complete, \d+ body bytes out, [\d.]+ ms, upstream stream \d+\/\d+ on h2c:/ ? 1 : 0, 1,
+         'debug: a line when it is done, with what went out');
