@@ -208,31 +208,35 @@ static int add_field(void *data, const char *key, const char *val)
     return 1;
 }
 
-static int request_has_body(request_rec *r)
+/* The request body's length as its Content-Length declares it, or -1
+ * when it has none that counts (a Transfer-Encoding: chunked over
+ * HTTP/1.1, or set by mod_http2 for a body of unknown length). */
+static apr_off_t declared_length(request_rec *r)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t n;
 
-    if (apr_table_get(r->headers_in, "Transfer-Encoding")) {
-        return 1;  /* chunked over HTTP/1.1; mod_http2 sets it as well */
+    if (!cl || apr_table_get(r->headers_in, "Transfer-Encoding")
+        || apr_strtoff(&n, cl, NULL, 10) != APR_SUCCESS || n < 0) {
+        return -1;
     }
-    return cl && apr_atoi64(cl) > 0;
+    return n;
+}
+
+static int request_has_body(request_rec *r)
+{
+    return apr_table_get(r->headers_in, "Transfer-Encoding")
+           || declared_length(r) > 0;
 }
 
 /* The request-body buffer: request-buffer bytes, or the whole body when
  * its Content-Length says it is smaller. */
 static size_t body_buffer_size(h2gw_req_t *ctx)
 {
-    request_rec *r = ctx->r;
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t n = declared_length(ctx->r);
     size_t cap = ctx->route.request_buffer;
-    apr_off_t n;
 
-    if (cl && !apr_table_get(r->headers_in, "Transfer-Encoding")
-        && apr_strtoff(&n, cl, NULL, 10) == APR_SUCCESS && n > 0
-        && (apr_uint64_t)n < cap) {
-        cap = (size_t)n;
-    }
-    return cap;
+    return (n > 0 && (apr_uint64_t)n < cap) ? (size_t)n : cap;
 }
 
 /* Builds the stream: target, header list, body buffer. Returns OK or an
@@ -754,9 +758,7 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
      * poll mod_http2). A body of unknown length may be a stream that
      * answers the response (gRPC): never block on it. */
     apr_read_type_e block = (r->connection->master
-                             && apr_table_get(r->headers_in, "Content-Length")
-                             && !apr_table_get(r->headers_in,
-                                               "Transfer-Encoding"))
+                             && declared_length(r) >= 0)
                                 ? APR_BLOCK_READ : APR_NONBLOCK_READ;
     int seen_eos = 0;
     apr_off_t body_bytes = 0;
