@@ -9,7 +9,7 @@
 #
 # Usage (from the repository root, after `make`):
 #   bench/run.sh [--quick] [--out FILE] [--rounds N] [--duration SEC]
-#                [--workers "8 32"] [--no-sweep] [--keep]
+#                [--workers "8 32"] [--no-sweep] [--keep] [--only "W ..."]
 #   --quick       1 round, 2 s runs, no H2MaxWorkers sweep: < 2 minutes
 #   --out FILE    where the Markdown table goes (default bench/results/<timestamp>.md)
 #   --rounds N    rounds (default 3; quick 1)
@@ -17,6 +17,8 @@
 #   --workers L   H2MinWorkers=H2MaxWorkers values to sweep (default "8 32")
 #   --no-sweep    use the first --workers value for every Apache column
 #   --keep        keep the scratch directory (configs, logs, h2load output)
+#   --only L      run only these workloads (1k-h2 1k-h1 100k 20m up1m slow),
+#                 for working on one of them; the table lists just those
 #
 # Apache setup (one instance per Apache column, all alike except the
 # column's own module and location): MPM event, ServerLimit 1 (one child
@@ -37,6 +39,7 @@ DUR=""
 WORKERS="8 32"
 SWEEP=1
 KEEP=0
+ONLY=""
 SERVER_LIMIT=1
 THREADS=64
 
@@ -51,6 +54,7 @@ while [ $# -gt 0 ]; do
     --workers) WORKERS=${2:?}; shift ;;
     --no-sweep) SWEEP=0 ;;
     --keep) KEEP=1 ;;
+    --only) ONLY=${2:?--only needs workload names}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -195,7 +199,7 @@ write_conf() {  # col workers dir port
     case "$col" in
     gw) colconf="LoadModule h2gw_module \"$W/mod_h2gw.so\"
 # mod_h2gw with its defaults (max-conns=4, max-streams=100, window 256K).
-H2GWPass /gw/ h2c://127.0.0.1:$UP_PORT/
+H2GWPass /gw/ h2c://127.0.0.1:$UP_PORT/ ${GW_PARAMS:-}
 <Location /h2gw-status>
     SetHandler h2gw-status
     Require all granted
@@ -467,6 +471,18 @@ WORKLOADS=(
     "up1m|h1|8|1|/upload|$UPFILE|1 MiB POST, HTTP/1.1 frontend (h2load --h1 -c 8 -d 1MiB)"
 )
 SLOW_FAST="h2|2|8|/data?size=1024"   # the fast requests of the slow-reader test
+SWEEP_SPEC=${WORKLOADS[0]}   # 1k-h2, whatever --only keeps
+SLOW=1
+if [ -n "$ONLY" ]; then
+    kept=()
+    for spec in "${WORKLOADS[@]}"; do
+        case " $ONLY " in *" ${spec%%|*} "*) kept+=("$spec") ;; esac
+    done
+    case " $ONLY " in *" slow "*) ;; *) SLOW=0 ;; esac
+    [ ${#kept[@]} -gt 0 ] || [ "$SLOW" = 1 ] \
+        || { echo "run.sh: --only $ONLY names no workload" >&2; exit 2; }
+    WORKLOADS=("${kept[@]}")
+fi
 
 slow_reader_test() {  # col round
     local col=$1 round=$2 base curlproto size0 size1 alive note
@@ -508,7 +524,7 @@ ALL_COLS=(gw mp ceil direct)
 
 if [ "$SWEEP" = 1 ]; then
     log "H2MinWorkers/H2MaxWorkers sweep ($WORKERS) on 1 KiB over HTTP/2, one run each"
-    IFS='|' read -r _ sfe snc sns spath _ _ <<< "${WORKLOADS[0]}"
+    IFS='|' read -r _ sfe snc sns spath _ _ <<< "$SWEEP_SPEC"
     for col in "${APACHE_COLS[@]}"; do
         for wk in $WORKERS; do
             start_apache "$col" "$wk"
@@ -531,7 +547,7 @@ done
 for round in $(seq "$ROUNDS"); do
     log "round $round of $ROUNDS"
     ncols=${#ALL_COLS[@]}
-    for spec in "${WORKLOADS[@]}"; do
+    for spec in ${WORKLOADS[@]+"${WORKLOADS[@]}"}; do
         IFS='|' read -r wl fe nc ns path upfile _ <<< "$spec"
         # Interleaved: every workload runs in every column in turn, the
         # order rotating from round to round.
@@ -540,7 +556,7 @@ for round in $(seq "$ROUNDS"); do
             measure "$wl" "$col" "$round" "$fe" "$nc" "$ns" "$path" "$upfile"
         done
     done
-    for ((k = 0; k < ncols; k++)); do
+    for ((k = 0; k < ncols && SLOW; k++)); do
         col=${ALL_COLS[$(( (k + round - 1) % ncols ))]}
         slow_reader_test "$col" "$round"
     done
@@ -569,7 +585,7 @@ T_END=$(date +%s)
     printf 'workers_list\t%s\n' "$WORKERS"
     for col in "${APACHE_COLS[@]}"; do printf 'workers_%s\t%s\n' "$col" "${AP_WORKERS[$col]}"; done
     printf 'slow\t%s bytes at %s/s (bench/slowread.pl reading curl'"'"'s output), fast: %s\n' "$SLOW_SIZE" "$SLOW_RATE" "$SLOW_FAST"
-    for spec in "${WORKLOADS[@]}"; do
+    for spec in ${WORKLOADS[@]+"${WORKLOADS[@]}"}; do
         IFS='|' read -r wl _ _ _ _ _ desc <<< "$spec"
         printf 'wl\t%s\t%s\n' "$wl" "$desc"
     done

@@ -779,8 +779,23 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
     while (!seen_eos) {
         apr_bucket *b;
 
+        /* What the client has at hand is read without waiting; the body
+         * held back from the engine (less than a batch) goes before any
+         * wait for more. */
         rv = ap_get_brigade(r->input_filters, in, AP_MODE_READBYTES,
-                            block, BODY_READ_CHUNK);
+                            APR_NONBLOCK_READ, BODY_READ_CHUNK);
+        if (APR_STATUS_IS_EAGAIN(rv)
+            || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(in))) {
+            apr_brigade_cleanup(in);
+            if (h2gw_stream_body_held(ctx->st)) {
+                h2gw_engine_notify(ctx->engine, ctx->st);
+            }
+            rv = APR_EAGAIN;
+            if (block == APR_BLOCK_READ) {
+                rv = ap_get_brigade(r->input_filters, in, AP_MODE_READBYTES,
+                                    APR_BLOCK_READ, BODY_READ_CHUNK);
+            }
+        }
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(in))) {
             apr_brigade_cleanup(in);

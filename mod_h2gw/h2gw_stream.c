@@ -181,6 +181,17 @@ apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
     return APR_SUCCESS;
 }
 
+/* Bytes of request body that make a batch for this stream's buffer. */
+static size_t body_batch(const h2gw_stream_t *st)
+{
+    size_t quarter = st->req_cap / 4;
+
+    if (quarter == 0) {
+        quarter = 1;
+    }
+    return quarter < H2GW_BODY_BATCH ? quarter : H2GW_BODY_BATCH;
+}
+
 size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
                                    size_t len, int *eof)
 {
@@ -208,9 +219,20 @@ size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
     }
     st->req_sent += (apr_off_t)n;
     *eof = (st->req_eos && st->req_len == 0);
-    if (n > 0 && st->req_space_wanted) {
-        apr_thread_cond_broadcast(st->cond);  /* space for the handler */
+    if (n > 0 && st->req_space_wanted
+        && (st->req_len == 0 || st->req_cap - st->req_len >= body_batch(st))) {
+        /* Space for the handler (what was kept for a resend is given up
+         * once the buffer is full: it counts as free here). */
+        apr_thread_cond_broadcast(st->cond);
     }
+    return n;
+}
+
+size_t h2gw_stream_body_ready_locked(h2gw_stream_t *st, size_t len, int *eof)
+{
+    size_t n = st->req_len < len ? st->req_len : len;
+
+    *eof = (st->req_eos && st->req_len == n);
     return n;
 }
 
@@ -277,13 +299,27 @@ apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
         memcpy(st->req_buf + pos, data + *took, run);
         st->req_len += run;
         *took += run;
-        if (!st->pend_resume && st->req_starved) {
+        if (!st->pend_resume && st->req_starved
+            && st->req_len >= body_batch(st)) {
             st->pend_resume = 1;
             *wake_engine = 1;
         }
     }
     apr_thread_mutex_unlock(st->lock);
     return rv;
+}
+
+int h2gw_stream_body_held(h2gw_stream_t *st)
+{
+    int wake = 0;
+
+    apr_thread_mutex_lock(st->lock);
+    if (!st->pend_resume && st->req_starved && st->req_len > 0) {
+        st->pend_resume = 1;
+        wake = 1;
+    }
+    apr_thread_mutex_unlock(st->lock);
+    return wake;
 }
 
 apr_status_t h2gw_stream_take_data(h2gw_stream_t *st, h2gw_chunk_t **head,

@@ -237,6 +237,13 @@ size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
                                    size_t len, int *eof);
 
 /*
+ * Engine side, lock held: how many of the next len body bytes are at hand
+ * to send (they stay in the buffer for h2gw_stream_get_body_locked); *eof
+ * tells whether they end the body.
+ */
+size_t h2gw_stream_body_ready_locked(h2gw_stream_t *st, size_t len, int *eof);
+
+/*
  * Engine side, lock held: makes the whole request body available to send
  * again (for a resend on another connection). Returns 1 when it could:
  * nothing was sent yet, or everything sent is still kept; 0 otherwise.
@@ -244,9 +251,20 @@ size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
 int h2gw_stream_rewind_body_locked(h2gw_stream_t *st);
 
 /*
+ * Request body moves in batches: a starved engine is woken once this much
+ * is buffered (or the buffer's quarter, when smaller), not for every piece
+ * the client's connection hands over; the handler sends what is held with
+ * h2gw_stream_body_held() before it waits for its client. A handler
+ * waiting for space is woken once that much is free again.
+ */
+#define H2GW_BODY_BATCH (64 * 1024)
+
+/*
  * Handler side: appends len bytes of request body, waiting while the
  * buffer is full. The engine needs telling only when it ran out
- * (req_starved): while it still has some, it comes back for more itself. *took tells the bytes appended before it returned:
+ * (req_starved): while it still has some, it comes back for more itself;
+ * and then only once a batch is buffered (see H2GW_BODY_BATCH).
+ * *took tells the bytes appended before it returned:
  * APR_SUCCESS when all were; APR_TIMEUP when `tick` passed without space
  * (the caller checks its client, then calls again with the rest);
  * APR_EAGAIN when response headers or data wait for the handler (it
@@ -257,6 +275,13 @@ int h2gw_stream_rewind_body_locked(h2gw_stream_t *st);
 apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
                                   size_t len, apr_interval_time_t tick,
                                   size_t *took, int *wake_engine);
+
+/*
+ * Handler side, before it waits for its client: returns 1 when body bytes
+ * are held back from a starved engine (less than a batch), which the
+ * caller must then wake (h2gw_engine_notify); 0 when there is none.
+ */
+int h2gw_stream_body_held(h2gw_stream_t *st);
 
 /*
  * Handler side: takes every queued response chunk. Waits up to `tick`
