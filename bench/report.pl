@@ -125,8 +125,9 @@ if ($meta{sweep}) {
     emit "- H2MinWorkers = H2MaxWorkers = $meta{workers_gw} for every Apache column "
       . "(no sweep" . ($meta{mode} eq 'quick' ? ' in --quick mode' : '') . ').';
 }
-emit "- Upstream: t/h2up (one process, single-threaded; computes the sha256 of every "
-  . "/data body before its headers and of every upload). `direct` = h2load straight to it "
+emit "- Upstream: t/h2up --fixed-bodies (one process, single-threaded; /data bodies are "
+  . "copies of one fixed 256 KiB random block, uploads are counted and dropped, nothing is "
+  . "hashed). `direct` = h2load straight to it "
   . "(HTTP/2 only: the HTTP/1.1 workloads run there as h2c with -m 1 on as many connections).";
 emit '';
 

@@ -179,7 +179,7 @@ fi
 CEIL_SO="$W/ceiling/.libs/mod_bench_ceiling.so"
 
 # ------------------------------------------------------------------ upstream
-"$TOP/t/h2up/h2up" --port 0 --port-file "$W/h2up.port" --quiet --die-with-parent \
+"$TOP/t/h2up/h2up" --port 0 --port-file "$W/h2up.port" --quiet --die-with-parent --fixed-bodies \
     < /dev/null > "$W/h2up.log" 2>&1 &
 UP_PID=$!
 track "$UP_PID" upstream

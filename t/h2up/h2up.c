@@ -10,6 +10,10 @@
  * /_stats, what the upstream actually saw (resets, flow-control blocking,
  * bytes, connections, pings).
  *
+ * --fixed-bodies (for bench/): /data bodies are copies of one fixed random
+ * block, with no x-h2up-sha256 header, and /upload bodies are counted, not
+ * hashed, so the upstream spends next to nothing per byte.
+ *
  * Whole-server misbehaviour is chosen on the command line: --no-ping-ack
  * (half-dead: PINGs go unanswered) and --silent (TCP accepted, HTTP/2 never
  * spoken); --request-log appends each request's tag to a file that several
@@ -193,6 +197,9 @@ struct stats {
 /* ------------------------------------------------------------------ */
 
 static int g_quiet;
+static int g_fixed;            /* --fixed-bodies */
+#define FIXED_LEN (256 * 1024)
+static uint8_t g_fixed_block[FIXED_LEN];
 static int g_epfd = -1;
 static int g_lfd = -1;
 static uint32_t g_max_streams = 100;
@@ -832,6 +839,16 @@ static size_t produce_body(struct stream *st, uint8_t *buf, size_t want)
 {
     size_t n;
 
+    if (st->handler == H_DATA && g_fixed) {
+        size_t at = (size_t)((st->p.size - st->gen_left) % FIXED_LEN);
+
+        n = want < st->gen_left ? want : (size_t)st->gen_left;
+        if (n > FIXED_LEN - at)
+            n = FIXED_LEN - at;
+        memcpy(buf, g_fixed_block + at, n);
+        st->gen_left -= n;
+        return n;
+    }
     if (st->handler == H_DATA) {
         n = want < st->gen_left ? want : (size_t)st->gen_left;
         fill_rng(&st->rng, buf, n);
@@ -1034,9 +1051,11 @@ static int start_response(struct stream *st)
     if (st->handler == H_DATA) {
         init_rng(&st->rng, st->p.seed);
         st->gen_left = st->no_body ? 0 : st->p.size;
-        if (compute_data_sha256(st->p.seed, st->p.size, sha) != 0)
-            return -1;
-        have_sha = 1;
+        if (!g_fixed) {
+            if (compute_data_sha256(st->p.seed, st->p.size, sha) != 0)
+                return -1;
+            have_sha = 1;
+        }
     }
     st->piece_left = st->p.piece;
     if (build_headers(st, &l, have_sha ? sha : NULL) != 0) {
@@ -1162,7 +1181,7 @@ static int on_request_headers(struct stream *st)
                : st->handler == H_NOTFOUND ? 404 : 200;
     st->no_body = st->status == 204 || st->status == 304 ||
                   (st->method && strcmp(st->method, "HEAD") == 0);
-    if (st->handler == H_UPLOAD) {
+    if (st->handler == H_UPLOAD && !g_fixed) {
         st->md = EVP_MD_CTX_new();
         if (!st->md || !EVP_DigestInit_ex(st->md, EVP_sha256(), NULL))
             return -1;
@@ -1215,6 +1234,11 @@ static int on_request_end(struct stream *st)
         unsigned int mdlen = 0;
         char hex[2 * EVP_MAX_MD_SIZE + 1];
 
+        if (!st->md) {
+            rv = append_printf(&st->body, "size=%" PRIu64 "\n",
+                               st->up_bytes);
+            break;
+        }
         if (!EVP_DigestFinal_ex(st->md, md, &mdlen))
             return -1;
         encode_hex(md, mdlen, hex);
@@ -1399,7 +1423,7 @@ static int on_data_chunk_recv_cb(nghttp2_session *session, uint8_t flags,
     if (st->tag)
         st->tag->body_bytes_recv += len;
     if (st->handler == H_UPLOAD) {
-        if (!EVP_DigestUpdate(st->md, data, len))
+        if (st->md && !EVP_DigestUpdate(st->md, data, len))
             return NGHTTP2_ERR_CALLBACK_FAILURE;
         st->up_bytes += len;
     }
@@ -1955,7 +1979,7 @@ static void usage(void)
     fprintf(stderr, "usage: h2up [--port N] [--port-file PATH] "
             "[--max-concurrent-streams N] [--window N] [--quiet] "
             "[--die-with-parent] [--no-ping-ack] [--silent] "
-            "[--request-log PATH]\n");
+            "[--request-log PATH] [--fixed-bodies]\n");
     exit(2);
 }
 
@@ -1983,6 +2007,12 @@ int main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quiet") == 0) {
             g_quiet = 1;
+        } else if (strcmp(argv[i], "--fixed-bodies") == 0) {
+            struct rng r;
+
+            g_fixed = 1;
+            init_rng(&r, 1);
+            fill_rng(&r, g_fixed_block, FIXED_LEN);
         } else if (strcmp(argv[i], "--die-with-parent") == 0) {
             /* A test run that is killed must not leave its upstream
              * behind, not even for the length of a graceful stop. */
