@@ -222,8 +222,14 @@ static ssize_t read_req_body(nghttp2_session *ngh, int32_t stream_id,
     size_t n;
     int eof;
 
+    (void)buf;
     apr_thread_mutex_lock(st->lock);
-    n = h2gw_stream_get_body_locked(st, buf, length, &eof);
+    /* The bytes stay in the body buffer until send_req_data() copies
+     * them out with their frame header. */
+    n = h2gw_stream_body_ready_locked(st, length, &eof);
+    if (n > 0 || eof) {
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    }
     if (eof) {
         st->req_done = 1;
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -251,6 +257,71 @@ static ssize_t read_req_body(nghttp2_session *ngh, int32_t stream_id,
     }
     touch_stream(st);
     return (ssize_t)n;
+}
+
+/* Makes room for `need` more bytes of output. Returns 0 when there is
+ * none without growing the buffer and `grow` is 0; the buffer grows only
+ * for a frame larger than the room a written buffer has. */
+static int out_room(h2gw_conn_t *conn, size_t need, int grow)
+{
+    size_t held;
+
+    if (conn->woff > 0) {
+        memmove(conn->wbuf, conn->wbuf + conn->woff, conn->wlen - conn->woff);
+        conn->wlen -= conn->woff;
+        conn->woff = 0;
+    }
+    if (conn->wlen + need <= conn->wcap) {
+        return 1;
+    }
+    held = conn->wlen;
+    if (held > 0 && !grow) {
+        return 0;
+    }
+    {
+        uint8_t *nbuf = apr_palloc(conn->pool, held + need);
+
+        memcpy(nbuf, conn->wbuf, held);
+        conn->wbuf = nbuf;
+        conn->wcap = held + need;
+    }
+    return 1;
+}
+
+/* A DATA frame of request body (NGHTTP2_DATA_FLAG_NO_COPY): its header and
+ * the bytes read_req_body() counted go to the output buffer. */
+static int send_req_data(nghttp2_session *ngh, nghttp2_frame *frame,
+                         const uint8_t *framehd, size_t length,
+                         nghttp2_data_source *src, void *user_data)
+{
+    h2gw_conn_t *conn = user_data;
+    h2gw_stream_t *st = src->ptr;
+    size_t padlen = frame->data.padlen;
+    size_t need = 9 + length + padlen;
+    size_t n;
+    int eof;
+
+    (void)ngh;
+    if (!out_room(conn, need, 0)) {
+        conn->wfull = 1;
+        return NGHTTP2_ERR_WOULDBLOCK;  /* called again once written */
+    }
+    memcpy(conn->wbuf + conn->wlen, framehd, 9);
+    if (padlen > 0) {
+        conn->wbuf[conn->wlen + 9] = (uint8_t)(padlen - 1);
+    }
+    apr_thread_mutex_lock(st->lock);
+    n = h2gw_stream_get_body_locked(
+        st, conn->wbuf + conn->wlen + 9 + (padlen > 0), length, &eof);
+    apr_thread_mutex_unlock(st->lock);
+    if (n != length) {
+        return NGHTTP2_ERR_CALLBACK_FAILURE;  /* cannot happen */
+    }
+    if (padlen > 1) {
+        memset(conn->wbuf + conn->wlen + 10 + length, 0, padlen - 1);
+    }
+    conn->wlen += need;
+    return 0;
 }
 
 /* Appends a copy of one response field to arr (stream memory: only the
@@ -728,6 +799,7 @@ static apr_status_t session_create(h2gw_conn_t *conn)
         cbs, on_invalid_frame_recv);
     nghttp2_session_callbacks_set_error_callback2(cbs, on_error);
     nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+    nghttp2_session_callbacks_set_send_data_callback(cbs, send_req_data);
     if (nghttp2_option_new(&opt)) {
         nghttp2_session_callbacks_del(cbs);
         return APR_ENOMEM;
@@ -913,6 +985,8 @@ apr_status_t h2gw_conn_new(h2gw_conn_t **pconn, h2gw_server_t *sv,
     conn->id = ++loop->next_conn_id;
     conn->state = H2GW_CONN_ST_CONNECTING;
     conn->opened_at = apr_time_now();
+    conn->wcap = H2GW_CONN_WBUF_FILL + 32 * 1024;
+    conn->wbuf = apr_palloc(pool, conn->wcap);
     *pconn = conn;
     return APR_SUCCESS;
 }
@@ -1341,6 +1415,11 @@ static void read_all(h2gw_conn_t *conn)
             if (conn->dead) {
                 return;
             }
+            if (!conn->ssl && rv == APR_SUCCESS && len < sizeof(buf)) {
+                /* A short read emptied the socket: no read just to learn
+                 * EAGAIN (the pollset says when more arrives). */
+                return;
+            }
         }
         if (APR_STATUS_IS_EAGAIN(rv)) {
             return;
@@ -1387,8 +1466,14 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
                               NGHTTP2_NO_ERROR, NULL, 0);
     }
     for (;;) {
-        if (conn->outlen == 0) {
-            ssize_t n = nghttp2_session_mem_send(conn->ngh, &conn->out);
+        int more = 1;
+        apr_size_t len;
+        apr_status_t rv;
+
+        /* Gather frames, then write them at once. */
+        while (conn->wlen - conn->woff < H2GW_CONN_WBUF_FILL) {
+            const uint8_t *data;
+            ssize_t n = nghttp2_session_mem_send(conn->ngh, &data);
 
             if (n < 0) {
                 CONN_LOG(conn, APLOG_ERR, 0, H2GW_LOGNO(00310) "mem_send: %s",
@@ -1397,38 +1482,52 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
                 return;
             }
             if (n == 0) {
+                /* Nothing more, or a DATA frame waits for room. */
+                more = conn->wfull;
+                conn->wfull = 0;
                 break;
             }
-            conn->outlen = (size_t)n;
+            out_room(conn, (size_t)n, 1);
+            memcpy(conn->wbuf + conn->wlen, data, (size_t)n);
+            conn->wlen += (size_t)n;
         }
         if (!conn->sock) {
             /* Driven without a socket (fuzzing): the output goes nowhere. */
-            conn->out += conn->outlen;
-            conn->outlen = 0;
-            continue;
-        }
-        {
-            apr_size_t len = conn->outlen;
-            apr_status_t rv = transport_send(conn, conn->out, &len);
-
-            conn->out += len;
-            conn->outlen -= len;
-            if (APR_STATUS_IS_EAGAIN(rv) || (rv == APR_SUCCESS
-                                            && conn->outlen > 0)) {
-                events |= APR_POLLOUT;
+            conn->woff = conn->wlen = 0;
+            if (!more) {
                 break;
             }
-            if (rv != APR_SUCCESS) {
-                CONN_LOG(conn, APLOG_WARNING, rv, H2GW_LOGNO(00311) "%s",
-                         "write failed");
-                h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST,
-                               "upstream connection broke");
-                return;
+            continue;
+        }
+        len = conn->wlen - conn->woff;
+        if (len == 0) {
+            if (!more) {
+                break;
             }
+            continue;
+        }
+        rv = transport_send(conn, conn->wbuf + conn->woff, &len);
+        conn->woff += len;
+        if (APR_STATUS_IS_EAGAIN(rv)
+            || (rv == APR_SUCCESS && conn->woff < conn->wlen)) {
+            events |= APR_POLLOUT;
+            break;
+        }
+        if (rv != APR_SUCCESS) {
+            CONN_LOG(conn, APLOG_WARNING, rv, H2GW_LOGNO(00311) "%s",
+                     "write failed");
+            h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST,
+                           "upstream connection broke");
+            return;
+        }
+        conn->woff = conn->wlen = 0;
+        if (!more) {
+            break;
         }
     }
     if (!nghttp2_session_want_read(conn->ngh)
-        && !nghttp2_session_want_write(conn->ngh) && conn->outlen == 0) {
+        && !nghttp2_session_want_write(conn->ngh)
+        && conn->woff == conn->wlen) {
         CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "session finished");
         if (conn->protocol_error) {
             h2gw_conn_kill(conn, H2GW_FAIL_PROTOCOL, conn->protocol_error);

@@ -33,6 +33,10 @@ typedef enum {
  * the SETTINGS arrive; any over the real limit go back to the queue. */
 #define H2GW_CONN_ASSUMED_MAX_STREAMS 100
 
+/* Output is gathered up to this many bytes before it is written: a few
+ * DATA frames per write, not one. */
+#define H2GW_CONN_WBUF_FILL (64 * 1024)
+
 
 struct h2gw_conn_t {
     apr_pool_t *pool;          /* subpool of the engine pool; engine only */
@@ -46,8 +50,12 @@ struct h2gw_conn_t {
     apr_pollfd_t pfd;          /* as registered in the pollset */
     h2gw_conn_state_t state;
     nghttp2_session *ngh;      /* NULL until connected */
-    const uint8_t *out;        /* nghttp2 output not yet written ... */
-    size_t outlen;             /* ... and its length */
+    /* Output: frames gathered from nghttp2 (request DATA copied straight
+     * from the stream's body buffer, NGHTTP2_DATA_FLAG_NO_COPY) and
+     * written in one call; wbuf[woff, wlen) is not written yet. */
+    uint8_t *wbuf;
+    size_t wcap, wlen, woff;
+    int wfull;                 /* a DATA frame waits for room in wbuf */
     h2gw_stream_t *streams;    /* linked streams, via conn_next/conn_prev */
     h2gw_stream_t *to_signal;  /* streams given response data by the bytes
                                 * in hand, via signal_next: their handlers
