@@ -157,22 +157,35 @@ void h2gw_stream_fail(h2gw_stream_t *st, h2gw_fail_t fail,
 apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
                                          const uint8_t *data, size_t len)
 {
-    h2gw_chunk_t *ch = malloc(sizeof(*ch) + len);
+    h2gw_chunk_t *ch = st->data_tail;
 
-    if (!ch) {
-        return APR_ENOMEM;
-    }
-    apr_atomic_inc32(&chunks_alive);
-    ch->next = NULL;
-    ch->len = len;
-    memcpy(ch->data, data, len);
-    if (st->data_tail) {
-        st->data_tail->next = ch;
+    if (ch && ch->cap - ch->len >= len) {
+        /* Not taken yet and room left: no new chunk. */
+        memcpy(ch->data + ch->len, data, len);
+        ch->len += len;
     }
     else {
-        st->data_head = ch;
+        /* The first is cut to measure: a small response is one frame. */
+        size_t cap = (len < H2GW_CHUNK_SIZE && st->resp_recv > 0)
+                         ? H2GW_CHUNK_SIZE : len;
+
+        ch = malloc(sizeof(*ch) + cap);
+        if (!ch) {
+            return APR_ENOMEM;
+        }
+        apr_atomic_inc32(&chunks_alive);
+        ch->next = NULL;
+        ch->len = len;
+        ch->cap = cap;
+        memcpy(ch->data, data, len);
+        if (st->data_tail) {
+            st->data_tail->next = ch;
+        }
+        else {
+            st->data_head = ch;
+        }
+        st->data_tail = ch;
     }
-    st->data_tail = ch;
     st->buffered += len;
     if (st->buffered > st->buffered_max) {
         st->buffered_max = st->buffered;

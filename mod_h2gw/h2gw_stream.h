@@ -52,8 +52,14 @@ typedef enum {
 typedef struct h2gw_chunk_t {
     struct h2gw_chunk_t *next;
     size_t len;
+    size_t cap;                /* bytes data[] has room for */
     char data[];
 } h2gw_chunk_t;
+
+/* Response DATA frames arriving while the handler has not yet taken the
+ * last chunk are appended to it up to this size: fewer allocations and
+ * buckets than one chunk per frame (at most this much slack a stream). */
+#define H2GW_CHUNK_SIZE (32 * 1024)
 
 /* Where a stream is to be sent and how; set once at startup per
  * H2GWPass, copied into the stream. */
