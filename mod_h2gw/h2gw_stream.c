@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <apr_allocator.h>
 #include <apr_atomic.h>
 
 #include "h2gw_stream.h"
@@ -13,6 +14,44 @@ static apr_uint32_t next_id;
 /* Live objects, for the status page's leak check. */
 static apr_uint32_t streams_alive;
 static apr_uint32_t chunks_alive;
+
+/* Stream pools draw from one allocator per process, which keeps up to
+ * STREAM_MAX_FREE of freed memory: a request body buffer is then reused,
+ * not mapped and faulted in anew for every upload. Never destroyed (a
+ * stream may outlive any pool here); NULL outside a child process (unit
+ * tests, fuzzers): each stream then has an allocator of its own. */
+#define STREAM_MAX_FREE (4 * 1024 * 1024)
+static apr_allocator_t *stream_allocator;
+static apr_pool_t *stream_allocator_pool;   /* holds its mutex */
+
+apr_status_t h2gw_stream_child_init(void)
+{
+    apr_allocator_t *alloc;
+    apr_pool_t *pool;
+    apr_thread_mutex_t *mutex;
+    apr_status_t rv;
+
+    if (stream_allocator) {
+        return APR_SUCCESS;
+    }
+    if ((rv = apr_allocator_create(&alloc)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* The mutex lives as long as the allocator: in a pool never freed. */
+    rv = apr_pool_create_unmanaged_ex(&pool, NULL, NULL);
+    if (rv == APR_SUCCESS) {
+        stream_allocator_pool = pool;
+        rv = apr_thread_mutex_create(&mutex, APR_THREAD_MUTEX_DEFAULT, pool);
+    }
+    if (rv != APR_SUCCESS) {
+        apr_allocator_destroy(alloc);
+        return rv;
+    }
+    apr_allocator_mutex_set(alloc, mutex);
+    apr_allocator_max_free_set(alloc, STREAM_MAX_FREE);
+    stream_allocator = alloc;
+    return APR_SUCCESS;
+}
 
 apr_uint32_t h2gw_stream_alive(apr_uint32_t *chunks)
 {
@@ -34,7 +73,7 @@ apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap)
 
     /* Unmanaged: the stream outlives the request that created it when the
      * engine still holds it, so it may not hang below r->pool. */
-    rv = apr_pool_create_unmanaged_ex(&pool, NULL, NULL);
+    rv = apr_pool_create_unmanaged_ex(&pool, NULL, stream_allocator);
     if (rv != APR_SUCCESS) {
         return rv;
     }

@@ -190,6 +190,12 @@ struct h2gw_stream_t {
 };
 
 /*
+ * Child init: streams created from here on take their pools from one
+ * shared allocator that keeps some freed memory for the next requests.
+ */
+apr_status_t h2gw_stream_child_init(void);
+
+/*
  * Creates a stream with refs = 1 (the handler's) in a pool of its own.
  * req_cap: bytes the request-body buffer holds (0: no body).
  * Returns APR_SUCCESS or an APR error from pool/mutex creation.

@@ -12,13 +12,19 @@
 #include "h2gw_engine.h"
 #include "h2gw_handler.h"
 #include "h2gw_status.h"
+#include "h2gw_stream.h"
 
 /* AP_DECLARE_MODULE below also declares APLOG_USE_MODULE(h2gw). */
 
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
-    apr_status_t rv = h2gw_engine_start(pchild, s);
+    apr_status_t rv = h2gw_stream_child_init();
 
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, H2GW_LOGNO(00002)
+                     "no shared allocator for streams: each gets its own");
+    }
+    rv = h2gw_engine_start(pchild, s);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, H2GW_LOGNO(00001)
                      "cannot start the engine thread: requests to HTTP/2 "
