@@ -17,14 +17,28 @@ static apr_uint32_t chunks_alive;
 
 /* Stream pools draw from one allocator per process, which keeps up to
  * STREAM_MAX_FREE of freed memory: a request body buffer is then reused,
- * not mapped and faulted in anew for every upload. Never destroyed (a
- * stream may outlive any pool here); NULL outside a child process (unit
- * tests, fuzzers): each stream then has an allocator of its own. */
+ * not mapped and faulted in anew for every upload. NULL outside a child
+ * process (unit tests, fuzzers): each stream then has an allocator of its
+ * own. */
 #define STREAM_MAX_FREE (4 * 1024 * 1024)
 static apr_allocator_t *stream_allocator;
 static apr_pool_t *stream_allocator_pool;   /* holds its mutex */
 
-apr_status_t h2gw_stream_child_init(void)
+/* Child exit, after the engine stopped (its cleanup was registered later,
+ * so it ran first): the allocator goes unless a stream is still alive. */
+static apr_status_t stream_allocator_cleanup(void *data)
+{
+    (void)data;
+    if (stream_allocator && apr_atomic_read32(&streams_alive) == 0) {
+        apr_allocator_destroy(stream_allocator);
+        apr_pool_destroy(stream_allocator_pool);
+        stream_allocator = NULL;
+        stream_allocator_pool = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t h2gw_stream_child_init(apr_pool_t *pchild)
 {
     apr_allocator_t *alloc;
     apr_pool_t *pool;
@@ -50,6 +64,8 @@ apr_status_t h2gw_stream_child_init(void)
     apr_allocator_mutex_set(alloc, mutex);
     apr_allocator_max_free_set(alloc, STREAM_MAX_FREE);
     stream_allocator = alloc;
+    apr_pool_cleanup_register(pchild, NULL, stream_allocator_cleanup,
+                              apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
 

@@ -190,10 +190,11 @@ struct h2gw_stream_t {
 };
 
 /*
- * Child init: streams created from here on take their pools from one
- * shared allocator that keeps some freed memory for the next requests.
+ * Child init, before the engine starts: streams created from here on take
+ * their pools from one shared allocator that keeps some freed memory for
+ * the next requests; it goes when pchild does.
  */
-apr_status_t h2gw_stream_child_init(void);
+apr_status_t h2gw_stream_child_init(apr_pool_t *pchild);
 
 /*
  * Creates a stream with refs = 1 (the handler's) in a pool of its own.

@@ -18,7 +18,7 @@
 
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
-    apr_status_t rv = h2gw_stream_child_init();
+    apr_status_t rv = h2gw_stream_child_init(pchild);
 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, H2GW_LOGNO(00002)
