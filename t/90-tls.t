@@ -10,7 +10,7 @@ use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
 
-plan tests => 16;
+plan tests => 20;
 
 sub get {
     my ($path, $fe) = @_;
@@ -32,6 +32,26 @@ for my $fe ('h1', 'h2') {
     ok t_cmp($res->{code} . ' ' . $res->{body}, "200 hello from the Apache upstream\n",
              "$fe: certificate verified against the test CA (by address): 200");
 }
+# Request bodies over TLS: DATA frames are gathered into one buffer per
+# connection and written with SSL_write; 4 MiB go through nghttpd's 64K
+# windows (many writes, each of several frames) and the response follows.
+my $upfile = Apache::Test::vars('t_logs') . '/tls-upload.bin';
+{
+    open my $fh, '>:raw', $upfile or die "$upfile: $!";
+    print $fh pack('N', $_) x 256 for 1 .. 4096;
+    close $fh;
+}
+my $tls_up = "h2://127.0.0.1:$ENV{H2GW_TLS_PORT}";
+for my $fe ('h1', 'h2') {
+    my $before = gw_status($tls_up)->{servers}[0]{bytes_out} // 0;
+    my $res = req(proto => $fe, url => gw_url('/tls/hello.txt'), method => 'POST',
+                  upload => $upfile, args => ['--max-time', '20']);
+    my $sent = (gw_status($tls_up)->{servers}[0]{bytes_out} // 0) - $before;
+    ok t_cmp($res->{code} . ' ' . $res->{body}, "200 hello from the Apache upstream\n",
+             "$fe: a 4 MiB upload over TLS is answered");
+    ok t_cmp($sent, 4 * 1024 * 1024, "$fe: ... after all 4 MiB went upstream in DATA frames");
+}
+
 my $res = get('/tls-name/hello.txt');
 ok t_cmp($res->{code}, 200, "tls-name=localhost: verified by name: 200");
 $res = get('/tls-noverify/hello.txt');
