@@ -25,7 +25,7 @@
 APLOG_USE_MODULE(h2gw);
 
 /* Bytes read from the socket per call; one read hands nghttp2 a batch. */
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK (256 * 1024)
 /* Below this much of the upstream's connection window, uploads on a
  * connection are held back by it (one default-size DATA frame). */
 #define H2GW_SEND_WINDOW_LOW 16384
@@ -1399,14 +1399,18 @@ void h2gw_conn_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len)
 /* Reads what the socket has (up to READ_BUDGET) into the session. */
 static void read_all(h2gw_conn_t *conn)
 {
-    uint8_t buf[READ_CHUNK];
+    uint8_t *buf = conn->loop->rbuf;
     size_t total = 0;
+
+    if (!buf) {
+        buf = conn->loop->rbuf = apr_palloc(conn->loop->pool, READ_CHUNK);
+    }
 
     conn->tls_want_write = 0;
     /* TLS may hold a decrypted record the socket no longer signals. */
     while ((total < READ_BUDGET || (conn->ssl && SSL_pending(conn->ssl)))
            && !conn->dead) {
-        apr_size_t len = sizeof(buf);
+        apr_size_t len = READ_CHUNK;
         apr_status_t rv = transport_recv(conn, buf, &len);
 
         if (len > 0) {
@@ -1415,7 +1419,7 @@ static void read_all(h2gw_conn_t *conn)
             if (conn->dead) {
                 return;
             }
-            if (!conn->ssl && rv == APR_SUCCESS && len < sizeof(buf)) {
+            if (!conn->ssl && rv == APR_SUCCESS && len < READ_CHUNK) {
                 /* A short read emptied the socket: no read just to learn
                  * EAGAIN (the pollset says when more arrives). */
                 return;

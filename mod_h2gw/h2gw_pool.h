@@ -30,6 +30,7 @@ typedef struct h2gw_loop_t {
     apr_time_t next_timer;     /* nearest deadline, 0 = none */
     h2gw_stream_t *retries;    /* streams to place again (engine refs) */
     int stopping;              /* the child is exiting: no new streams */
+    uint8_t *rbuf;             /* what connections read into, in turn */
 } h2gw_loop_t;
 
 /* Lowers loop->next_timer to t (0 = no timer). */

@@ -15,9 +15,11 @@ static apr_uint32_t next_id;
 static apr_uint32_t streams_alive;
 static apr_uint32_t chunks_alive;
 
-/* Stream pools draw from one allocator per process, which keeps up to
- * STREAM_MAX_FREE of freed memory: a request body buffer is then reused,
- * not mapped and faulted in anew for every upload. NULL outside a child
+/* Stream pools and response chunks draw from one allocator per process,
+ * which keeps up to STREAM_MAX_FREE of freed memory: a request body buffer
+ * or a chunk is then reused, not mapped and faulted in anew (malloc would
+ * hand chunks freed by handler threads back to the engine thread's arena,
+ * which gives them to the kernel again and again). NULL outside a child
  * process (unit tests, fuzzers): each stream then has an allocator of its
  * own. */
 #define STREAM_MAX_FREE (4 * 1024 * 1024)
@@ -29,7 +31,8 @@ static apr_pool_t *stream_allocator_pool;   /* holds its mutex */
 static apr_status_t stream_allocator_cleanup(void *data)
 {
     (void)data;
-    if (stream_allocator && apr_atomic_read32(&streams_alive) == 0) {
+    if (stream_allocator && apr_atomic_read32(&streams_alive) == 0
+        && apr_atomic_read32(&chunks_alive) == 0) {
         apr_allocator_destroy(stream_allocator);
         apr_pool_destroy(stream_allocator_pool);
         stream_allocator = NULL;
@@ -75,10 +78,45 @@ apr_uint32_t h2gw_stream_alive(apr_uint32_t *chunks)
     return apr_atomic_read32(&streams_alive);
 }
 
+/* A chunk with room for at least cap bytes, or NULL. */
+static h2gw_chunk_t *chunk_alloc(size_t cap)
+{
+    h2gw_chunk_t *ch;
+
+    if (stream_allocator) {
+        apr_memnode_t *node = apr_allocator_alloc(
+            stream_allocator, sizeof(*ch) + cap);
+
+        if (!node) {
+            return NULL;
+        }
+        ch = (h2gw_chunk_t *)node->first_avail;
+        ch->node = node;
+        ch->cap = (size_t)(node->endp - ch->data);
+    }
+    else {
+        ch = malloc(sizeof(*ch) + cap);
+        if (!ch) {
+            return NULL;
+        }
+        ch->node = NULL;
+        ch->cap = cap;
+    }
+    apr_atomic_inc32(&chunks_alive);
+    ch->next = NULL;
+    ch->len = 0;
+    return ch;
+}
+
 void h2gw_chunk_free(h2gw_chunk_t *ch)
 {
     apr_atomic_dec32(&chunks_alive);
-    free(ch);
+    if (ch->node) {
+        apr_allocator_free(stream_allocator, ch->node);
+    }
+    else {
+        free(ch);
+    }
 }
 
 apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap)
@@ -224,14 +262,11 @@ apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
         size_t cap = (len < H2GW_CHUNK_SIZE && st->resp_recv > 0)
                          ? H2GW_CHUNK_SIZE : len;
 
-        ch = malloc(sizeof(*ch) + cap);
+        ch = chunk_alloc(cap);
         if (!ch) {
             return APR_ENOMEM;
         }
-        apr_atomic_inc32(&chunks_alive);
-        ch->next = NULL;
         ch->len = len;
-        ch->cap = cap;
         memcpy(ch->data, data, len);
         if (st->data_tail) {
             st->data_tail->next = ch;

@@ -12,6 +12,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_allocator.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_cond.h>
 #include <apr_time.h>
@@ -53,6 +54,8 @@ typedef struct h2gw_chunk_t {
     struct h2gw_chunk_t *next;
     size_t len;
     size_t cap;                /* bytes data[] has room for */
+    apr_memnode_t *node;       /* its memory, from the streams' allocator;
+                                * NULL: malloc()ed */
     char data[];
 } h2gw_chunk_t;
 
