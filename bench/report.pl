@@ -3,11 +3,11 @@
 # workload and column (failed runs left out and listed), ratios to
 # mod_proxy_http2 and to the ceiling, the slow-reader comparison, and the
 # issue's targets (met / not met). Core Perl only.
-#   report.pl META RUNS SWEEP SLOWCHECK STATUS_JSON
+#   report.pl META RUNS SWEEP SLOWCHECK STATUS_JSON [MEM]
 use strict;
 use warnings;
 
-my ($meta_f, $runs_f, $sweep_f, $slow_f, $status_f) = @ARGV;
+my ($meta_f, $runs_f, $sweep_f, $slow_f, $status_f, $mem_f) = @ARGV;
 die "usage: report.pl META RUNS SWEEP SLOWCHECK STATUS_JSON\n" unless $runs_f;
 
 my (%meta, @wl, %wl_desc, %errcount, %errlines);
@@ -248,6 +248,50 @@ emit @slowprob ? 'Slow reader problems: ' . join('; ', @slowprob) . '.'
               : 'The slow reader stayed connected and kept receiving during every fast run.';
 emit '';
 
+# ---------------------------------------------------------------- memory
+# mem.tsv: mem, column, clients, RSS before (kB), RSS after (kB), gateway
+# streams active, clients connected
+my %mem;
+if ($mem_f && open my $memfh, '<', $mem_f) {
+    while (<$memfh>) {
+        chomp;
+        my @f = split /\t/, $_, -1;
+        next unless $f[0] eq 'mem';
+        $mem{$f[1]} = { n => $f[2], before => $f[3], after => $f[4], streams => $f[5], ready => $f[6] };
+    }
+}
+my $win = $meta{mem_window} || 262144;
+my $mem_const = 32 * 1024 * 1024;
+my $mem_net;
+if ($mem{gw} && $mem{ceil}) {
+    my ($g, $c) = @mem{qw(gw ceil)};
+    my $gg = ($g->{after} - $g->{before}) * 1024;
+    my $cg = ($c->{after} - $c->{before}) * 1024;
+    $mem_net = $gg - $cg;
+    emit "## Memory with $g->{n} clients that never read";
+    emit '';
+    emit "Each client asks for a body far larger than any buffer (bench/slowmany.pl, small receive "
+      . "buffers) and reads nothing; RSS of the Apache child before and once all had stalled (RSS "
+      . "steady for 1.5 s). Own instances: ThreadsPerChild clients + 64, SendBufferSize 16384 (the "
+      . "kernel takes little of each response), mod_h2gw with max-conns for that many streams at the "
+      . "upstream's 100 per connection.";
+    emit '';
+    emit '| column | clients connected | RSS before, MiB | RSS after, MiB | growth, MiB | growth per client, KiB |';
+    emit '|---|--:|--:|--:|--:|--:|';
+    for my $c (qw(gw ceil)) {
+        my $m = $mem{$c};
+        my $gr = $m->{after} - $m->{before};
+        emit "| $colname{$c}" . ($c eq 'gw' && $m->{streams} ne '' ? " ($m->{streams} upstream streams active)" : '')
+          . " | " . ($m->{ready} || 0) . ' | ' . fmt($m->{before} / 1024) . ' | ' . fmt($m->{after} / 1024)
+          . ' | ' . fmt($gr / 1024) . ' | ' . fmt($m->{n} ? $gr / $m->{n} : undef) . ' |';
+    }
+    emit '';
+    emit 'mod_h2gw beyond what the ceiling pays for as many connections: ' . fmt($mem_net / 1048576)
+      . ' MiB, ' . fmt($mem_net / 1024 / $g->{n}) . " KiB per stream; the stream window is "
+      . ($win / 1024) . ' KiB (a GET has no request buffer).';
+    emit '';
+}
+
 # ---------------------------------------------------------------- targets
 emit '## Targets of the issue (this run)';
 emit '';
@@ -288,6 +332,12 @@ target('1 MiB uploads ≥ 1.5× mod_proxy_http2',
        [ 'MB/s ratio', rat(med('up1m', 'gw', 'mbps'), med('up1m', 'mp', 'mbps')), '>=', 1.5 ]);
 target('Apache CPU per GB ≤ 0.45× mod_proxy_http2 (20 MiB downloads)',
        [ 'CPU/GB ratio', rat(med('20m', 'gw', 'cpugb'), med('20m', 'mp', 'cpugb')), '<=', 0.45 ]);
+if ($mem{gw}) {
+    target("Memory: RSS growth with $mem{gw}{n} stalled streams within streams × (window + request buffer) "
+           . "+ 32 MiB (growth net of the ceiling's, which is Apache's own per connection)",
+           [ 'net growth, MiB', defined $mem_net ? $mem_net / 1048576 : undef, '<=',
+             sprintf('%.0f', ($mem{gw}{n} * $win + $mem_const) / 1048576) ]);
+}
 for my $w (qw(1k-h2 1k-h1)) {
     target("Upstream CPU per request ≤ 0.3× mod_proxy_http2's ($w)",
            [ 'upstream CPU/request ratio', rat(med($w, 'gw', 'upus'), med($w, 'mp', 'upus')), '<=', 0.3 ]);

@@ -17,7 +17,7 @@
 #   --workers L   H2MinWorkers=H2MaxWorkers values to sweep (default "8 32")
 #   --no-sweep    use the first --workers value for every Apache column
 #   --keep        keep the scratch directory (configs, logs, h2load output)
-#   --only L      run only these workloads (1k-h2 1k-h1 100k 20m up1m slow),
+#   --only L      run only these workloads (1k-h2 1k-h1 100k 20m up1m slow mem),
 #                 for working on one of them; the table lists just those
 #
 # Apache setup (one instance per Apache column, all alike except the
@@ -256,23 +256,24 @@ DocumentRoot "$d/htdocs"
     Require all granted
 </Directory>
 $colconf
+${EXTRA_CONF:-}
 CONF
 }
 
-start_apache() {  # col workers
-    local col=$1 wk=$2 d port pid i
-    d="$W/ap-$col-$wk"
+start_apache() {  # col workers [key: another instance of col's kind]
+    local col=$1 wk=$2 key=${3:-$1} d port pid i
+    d="$W/ap-$key-$wk"
     port=$(free_port)
     mkdir -p "$d/run" "$d/htdocs"
     chmod 755 "$d" "$d/htdocs"
     write_conf "$col" "$wk" "$d" "$port"
     "$HTTPD" -f "$d/httpd.conf" -DFOREGROUND < /dev/null > "$d/stdout" 2>&1 &
     pid=$!
-    track "$pid" "apache $col"
+    track "$pid" "apache $key"
     for i in $(seq 100); do
         if ! kill -0 "$pid" 2>/dev/null; then break; fi
         if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
-            AP_PID[$col]=$pid; AP_PORT[$col]=$port; AP_DIR[$col]=$d; AP_WORKERS[$col]=$wk
+            AP_PID[$key]=$pid; AP_PORT[$key]=$port; AP_DIR[$key]=$d; AP_WORKERS[$key]=$wk
             return 0
         fi
         sleep 0.1
@@ -473,13 +474,15 @@ WORKLOADS=(
 SLOW_FAST="h2|2|8|/data?size=1024"   # the fast requests of the slow-reader test
 SWEEP_SPEC=${WORKLOADS[0]}   # 1k-h2, whatever --only keeps
 SLOW=1
+MEM=1
 if [ -n "$ONLY" ]; then
     kept=()
     for spec in "${WORKLOADS[@]}"; do
         case " $ONLY " in *" ${spec%%|*} "*) kept+=("$spec") ;; esac
     done
     case " $ONLY " in *" slow "*) ;; *) SLOW=0 ;; esac
-    [ ${#kept[@]} -gt 0 ] || [ "$SLOW" = 1 ] \
+    case " $ONLY " in *" mem "*) ;; *) MEM=0 ;; esac
+    [ ${#kept[@]} -gt 0 ] || [ "$SLOW" = 1 ] || [ "$MEM" = 1 ] \
         || { echo "run.sh: --only $ONLY names no workload" >&2; exit 2; }
     WORKLOADS=("${kept[@]}")
 fi
@@ -514,6 +517,68 @@ slow_reader_test() {  # col round
     printf 'slow-check\t%s\t%s\t%s\t%s\t%s\n' "$col" "$round" "$size0" "$size1" "$note" >> "$W/slowcheck.tsv"
     [ -n "$note" ] && log "$col: $note"
     return 0
+}
+
+# Memory: MEM_N clients each ask for a body far larger than any buffer and
+# never read. Their own instances (one thread per client; mod_h2gw with
+# enough connections for MEM_N streams at the upstream's 100 per
+# connection); RSS of the child before and once all streams stalled (no
+# growth for a second), for mod_h2gw and for the ceiling, which pays
+# Apache's own cost of as many connections.
+MEM_N=1000
+MEM_SIZE=$((256 * 1024 * 1024))
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+memory_test() {
+    local col key child before after prev stable i port mpid streams saved_threads=$THREADS saved_params=${GW_PARAMS:-}
+    THREADS=$((MEM_N + 64))
+    GW_PARAMS="$saved_params max-conns=$(( MEM_N / 100 + 4 ))"
+    # Small, fixed socket send buffers: the kernel takes little of each
+    # response, so what is held back is held in the process.
+    EXTRA_CONF="SendBufferSize 16384"
+    for col in gw ceil; do
+        key="mem-$col"
+        start_apache "$col" "$FIXED_WORKERS" "$key"
+        port=${AP_PORT[$key]}
+        # One request first: the engine and a connection are up, as in use.
+        curl -s -o /dev/null --max-time 10 "http://127.0.0.1:$port/$col/data?size=1024" || true
+        sleep 0.5
+        child=$(children "${AP_PID[$key]}" | head -1)
+        before=$(rss_kb "$child")
+        perl "$TOP/bench/slowmany.pl" "$MEM_N" "$port" "/$col/data?size=$MEM_SIZE" 120 \
+            > "$W/mem-$col.out" 2> "$W/mem-$col.err" &
+        mpid=$!
+        track "$mpid" "slow clients"
+        for i in $(seq 300); do grep -q ready "$W/mem-$col.out" 2>/dev/null && break; sleep 0.1; done
+        # Stalled: RSS moved less than 1 MiB over 1.5 s (at most 30 s).
+        prev=0
+        stable=0
+        for i in $(seq 60); do
+            sleep 0.5
+            after=$(rss_kb "$child")
+            if [ "$after" -gt 0 ] && [ $((after - prev)) -lt 1024 ] && [ $((prev - after)) -lt 1024 ]; then
+                stable=$((stable + 1))
+                [ "$stable" -ge 3 ] && break
+            else
+                stable=0
+                prev=$after
+            fi
+        done
+        streams=""
+        if [ "$col" = gw ]; then
+            streams=$(curl -s --max-time 5 "http://127.0.0.1:$port/h2gw-status?json" \
+                | perl -MJSON::PP -e 'my $j = eval { decode_json(join "", <STDIN>) } or exit;
+                      my $n = 0; for my $u (@{ $j->{upstreams} }) { $n += $_->{streams_active} for @{ $u->{servers} } }
+                      print $n' 2>/dev/null || true)
+        fi
+        printf 'mem\t%s\t%s\t%s\t%s\t%s\t%s\n' "$col" "$MEM_N" "$before" "$after" "${streams:-}" \
+            "$(grep -o 'ready [0-9]*' "$W/mem-$col.out" 2>/dev/null | awk '{print $2}')" >> "$W/mem.tsv"
+        log "memory $col: child RSS $before -> $after kB with $MEM_N stalled clients${streams:+ ($streams upstream streams active)}"
+        stop_pid "$mpid"
+        stop_apache "$key"
+    done
+    THREADS=$saved_threads
+    GW_PARAMS=$saved_params
+    EXTRA_CONF=""
 }
 
 # ------------------------------------------------------------------ run
@@ -564,6 +629,11 @@ done
 
 curl -s --max-time 5 "http://127.0.0.1:${AP_PORT[gw]}/h2gw-status?json" > "$W/h2gw-status.json" || true
 for col in "${APACHE_COLS[@]}"; do stop_apache "$col"; done
+: > "$W/mem.tsv"
+if [ "$MEM" = 1 ]; then
+    log "memory: $MEM_N clients that never read"
+    memory_test
+fi
 T_END=$(date +%s)
 
 # ------------------------------------------------------------------ report
@@ -579,6 +649,7 @@ T_END=$(date +%s)
     printf 'httpd\t%s\n' "$("$HTTPD" -v | sed -n 's/^Server version: //p')"
     printf 'h2load\t%s\n' "$(h2load --version 2>&1 | head -1)"
     printf 'module\t%s\n' "$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown), .libs/mod_h2gw.so of $(date -r "$TOP/.libs/mod_h2gw.so" '+%F %T')"
+    printf 'mem_window\t%s\n' 262144   # mod_h2gw's default H2GWStreamWindow
     printf 'server_limit\t%s\n' "$SERVER_LIMIT"
     printf 'threads\t%s\n' "$THREADS"
     printf 'sweep\t%s\n' "$SWEEP"
@@ -599,7 +670,7 @@ T_END=$(date +%s)
 } > "$W/meta.tsv"
 
 perl "$TOP/bench/report.pl" "$W/meta.tsv" "$RUNS" "$W/sweep.tsv" "$W/slowcheck.tsv" \
-    "$W/h2gw-status.json" > "$OUT"
+    "$W/h2gw-status.json" "$W/mem.tsv" > "$OUT"
 cat "$OUT"
 echo
 echo "written to $OUT"
