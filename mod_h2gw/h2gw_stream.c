@@ -54,7 +54,7 @@ apr_status_t h2gw_stream_child_init(apr_pool_t *pchild)
     if ((rv = apr_allocator_create(&alloc)) != APR_SUCCESS) {
         return rv;
     }
-    /* The mutex lives as long as the allocator: in a pool never freed. */
+    /* The mutex lives as long as the allocator, in a pool of its own. */
     rv = apr_pool_create_unmanaged_ex(&pool, NULL, NULL);
     if (rv == APR_SUCCESS) {
         stream_allocator_pool = pool;
