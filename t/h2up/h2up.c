@@ -204,6 +204,7 @@ static int g_epfd = -1;
 static int g_lfd = -1;
 static uint32_t g_max_streams = 100;
 static uint32_t g_window = 65535;
+static uint32_t g_conn_window;  /* --conn-window: 0 keeps the default */
 static unsigned long g_serial;
 static unsigned long g_epoch = 1;
 static int g_silent;
@@ -1790,6 +1791,10 @@ static int start_session(struct conn *c)
     iv[1].value = g_window;
     if (nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, 2) != 0)
         return -1;
+    if (g_conn_window
+        && nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE,
+                                                 0, (int32_t)g_conn_window))
+        return -1;
     return flush_conn(c);
 }
 
@@ -1977,7 +1982,8 @@ static int listen_on(int port)
 static void usage(void)
 {
     fprintf(stderr, "usage: h2up [--port N] [--port-file PATH] "
-            "[--max-concurrent-streams N] [--window N] [--quiet] "
+            "[--max-concurrent-streams N] [--window N] [--conn-window N] "
+            "[--quiet] "
             "[--die-with-parent] [--no-ping-ack] [--silent] "
             "[--request-log PATH] [--fixed-bodies]\n");
     exit(2);
@@ -2038,6 +2044,9 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--max-concurrent-streams") == 0) {
             g_max_streams = (uint32_t)parse_arg_num(argv[++i], 0, INT32_MAX);
+        } else if (strcmp(argv[i], "--conn-window") == 0) {
+            g_conn_window = (uint32_t)parse_arg_num(argv[++i], 65535,
+                                                    NGHTTP2_MAX_WINDOW_SIZE);
         } else if (strcmp(argv[i], "--window") == 0) {
             g_window = (uint32_t)parse_arg_num(argv[++i], 0,
                                                NGHTTP2_MAX_WINDOW_SIZE);
