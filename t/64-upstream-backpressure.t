@@ -86,39 +86,34 @@ my $want = do {
 };
 
 my $n = 3;
-my @kids;
-for my $i (1 .. $n) {
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my $res = req(proto => 'h1', method => 'POST', upload => $file, quiet => 1,
-                      url => gw_url("/slowread/upload?tag=bp$$"), args => ['--max-time', '60']);
-        POSIX::_exit($res->{code} == 200 && $res->{body} =~ /size=$size\nsha256=$want\n/ ? 0 : 1);
+# $n uploads at once from forked clients; returns how many arrived intact.
+sub concurrent_uploads {
+    my ($proto) = @_;
+    my @kids;
+    for my $i (1 .. $n) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $res = req(proto => $proto, method => 'POST', upload => $file, quiet => 1,
+                          url => gw_url("/slowread/upload?tag=bp$$"), args => ['--max-time', '60']);
+            POSIX::_exit($res->{code} == 200 && $res->{body} =~ /size=$size\nsha256=$want\n/ ? 0 : 1);
+        }
+        push @kids, $pid;
     }
-    push @kids, $pid;
+    return \@kids;
 }
+sub intact { my $ok = 0; for (@{ $_[0] }) { waitpid($_, 0); $ok++ if $? == 0 } return $ok }
+
+my $kids = concurrent_uploads('h1');
 # Meanwhile, on the same upstream connection(s), a response comes back.
 sleep 1;
 my $get = req(proto => 'h1', url => gw_url('/slowread/data?size=5000'), args => ['--max-time', '30']);
-my $ok = 0;
-for (@kids) { waitpid($_, 0); $ok++ if $? == 0 }
-ok t_cmp($ok, $n, "$n concurrent uploads of $size bytes through a slow-reading upstream socket arrive intact");
+ok t_cmp(intact($kids), $n, "$n concurrent uploads of $size bytes through a slow-reading upstream socket arrive intact");
 ok t_cmp($get->{code}, 200, "a GET on the same pass is answered while the uploads wait for the socket");
 ok t_cmp(length($get->{body}), 5000, "... with its whole body");
 
 # The same over an HTTP/2 frontend.
-@kids = ();
-for my $i (1 .. $n) {
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my $res = req(proto => 'h2', method => 'POST', upload => $file, quiet => 1,
-                      url => gw_url("/slowread/upload?tag=bp$$"), args => ['--max-time', '60']);
-        POSIX::_exit($res->{code} == 200 && $res->{body} =~ /size=$size\nsha256=$want\n/ ? 0 : 1);
-    }
-    push @kids, $pid;
-}
-$ok = 0;
-for (@kids) { waitpid($_, 0); $ok++ if $? == 0 }
-ok t_cmp($ok, $n, "h2: $n concurrent uploads through the slow-reading socket arrive intact");
+ok t_cmp(intact(concurrent_uploads('h2')), $n,
+         "h2: $n concurrent uploads through the slow-reading socket arrive intact");
 ok t_cmp(alive_when_idle(), '0/0', 'no stream or chunk left behind');
 my $st = gw_status("h2c://127.0.0.1:$ENV{H2GW_SLOWREAD_PORT}");
 ok t_cmp($st->{servers}[0]{conns_failed}, 0, 'no upstream connection failed');
