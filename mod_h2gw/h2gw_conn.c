@@ -1514,6 +1514,7 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
         conn->woff += len;
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && conn->woff < conn->wlen)) {
+            ++conn->srv->c.writes_blocked;
             events |= APR_POLLOUT;
             break;
         }

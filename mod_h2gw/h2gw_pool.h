@@ -51,6 +51,8 @@ typedef struct h2gw_counters_t {
     apr_uint64_t bytes_in;         /* response body bytes received */
     apr_uint64_t tls_handshakes;
     apr_uint64_t tls_resumed;      /* handshakes that resumed a session */
+    apr_uint64_t writes_blocked;   /* the socket took only part of a write
+                                    * (the upstream reads slower) */
 } h2gw_counters_t;
 
 typedef struct h2gw_server_t {

@@ -92,7 +92,7 @@ static const char *json_str(apr_pool_t *p, const char *s)
 #define COUNTERS(X)                                                          \
     X(conns_opened) X(conns_failed) X(requests) X(retries) X(resets_sent)    \
     X(resets_recv) X(timeouts) X(goaways_recv) X(pings_sent) X(bytes_out)    \
-    X(bytes_in) X(tls_handshakes) X(tls_resumed)
+    X(bytes_in) X(tls_handshakes) X(tls_resumed) X(writes_blocked)
 
 static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
 {

@@ -18,7 +18,7 @@ use POSIX ();
 use Socket qw(SOL_SOCKET SO_RCVBUF SO_REUSEADDR AF_INET SOCK_STREAM INADDR_LOOPBACK
               pack_sockaddr_in inet_aton);
 
-plan tests => 3 + 3;
+plan tests => 3 + 4;
 
 my $window = 16 * 1024 * 1024;
 my $up = H2GW::Upstream::start(name => 'bigwin',
@@ -117,4 +117,6 @@ ok t_cmp(intact(concurrent_uploads('h2')), $n,
 ok t_cmp(alive_when_idle(), '0/0', 'no stream or chunk left behind');
 my $st = gw_status("h2c://127.0.0.1:$ENV{H2GW_SLOWREAD_PORT}");
 ok t_cmp($st->{servers}[0]{conns_failed}, 0, 'no upstream connection failed');
+ok t_cmp(($st->{servers}[0]{writes_blocked} // 0) > 0 ? 1 : 0, 1,
+         "writes did stop half way: the status page counts $st->{servers}[0]{writes_blocked} blocked writes");
 stop_all();
