@@ -382,7 +382,7 @@ if ($status_f && open my $jf, '<', $status_f) {
         my $s = $1;
         my @kv;
         for my $k (qw(conns_open conns_opened conns_failed requests retries resets_sent
-                      resets_recv timeouts goaways_recv bytes_out bytes_in last_error)) {
+                      resets_recv timeouts goaways_recv bytes_out bytes_in writes_blocked last_error)) {
             push @kv, "$k=$1" if $s =~ /"$k":("(?:[^"\\]|\\.)*"|[^,}]*)/;
         }
         emit "mod_h2gw status page at the end (its one child): " . join(', ', @kv) . '.';
