@@ -60,8 +60,10 @@ typedef struct h2gw_chunk_t {
 } h2gw_chunk_t;
 
 /* Response DATA frames arriving while the handler has not yet taken the
- * last chunk are appended to it up to this size: fewer allocations and
- * buckets than one chunk per frame (at most this much slack a stream). */
+ * last chunk are appended to it while they fit; a new chunk has room for
+ * this much (its allocator node rounds up to whole pages): fewer
+ * allocations and buckets than one chunk per frame, at the cost of at
+ * most one partly filled chunk per stream. */
 #define H2GW_CHUNK_SIZE (32 * 1024)
 
 /* Where a stream is to be sent and how; set once at startup per
