@@ -706,7 +706,8 @@ static nghttp2_nv *request_trailers(request_rec *r, size_t *pn)
  * Returns APR_SUCCESS to read again, APR_ECONNABORTED when the client is
  * gone or the stream is over (the response decides what follows).
  */
-static apr_status_t await_client(h2gw_req_t *ctx, apr_interval_time_t *backoff)
+static apr_status_t await_client(h2gw_req_t *ctx, apr_off_t expect,
+                                 apr_interval_time_t *backoff)
 {
     conn_rec *c = ctx->r->connection;
     apr_socket_t *sock = c->master ? NULL : ap_get_conn_socket(c);
@@ -715,6 +716,7 @@ static apr_status_t await_client(h2gw_req_t *ctx, apr_interval_time_t *backoff)
 
     if (sock && apr_os_sock_get(&fd, sock) == APR_SUCCESS) {
         struct pollfd pfd;
+        int lowat = 0;
 
         rv = relay(ctx, 0);
         if (rv != APR_SUCCESS) {
@@ -723,8 +725,28 @@ static apr_status_t await_client(h2gw_req_t *ctx, apr_interval_time_t *backoff)
         pfd.fd = fd;
         pfd.events = POLLIN;
         pfd.revents = 0;
+#ifdef SO_RCVLOWAT
+        /* A body of known length still to come: wake when a batch of it
+         * (or all the rest) is there, not for every segment; fewer, fuller
+         * reads and thread switches. A pause shorter than that batch costs
+         * at most the backoff. Reset at once: httpd reads the socket too. */
+        if (expect > 1) {
+            lowat = expect < H2GW_BODY_BATCH ? (int)expect : H2GW_BODY_BATCH;
+            if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
+                           sizeof(lowat)) != 0) {
+                lowat = 0;
+            }
+        }
+#endif
         /* Response parts arriving meanwhile wait at most a backoff. */
         poll(&pfd, 1, (int)apr_time_as_msec(*backoff) + 1);
+#ifdef SO_RCVLOWAT
+        if (lowat) {
+            int one = 1;
+
+            (void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+        }
+#endif
     }
     else {
         rv = relay(ctx, *backoff);
@@ -757,8 +779,8 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
      * at once when its next piece arrives (non-blocking ones can only
      * poll mod_http2). A body of unknown length may be a stream that
      * answers the response (gRPC): never block on it. */
-    apr_read_type_e block = (r->connection->master
-                             && declared_length(r) >= 0)
+    apr_off_t declared = declared_length(r);
+    apr_read_type_e block = (r->connection->master && declared >= 0)
                                 ? APR_BLOCK_READ : APR_NONBLOCK_READ;
     int seen_eos = 0;
     apr_off_t body_bytes = 0;
@@ -799,7 +821,8 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(in))) {
             apr_brigade_cleanup(in);
-            rv = await_client(ctx, &backoff);
+            rv = await_client(ctx, declared >= 0 ? declared - body_bytes : 0,
+                              &backoff);
             if (rv != APR_SUCCESS) {
                 return rv;
             }
