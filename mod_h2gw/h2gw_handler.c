@@ -340,13 +340,18 @@ static int client_gone(conn_rec *c)
         || apr_os_sock_get(&fd, sock) != APR_SUCCESS) {
         return 0;
     }
+    if (fd < 0) {
+        /* Closed under the handler: an MPM stopping at once closes the
+         * sockets of busy workers to get them out. */
+        return 1;
+    }
     pfd.fd = fd;
     pfd.events = POLLIN | POLLRDHUP;
     pfd.revents = 0;
     if (poll(&pfd, 1, 0) != 1) {
         return 0;
     }
-    if (pfd.revents & (POLLERR | POLLHUP | POLLRDHUP)) {
+    if (pfd.revents & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL)) {
         return 1;
     }
     return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
@@ -714,7 +719,7 @@ static apr_status_t await_client(h2gw_req_t *ctx, apr_off_t expect,
     apr_os_sock_t fd;
     apr_status_t rv;
 
-    if (sock && apr_os_sock_get(&fd, sock) == APR_SUCCESS) {
+    if (sock && apr_os_sock_get(&fd, sock) == APR_SUCCESS && fd >= 0) {
         struct pollfd pfd;
         int lowat = 0;
 
