@@ -107,7 +107,8 @@ emit "- Module: $meta{module}.";
 emit "- Apache, every Apache column alike: MPM event, **ServerLimit $meta{server_limit}** "
   . "(StartServers 1, so one child process per instance), ThreadsPerChild $meta{threads}, "
   . "KeepAlive with MaxKeepAliveRequests 0, Protocols h2c http/1.1, H2Direct on, no access log; "
-  . "one instance per column. mod_h2gw with its defaults; mod_proxy_http2 with "
+  . "one instance per column, each in a session of its own as a daemon is (with autogroup "
+  . "scheduling the kernel shares the CPU between it and the group of h2load and the upstream). mod_h2gw with its defaults; mod_proxy_http2 with "
   . "`ProxyPass /mp/ h2c://… enablereuse=on`; ceiling: bench/mod_bench_ceiling.c.";
 if ($meta{sweep}) {
     my %sw;

@@ -83,6 +83,7 @@ need awk mawk
 need gcc build-essential
 need getconf libc-bin
 need pgrep procps
+need setsid util-linux
 need sort coreutils
 if [ -n "$missing" ]; then
     printf "run.sh: missing tools:$missing\n" >&2
@@ -267,7 +268,12 @@ start_apache() {  # col workers [key: another instance of col's kind]
     mkdir -p "$d/run" "$d/htdocs"
     chmod 755 "$d" "$d/htdocs"
     write_conf "$col" "$wk" "$d" "$port"
-    "$HTTPD" -f "$d/httpd.conf" -DFOREGROUND < /dev/null > "$d/stdout" 2>&1 &
+    # In a session of its own, as `apachectl start` leaves a daemon: with
+    # the kernel's autogroup scheduling (kernel.sched_autogroup_enabled)
+    # Apache then shares the CPU with h2load and the upstream as one group
+    # against another, not thread by thread among them. The same for every
+    # Apache column; setsid keeps the pid (we are not a group leader).
+    setsid "$HTTPD" -f "$d/httpd.conf" -DFOREGROUND < /dev/null > "$d/stdout" 2>&1 &
     pid=$!
     track "$pid" "apache $key"
     for i in $(seq 100); do
