@@ -11,7 +11,7 @@ use Apache::TestUtil;
 use H2GW::Test;
 use Time::HiRes qw(sleep);
 
-plan tests => 49;
+plan tests => 51;
 
 my $up2 = $ENV{H2GW_UP2_PORT};
 
@@ -194,4 +194,11 @@ my $up2 = $ENV{H2GW_UP2_PORT};
     my $html = `curl -sS '${\ gw_url('/h2gw-status')}'`;
     ok t_cmp($html =~ /<h2>mod_h2gw upstreams \(process \d+\)<\/h2>.*<h3>halfdown<\/h3>/s ? 1 : 0, 1,
              "status: the HTML page lists the upstreams");
+    # mod_status (loaded by the test server) shows the same section.
+    my $ms = `curl -sS '${\ gw_url('/server-status')}'`;
+    ok t_cmp($ms =~ /<h2>mod_h2gw upstreams \(process \d+\)<\/h2>.*<h3>halfdown<\/h3>/s ? 1 : 0, 1,
+             "status: mod_status's page carries the mod_h2gw section");
+    my $auto = `curl -sS '${\ gw_url('/server-status?auto')}'`;
+    ok t_cmp(($auto =~ /Total Accesses/ && $auto !~ /mod_h2gw/) ? 1 : 0, 1,
+             "status: mod_status's short form (?auto) stays plain");
 }
