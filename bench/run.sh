@@ -25,7 +25,8 @@
 # process, so "per child" figures are the instance's), ThreadsPerChild 64,
 # KeepAlive with unlimited requests, Protocols h2c http/1.1 + H2Direct on,
 # no access log, LogLevel warn, its own ServerRoot in a scratch directory
-# and free loopback ports. Everything the script starts is stopped on exit,
+# and free loopback ports, started in a session of its own (setsid) as a
+# daemon would be. Everything the script starts is stopped on exit,
 # Ctrl-C included.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -708,8 +708,11 @@ static nghttp2_nv *request_trailers(request_rec *r, size_t *pn)
  * bidirectional calls). HTTP/1 clients: poll the socket; HTTP/2 clients
  * (a secondary connection, no socket of its own): wait on the stream for
  * *backoff, which doubles up to the tick while neither side moves.
+ * expect: body bytes still to come (0: not known); an HTTP/1 wait then
+ * ends once a batch of them is there (SO_RCVLOWAT).
  * Returns APR_SUCCESS to read again, APR_ECONNABORTED when the client is
  * gone or the stream is over (the response decides what follows).
+ * A client socket the MPM closed under us counts as the client gone.
  */
 static apr_status_t await_client(h2gw_req_t *ctx, apr_off_t expect,
                                  apr_interval_time_t *backoff)
@@ -733,8 +736,8 @@ static apr_status_t await_client(h2gw_req_t *ctx, apr_off_t expect,
 #ifdef SO_RCVLOWAT
         /* A body of known length still to come: wake when a batch of it
          * (or all the rest) is there, not for every segment; fewer, fuller
-         * reads and thread switches. A pause shorter than that batch costs
-         * at most the backoff. Reset at once: httpd reads the socket too. */
+         * reads and thread switches. Fewer bytes than that wait at most
+         * the backoff. Reset at once: httpd reads the socket too. */
         if (expect > 1) {
             lowat = expect < H2GW_BODY_BATCH ? (int)expect : H2GW_BODY_BATCH;
             if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,

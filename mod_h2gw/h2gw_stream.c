@@ -61,6 +61,10 @@ apr_status_t h2gw_stream_child_init(apr_pool_t *pchild)
         rv = apr_thread_mutex_create(&mutex, APR_THREAD_MUTEX_DEFAULT, pool);
     }
     if (rv != APR_SUCCESS) {
+        if (stream_allocator_pool) {
+            apr_pool_destroy(stream_allocator_pool);
+            stream_allocator_pool = NULL;
+        }
         apr_allocator_destroy(alloc);
         return rv;
     }
