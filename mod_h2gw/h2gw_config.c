@@ -3,11 +3,15 @@
  * validate everything they are given, so that a bad value stops the
  * configuration test with a message naming the directive, file and line.
  */
+#include <stdio.h>
+
 #include <apr_strings.h>
 #include <apr_uri.h>
 #include <apr_lib.h>
+#include <apr_fnmatch.h>
 #include <http_core.h>
 #include <http_request.h>
+#include <util_cfgtree.h>
 
 #include "mod_h2gw.h"
 #include "h2gw_config.h"
@@ -72,20 +76,29 @@ void *h2gw_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     return conf;
 }
 
-/* Parses a number of seconds, fractions allowed ("2.5"): greater than 0,
- * or 0 as well when zero_ok. */
-static const char *parse_seconds_z(apr_pool_t *p, const char *what,
-                                   const char *arg, int zero_ok,
-                                   apr_interval_time_t *out)
+/* The longest time any directive or parameter takes: one year. */
+#define MAX_SECONDS (86400.0 * 365)
+
+/* Parses a number of seconds, fractions allowed ("2.5"), from min to a
+ * year; 0 as well when zero_ok (it then means "never" or "none"). The
+ * message names the range, so a value below the minimum or above the
+ * cap says what would be accepted. */
+static const char *parse_seconds_min(apr_pool_t *p, const char *what,
+                                     const char *arg, double min,
+                                     int zero_ok, apr_interval_time_t *out)
 {
     char *end;
     double secs = strtod(arg, &end);
 
-    if (end == arg || *end || !(secs > 0 || (zero_ok && secs == 0))
-        || secs > 86400.0 * 365) {
+    if (end == arg || *end || secs != secs
+        || !((secs >= min && secs <= MAX_SECONDS) || (zero_ok && secs == 0))) {
+        char minbuf[32];
+
+        /* libc's %g: APR's drops the leading zero (".1"). */
+        snprintf(minbuf, sizeof(minbuf), "%g", min);
         return apr_psprintf(p, "%s: '%s' is not a number of seconds "
-                            "(%s 0)", what, arg,
-                            zero_ok ? "0 or more than" : "greater than");
+                            "(%sfrom %s to %.0f)", what, arg,
+                            zero_ok ? "0, or " : "", minbuf, MAX_SECONDS);
     }
     *out = (apr_interval_time_t)(secs * APR_USEC_PER_SEC);
     return NULL;
@@ -94,7 +107,7 @@ static const char *parse_seconds_z(apr_pool_t *p, const char *what,
 static const char *parse_seconds(apr_pool_t *p, const char *what,
                                  const char *arg, apr_interval_time_t *out)
 {
-    return parse_seconds_z(p, what, arg, 0, out);
+    return parse_seconds_min(p, what, arg, H2GW_MIN_SECONDS, 0, out);
 }
 
 /* Parses a byte count with an optional K, M or G suffix (powers of 1024)
@@ -191,6 +204,19 @@ static void params_init(h2gw_params_t *pm)
     pm->tls.verify = UNSET;
 }
 
+/* Does pm set any TLS parameter? Returns its name. */
+static const char *params_tls_key(const h2gw_params_t *pm)
+{
+    if (pm->tls.verify != UNSET) return "tls-verify";
+    if (pm->tls.ca_file) return "tls-ca";
+    if (pm->tls.ca_path) return "tls-ca-path";
+    if (pm->tls.name) return "tls-name";
+    if (pm->tls.sni) return "tls-sni";
+    if (pm->tls.cert_file) return "tls-cert";
+    if (pm->tls.key_file) return "tls-key";
+    return NULL;
+}
+
 /* Does pm set any parameter of the connection pool? Returns its name. */
 static const char *params_pool_key(const h2gw_params_t *pm)
 {
@@ -210,14 +236,7 @@ static const char *params_pool_key(const h2gw_params_t *pm)
     if (pm->max_frame_size != UNSET) return "max-frame-size";
     if (pm->header_table_size != UNSET) return "header-table-size";
     if (pm->max_header_list != UNSET) return "max-header-list";
-    if (pm->tls.verify != UNSET) return "tls-verify";
-    if (pm->tls.ca_file) return "tls-ca";
-    if (pm->tls.ca_path) return "tls-ca-path";
-    if (pm->tls.name) return "tls-name";
-    if (pm->tls.sni) return "tls-sni";
-    if (pm->tls.cert_file) return "tls-cert";
-    if (pm->tls.key_file) return "tls-key";
-    return NULL;
+    return params_tls_key(pm);
 }
 
 #define KNOWN_PARAMS                                                       \
@@ -244,13 +263,16 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
     val = eq + 1;
     what = apr_pstrcat(p, dir, " ", key, NULL);
     if (!strcasecmp(key, "timeout")) {
-        return parse_seconds(p, what, val, &pm->timeout);
+        return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 0,
+                                 &pm->timeout);
     }
     if (!strcasecmp(key, "read-timeout")) {
-        return parse_seconds(p, what, val, &pm->read_timeout);
+        return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 0,
+                                 &pm->read_timeout);
     }
     if (!strcasecmp(key, "connect-timeout")) {
-        return parse_seconds(p, what, val, &pm->connect_timeout);
+        return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 0,
+                                 &pm->connect_timeout);
     }
     if (!strcasecmp(key, "queue-timeout")) {
         return parse_seconds(p, what, val, &pm->queue_timeout);
@@ -259,13 +281,16 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
         return parse_seconds(p, what, val, &pm->retry);
     }
     if (!strcasecmp(key, "settings-timeout")) {
-        return parse_seconds(p, what, val, &pm->settings_timeout);
+        return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 0,
+                                 &pm->settings_timeout);
     }
     if (!strcasecmp(key, "max-lifetime")) {
-        return parse_seconds_z(p, what, val, 1, &pm->max_lifetime);
+        return parse_seconds_min(p, what, val, H2GW_MIN_SECONDS, 1,
+                                 &pm->max_lifetime);
     }
     if (!strcasecmp(key, "ping")) {
-        return parse_seconds_z(p, what, val, 1, &pm->ping);
+        return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 1,
+                                 &pm->ping);
     }
     if (!strcasecmp(key, "idle-timeout")) {
         return parse_seconds(p, what, val, &pm->idle_timeout);
@@ -446,10 +471,85 @@ static h2gw_upstream_t *upstream_new(cmd_parms *cmd, const char *name,
     return up;
 }
 
-/* H2GWUpstream NAME h2c://host:port ... [key=value ...] */
-static const char *cmd_upstream(cmd_parms *cmd, void *dconf, int argc,
-                                char *const argv[])
+/*
+ * Splits a directive's raw arguments into words, each word as many as it
+ * needs (httpd's TAKE_ARGV stops at 64 and leaves the rest unseen). A
+ * quoted part may stand anywhere in a word, so that `tls-ca="/a b/ca.pem"`
+ * is the word tls-ca=/a b/ca.pem; inside quotes a backslash escapes the
+ * quote or itself, as in httpd's own quoting. Returns NULL and the words
+ * (char *) in *pwords, or the error.
+ */
+static const char *split_words(apr_pool_t *p, const char *dir,
+                               const char *line, apr_array_header_t **pwords)
 {
+    apr_array_header_t *words = apr_array_make(p, 8, sizeof(char *));
+
+    for (;;) {
+        char *w, *o;
+        char quote = 0;
+
+        while (*line && apr_isspace(*line)) {
+            ++line;
+        }
+        if (!*line) {
+            break;
+        }
+        o = w = apr_palloc(p, strlen(line) + 1);
+        while (*line && (quote || !apr_isspace(*line))) {
+            if (quote && *line == '\\'
+                && (line[1] == quote || line[1] == '\\')) {
+                *o++ = line[1];
+                line += 2;
+            }
+            else if (quote && *line == quote) {
+                quote = 0;
+                ++line;
+            }
+            else if (!quote && (*line == '"' || *line == '\'')) {
+                quote = *line++;
+            }
+            else {
+                *o++ = *line++;
+            }
+        }
+        if (quote) {
+            return apr_psprintf(p, "%s: unbalanced %c quote", dir, quote);
+        }
+        *o = '\0';
+        APR_ARRAY_PUSH(words, char *) = w;
+    }
+    *pwords = words;
+    return NULL;
+}
+
+/* tls-* parameters only mean something for h2:// servers: on an
+ * upstream without one they are a mistake (a forgotten scheme), not
+ * something to ignore. */
+static const char *check_tls_params(apr_pool_t *p, const char *dir,
+                                    const h2gw_params_t *pm,
+                                    const apr_array_header_t *servers)
+{
+    const char *key = params_tls_key(pm);
+    int i;
+
+    if (!key) {
+        return NULL;
+    }
+    for (i = 0; i < servers->nelts; ++i) {
+        if (APR_ARRAY_IDX(servers, i, h2gw_server_conf_t).tls) {
+            return NULL;
+        }
+    }
+    return apr_psprintf(p, "%s: '%s' is a TLS parameter, but no server "
+                        "is h2:// (h2c:// is cleartext)", dir, key);
+}
+
+/* H2GWUpstream NAME h2c://host:port ... [key=value ...] */
+static const char *cmd_upstream(cmd_parms *cmd, void *dconf, const char *args)
+{
+    apr_array_header_t *words;
+    char **argv;
+    int argc;
     const char *err, *path;
     h2gw_upstream_t *up;
     int i;
@@ -457,6 +557,12 @@ static const char *cmd_upstream(cmd_parms *cmd, void *dconf, int argc,
     if ((err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE)) != NULL) {
         return err;
     }
+    if ((err = split_words(cmd->pool, "H2GWUpstream", args, &words))
+        != NULL) {
+        return err;
+    }
+    argc = words->nelts;
+    argv = (char **)words->elts;
     if (argc < 2) {
         return "H2GWUpstream: needs a name and at least one server URL";
     }
@@ -506,22 +612,31 @@ static const char *cmd_upstream(cmd_parms *cmd, void *dconf, int argc,
         return apr_psprintf(cmd->pool, "H2GWUpstream: more than %d servers",
                             H2GW_MAX_SERVERS);
     }
-    return NULL;
+    return check_tls_params(cmd->pool, "H2GWUpstream", &up->params,
+                            up->servers);
 }
 
 /* H2GWPass /prefix/ URL [key=value ...]   (server)
  * H2GWPass URL [key=value ...]            (<Location>)
  * URL: h2c://host:port/path, or upstream://NAME/path. */
-static const char *cmd_pass(cmd_parms *cmd, void *dconf, int argc,
-                            char *const argv[])
+static const char *cmd_pass(cmd_parms *cmd, void *dconf, const char *args)
 {
     h2gw_pass_t *pass;
+    apr_array_header_t *words;
+    char **argv;
     const char *err;
-    int i = 0;
+    int argc, i = 0;
     int in_location = (cmd->path != NULL);
 
+    if ((err = split_words(cmd->pool, "H2GWPass", args, &words)) != NULL) {
+        return err;
+    }
+    argc = words->nelts;
+    argv = (char **)words->elts;
+
     if (in_location && cmd->directive->parent
-        && strcasecmp(cmd->directive->parent->directive, "<Location")) {
+        && strcasecmp(cmd->directive->parent->directive, "<Location")
+        && strcasecmp(cmd->directive->parent->directive, "<LocationMatch")) {
         return "H2GWPass: only allowed at server level or in <Location>";
     }
     if (argc < (in_location ? 1 : 2)) {
@@ -534,7 +649,30 @@ static const char *cmd_pass(cmd_parms *cmd, void *dconf, int argc,
     pass->file = cmd->directive->filename;
     pass->line = cmd->directive->line_num;
     pass->server = cmd->server;
+    pass->in_location = in_location;
     if (in_location) {
+        const char *pargs = cmd->directive->parent
+                                ? cmd->directive->parent->args : "";
+
+        while (apr_isspace(*pargs)) {
+            ++pargs;
+        }
+        /* The prefix is cut off the request's path; a pattern has no
+         * length to cut. */
+        if ((cmd->directive->parent
+             && !strcasecmp(cmd->directive->parent->directive,
+                            "<LocationMatch"))
+            || *pargs == '~') {
+            return apr_psprintf(cmd->pool, "H2GWPass: not allowed in a "
+                                "regular expression <Location> (%s): use "
+                                "a path prefix, <Location /prefix/>",
+                                cmd->path);
+        }
+        if (apr_fnmatch_test(cmd->path)) {
+            return apr_psprintf(cmd->pool, "H2GWPass: not allowed in a "
+                                "wildcard <Location %s>: use a path prefix, "
+                                "<Location /prefix/>", cmd->path);
+        }
         pass->prefix = cmd->path;
     }
     else {
@@ -578,7 +716,9 @@ static const char *cmd_pass(cmd_parms *cmd, void *dconf, int argc,
         h2gw_server_conf_t *sv = apr_array_push(up->servers);
 
         if ((err = parse_server_url(cmd->pool, "H2GWPass", pass->url, sv,
-                                    &pass->base_path)) != NULL) {
+                                    &pass->base_path)) != NULL
+            || (err = check_tls_params(cmd->pool, "H2GWPass", &pass->params,
+                                       up->servers)) != NULL) {
             return err;
         }
         /* The pass's own upstream takes its pool parameters. */
@@ -609,15 +749,16 @@ static h2gw_srv_conf_t *srv_conf(cmd_parms *cmd)
 
 static const char *cmd_timeout(cmd_parms *cmd, void *dc, const char *arg)
 {
-    return parse_seconds(cmd->pool, cmd->cmd->name, arg,
-                         &srv_conf(cmd)->timeout);
+    return parse_seconds_min(cmd->pool, cmd->cmd->name, arg,
+                             H2GW_MIN_TIMEOUT, 0, &srv_conf(cmd)->timeout);
 }
 
 static const char *cmd_connect_timeout(cmd_parms *cmd, void *dc,
                                        const char *arg)
 {
-    return parse_seconds(cmd->pool, cmd->cmd->name, arg,
-                         &srv_conf(cmd)->connect_timeout);
+    return parse_seconds_min(cmd->pool, cmd->cmd->name, arg,
+                             H2GW_MIN_TIMEOUT, 0,
+                             &srv_conf(cmd)->connect_timeout);
 }
 
 static const char *cmd_stream_window(cmd_parms *cmd, void *dc,
@@ -666,11 +807,11 @@ static const char *cmd_via(cmd_parms *cmd, void *dc, int flag)
 }
 
 const command_rec h2gw_config_cmds[] = {
-    AP_INIT_TAKE_ARGV("H2GWPass", cmd_pass, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_RAW_ARGS("H2GWPass", cmd_pass, NULL, RSRC_CONF | ACCESS_CONF,
                       "[/prefix] h2c://host[:port][/path] | "
                       "upstream://NAME[/path] [key=value ...]: proxy "
                       "requests under the prefix to an HTTP/2 upstream"),
-    AP_INIT_TAKE_ARGV("H2GWUpstream", cmd_upstream, NULL, RSRC_CONF,
+    AP_INIT_RAW_ARGS("H2GWUpstream", cmd_upstream, NULL, RSRC_CONF,
                       "NAME h2c://host[:port] ... [key=value ...]: a named "
                       "upstream of one or more servers"),
     AP_INIT_TAKE1("H2GWTimeout", cmd_timeout, NULL, RSRC_CONF,
@@ -760,34 +901,21 @@ static void resolve_upstream(h2gw_upstream_t *up)
                                           H2GW_DEFAULT_MAX_HEADER_LIST);
 }
 
+/* What a pass fixes at startup; the values that depend on the server
+ * handling the request are picked by h2gw_config_route(). */
 static void resolve_pass(h2gw_pass_t *pass)
 {
     const h2gw_params_t *pm = &pass->params;
     const h2gw_params_t *um = &pass->upstream->params;
-    h2gw_srv_conf_t *sc = ap_get_module_config(pass->server->module_config,
-                                               &h2gw_module);
     h2gw_target_t *t = &pass->target;
 
     t->upstream = pass->upstream;
     t->name = pass->upstream->name;
-    t->timeout = PICK3(pm->timeout, um->timeout, sc->timeout,
-                       H2GW_DEFAULT_TIMEOUT);
-    /* The gap allowed in a response body: the header timeout unless set. */
-    t->read_timeout = PICK3(pm->read_timeout, um->read_timeout, UNSET,
-                            t->timeout);
     t->retries = PICK3(pm->retries, um->retries, UNSET,
                        H2GW_DEFAULT_RETRIES);
-    pass->request_buffer = (apr_size_t)PICK3(pm->request_buffer,
-                                             um->request_buffer,
-                                             sc->request_buffer,
-                                             H2GW_DEFAULT_REQUEST_BUFFER);
-    pass->preserve_host = PICK3(pm->preserve_host, um->preserve_host,
-                                sc->preserve_host, 0);
     /* Location pointing into the upstream is almost never what a client
      * should see: rewritten unless turned off. */
     pass->reverse = PICK3(pm->reverse, um->reverse, UNSET, 1);
-    pass->forwarded = PICK3(pm->forwarded, um->forwarded, sc->forwarded, 0);
-    pass->via = PICK3(pm->via, um->via, sc->via, 0);
 }
 
 /* Do two resolved upstreams open the same kind of connections? */
@@ -844,6 +972,178 @@ static void name_implicit(apr_pool_t *p, h2gw_upstream_t *up, int idx,
     }
     up->name = taken ? apr_pstrcat(p, base, " (H2GWPass ", prefix, ")", NULL)
                      : base;
+}
+
+#define WARN(s, ...)                                                       \
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, s,         \
+                 __VA_ARGS__)
+
+/* Does path start with prefix? */
+static int has_prefix(const char *path, const char *prefix)
+{
+    return !strncmp(path, prefix, strlen(prefix));
+}
+
+static int ends_with_slash(const char *s)
+{
+    return *s && s[strlen(s) - 1] == '/';
+}
+
+/* Tells once that `later` never matches because `first` claims its
+ * paths. */
+static void warn_pair(apr_hash_t *told, const h2gw_pass_t *first,
+                      const h2gw_pass_t *later, server_rec *s)
+{
+    const char *key = apr_psprintf(apr_hash_pool_get(told), "%pp %pp",
+                                   first, later);
+
+    if (!apr_hash_get(told, key, APR_HASH_KEY_STRING)) {
+        apr_hash_set(told, key, APR_HASH_KEY_STRING, "");
+        WARN(s, "H2GWPass %s on line %d of %s never matches: H2GWPass %s "
+             "on line %d of %s claims its paths first", later->prefix,
+             later->line, later->file, first->prefix, first->line,
+             first->file);
+    }
+}
+
+/* Server-level passes are tried in order, and before any <Location>
+ * one: a pass whose prefix an earlier one (or, for a <Location> pass,
+ * any server-level one) already covers never sees a request. Each pair
+ * is told once, though the main server's passes reappear in every
+ * virtual host's list. */
+static void warn_shadowed(apr_pool_t *p, server_rec *s)
+{
+    apr_hash_t *told = apr_hash_make(p);
+    server_rec *sv;
+    int i, j;
+
+    for (sv = s; sv; sv = sv->next) {
+        const apr_array_header_t *list = ((h2gw_srv_conf_t *)
+            ap_get_module_config(sv->module_config, &h2gw_module))->passes;
+
+        for (j = 0; j < list->nelts; ++j) {
+            const h2gw_pass_t *later = APR_ARRAY_IDX(list, j, h2gw_pass_t *);
+
+            for (i = 0; i < j; ++i) {
+                const h2gw_pass_t *first = APR_ARRAY_IDX(list, i,
+                                                         h2gw_pass_t *);
+
+                if (has_prefix(later->prefix, first->prefix)) {
+                    warn_pair(told, first, later, s);
+                    break;
+                }
+            }
+        }
+        for (j = 0; j < all_passes->nelts; ++j) {
+            const h2gw_pass_t *loc = APR_ARRAY_IDX(all_passes, j,
+                                                   h2gw_pass_t *);
+
+            if (!loc->in_location || loc->server != sv) {
+                continue;
+            }
+            for (i = 0; i < list->nelts; ++i) {
+                const h2gw_pass_t *first = APR_ARRAY_IDX(list, i,
+                                                         h2gw_pass_t *);
+
+                if (has_prefix(loc->prefix, first->prefix)) {
+                    warn_pair(told, first, loc, s);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* The ProxyPass trap: "/api" to ".../" sends /api/x upstream as //x,
+ * "/api/" to ".../v1" sends /api/x as /v1x. */
+static void warn_slashes(apr_pool_t *p, server_rec *s,
+                         const h2gw_pass_t *pass)
+{
+    int pslash = ends_with_slash(pass->prefix);
+    const char *client;
+
+    if (pslash == ends_with_slash(pass->base_path)) {
+        return;
+    }
+    client = apr_pstrcat(p, pass->prefix, pslash ? "x" : "/x", NULL);
+    WARN(s, "H2GWPass %s on line %d of %s: the prefix ends %s '/' and "
+         "the upstream path %s does %s, so %s goes upstream as %s%s; end "
+         "both with '/' or neither", pass->prefix, pass->line, pass->file,
+         pslash ? "with" : "without", pass->base_path,
+         pslash ? "not" : "so", client, pass->base_path,
+         client + strlen(pass->prefix));
+}
+
+/* Collects the paths that mod_proxy's ProxyPass claims anywhere in the
+ * configuration: the first word at server level, the section's path
+ * inside <Location>. (The tree, not mod_proxy's records: nothing here
+ * depends on mod_proxy being loaded or on its structures.) */
+static void proxypass_paths(apr_pool_t *p, const ap_directive_t *d,
+                            apr_array_header_t *out)
+{
+    for (; d; d = d->next) {
+        if (!strcasecmp(d->directive, "ProxyPass") && d->args) {
+            const char *args = d->args;
+            const char *path;
+
+            if (d->parent && !strcasecmp(d->parent->directive, "<Location")) {
+                const char *pa = d->parent->args;
+
+                path = ap_getword_conf(p, &pa);
+                if (*path && path[strlen(path) - 1] == '>') {
+                    path = apr_pstrmemdup(p, path, strlen(path) - 1);
+                }
+            }
+            else {
+                path = ap_getword_conf(p, &args);
+            }
+            APR_ARRAY_PUSH(out, const ap_directive_t *) = d;
+            APR_ARRAY_PUSH(out, const char *) = path;
+        }
+        if (d->first_child) {
+            proxypass_paths(p, d->first_child, out);
+        }
+    }
+}
+
+static void warn_proxypass(apr_pool_t *p, server_rec *s)
+{
+    apr_array_header_t *pp = apr_array_make(p, 4, sizeof(void *));
+    int i, j;
+
+    proxypass_paths(p, ap_conftree, pp);
+    for (i = 0; i + 1 < pp->nelts; i += 2) {
+        const ap_directive_t *d = APR_ARRAY_IDX(pp, i, const ap_directive_t *);
+        const char *path = APR_ARRAY_IDX(pp, i + 1, const char *);
+
+        for (j = 0; j < all_passes->nelts; ++j) {
+            const h2gw_pass_t *pass = APR_ARRAY_IDX(all_passes, j,
+                                                    h2gw_pass_t *);
+
+            if (!strcmp(pass->prefix, path)) {
+                WARN(s, "H2GWPass %s on line %d of %s and ProxyPass on "
+                     "line %d of %s claim the same path: H2GWPass takes "
+                     "the requests", pass->prefix, pass->line, pass->file,
+                     d->line_num, d->filename);
+            }
+        }
+    }
+}
+
+/* A stream that is not read holds up to its window of the connection's;
+ * when max-streams of them fit in more than the connection window, a few
+ * slow clients stall every stream on the connection. */
+static void warn_windows(server_rec *s, const h2gw_upstream_t *up)
+{
+    if ((apr_int64_t)up->stream_window * up->max_streams
+        > (apr_int64_t)up->conn_window) {
+        WARN(s, "%s %s on line %d of %s: window (%d) x max-streams (%d) "
+             "is more than conn-window (%d): a few responses that clients "
+             "read slowly can stall every stream of a connection",
+             up->named ? "H2GWUpstream" : "H2GWPass", up->name, up->line,
+             up->file, (int)up->stream_window, up->max_streams,
+             (int)up->conn_window);
+    }
 }
 
 int h2gw_config_check(apr_pool_t *pconf, server_rec *s)
@@ -921,22 +1221,49 @@ int h2gw_config_check(apr_pool_t *pconf, server_rec *s)
         if (pass->upstream->same_as) {
             pass->target.upstream = pass->upstream->same_as;
         }
+        warn_slashes(pconf, s, pass);
     }
+    for (i = 0; i < all_upstreams->nelts; ++i) {
+        h2gw_upstream_t *up = APR_ARRAY_IDX(all_upstreams, i,
+                                            h2gw_upstream_t *);
+
+        if (!up->same_as) {
+            warn_windows(s, up);
+        }
+    }
+    warn_shadowed(pconf, s);
+    warn_proxypass(pconf, s);
     return bad ? !OK : OK;
 }
 
 void h2gw_config_route(request_rec *r, const h2gw_pass_t *pass,
                        h2gw_route_t *route)
 {
+    /* Values of the request: the pass's parameter, then its upstream's,
+     * then the directive of the server that handles the request (a
+     * virtual host's own, or what it inherits), then the default; a pass
+     * inherited from the main server thus behaves as the virtual host is
+     * configured, as mod_proxy's ProxyPreserveHost does. */
+    const h2gw_params_t *pm = &pass->params;
+    const h2gw_params_t *um = &pass->upstream->params;
     h2gw_srv_conf_t *sc = ap_get_module_config(r->server->module_config,
                                                &h2gw_module);
+    h2gw_target_t *t = &route->target;
 
     route->pass = pass;
-    route->target = pass->target;
-    route->request_buffer = pass->request_buffer;
-    route->preserve_host = pass->preserve_host;
+    *t = pass->target;
+    t->timeout = PICK3(pm->timeout, um->timeout, sc->timeout,
+                       H2GW_DEFAULT_TIMEOUT);
+    t->read_timeout = PICK3(pm->read_timeout, um->read_timeout, UNSET,
+                            t->timeout);
+    route->request_buffer = (apr_size_t)PICK3(pm->request_buffer,
+                                              um->request_buffer,
+                                              sc->request_buffer,
+                                              H2GW_DEFAULT_REQUEST_BUFFER);
+    route->preserve_host = PICK3(pm->preserve_host, um->preserve_host,
+                                 sc->preserve_host, 0);
     route->reverse = pass->reverse;
     route->add_headers = sc->add_headers != UNSET ? sc->add_headers : 1;
-    route->forwarded = pass->forwarded;
-    route->via = pass->via;
+    route->forwarded = PICK3(pm->forwarded, um->forwarded, sc->forwarded, 0);
+    route->via = PICK3(pm->via, um->via, sc->via, 0);
 }

@@ -51,6 +51,13 @@
 #define H2GW_DEFAULT_PING             0
 
 /* Bounds that reject impossible values at startup. */
+/* Waits for a peer (header, read, connect, SETTINGS, PING): below 100 ms
+ * a scheduler hiccup or a busy upstream fails every request, which no
+ * administrator means; the message names this minimum. */
+#define H2GW_MIN_TIMEOUT              0.1
+/* Any other time in seconds: 1 ms, so that a tiny value never rounds to
+ * 0 and silently means "never". */
+#define H2GW_MIN_SECONDS              0.001
 #define H2GW_MIN_WINDOW               1024
 #define H2GW_MAX_WINDOW               NGHTTP2_MAX_WINDOW_SIZE
 #define H2GW_MIN_REQUEST_BUFFER       1024
@@ -156,14 +163,12 @@ typedef struct h2gw_pass_t {
     const char *file;          /* where it was declared */
     int line;
     server_rec *server;        /* the server it was declared in */
+    int in_location;           /* given inside <Location> */
     h2gw_params_t params;      /* as given */
     /* Resolved by h2gw_config_check(). */
-    h2gw_target_t target;      /* upstream, timeouts, retries */
-    apr_size_t request_buffer;
-    int preserve_host;
+    h2gw_target_t target;      /* upstream and retries; the timeouts
+                                * are picked per request */
     int reverse;
-    int forwarded;
-    int via;
 } h2gw_pass_t;
 
 typedef struct h2gw_srv_conf_t {
@@ -207,10 +212,11 @@ void *h2gw_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
 void h2gw_config_pre(apr_pool_t *pconf);
 
 /*
- * check_config: resolves every H2GWPass to its upstream and every value
- * in force (parameter, then the declaring server's directive, then the
- * default). Logs each problem with the directive's file and line and
- * returns !OK when there was one.
+ * check_config: resolves every H2GWPass to its upstream and every
+ * connection value in force (parameter, then the directive of the server
+ * that declared the upstream, then the default), and warns of passes that
+ * cannot work as meant. Logs each problem with the directive's file and
+ * line and returns !OK when there was one.
  */
 int h2gw_config_check(apr_pool_t *pconf, server_rec *s);
 
@@ -227,8 +233,9 @@ const h2gw_pass_t *h2gw_config_match_server(request_rec *r);
 const h2gw_pass_t *h2gw_config_match_location(request_rec *r);
 
 /*
- * Fills route with the values in force for pass (resolved at startup) and
- * r's server.
+ * Fills route with the values in force for pass and r: the pass's
+ * parameter, then its upstream's, then the directive of r's server (not
+ * the server that declared the pass), then the default.
  */
 void h2gw_config_route(request_rec *r, const h2gw_pass_t *pass,
                        h2gw_route_t *route);

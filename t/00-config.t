@@ -8,6 +8,10 @@ use Apache::Test;
 use Apache::TestUtil;
 use File::Temp qw(tempdir);
 
+# 63 server URLs: with a name, the 64 words httpd's TAKE_ARGV would take.
+my $many = join ' ', map { "h2c://127.0.0.1:" . (1000 + $_) } 1 .. 63;
+my $many64 = join ' ', map { "h2c://127.0.0.1:" . (2000 + $_) } 1 .. 64;
+
 my @bad = (
     ['H2GWPass /a/ http://127.0.0.1:1/', qr/H2GWPass: 'http:\/\/127\.0\.0\.1:1\/': unknown scheme 'http'/, 'unknown scheme'],
     ['H2GWPass /a/ h2://127.0.0.1:1/ tls-ca=/nonexistent/ca.pem', qr/H2GWPass: cannot load CA certificates from \/nonexistent\/ca\.pem/, 'a CA file that cannot be read'],
@@ -45,9 +49,50 @@ my @bad = (
     ['H2GWUpstream bad/name h2c://127.0.0.1:1', qr/H2GWUpstream: name 'bad\/name' may only hold/, 'bad upstream name'],
     ["H2GWUpstream u h2c://127.0.0.1:1\nH2GWPass /a/ upstream://u/ max-conns=2", qr/H2GWPass: 'max-conns' belongs to the connections of upstream 'u'/, 'pool parameter on an upstream:// pass'],
     ["<Location /x/>\nH2GWUpstream u h2c://127.0.0.1:1\n</Location>", qr/H2GWUpstream not allowed in <Location> context/, 'H2GWUpstream in <Location>'],
+    # Patterns have no prefix to cut off the path: refused, never guessed.
+    ["<Location ~ \"^/(alpha|beta)/\">\nH2GWPass h2c://127.0.0.1:1/\n</Location>", qr/H2GWPass: not allowed in a regular expression <Location>/, 'regex <Location ~>'],
+    ["<LocationMatch \"^/x/\">\nH2GWPass h2c://127.0.0.1:1/\n</LocationMatch>", qr/H2GWPass: not allowed in a regular expression <Location>/, '<LocationMatch>'],
+    ["<Location /api*>\nH2GWPass h2c://127.0.0.1:1/\n</Location>", qr/H2GWPass: not allowed in a wildcard <Location \/api\*>/, 'wildcard <Location>'],
+    # Every word is read, however many (httpd's TAKE_ARGV stops at 64).
+    ["H2GWUpstream u $many bogus=1 max-conns=0", qr/H2GWUpstream: unknown parameter 'bogus'/, 'a bad word past the 64th'],
+    ["H2GWUpstream u $many max-conns=0", qr/H2GWUpstream max-conns: '0' is not a count/, 'a bad value past the 64th word'],
+    ["H2GWUpstream u $many h2c://127.0.0.1:2 h2c://127.0.0.1:3", qr/H2GWUpstream: more than 64 servers/, 'more than 64 servers'],
+    # Values that would break every request.
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ timeout=0.0000001', qr/H2GWPass timeout: '0\.0000001' is not a number of seconds \(from 0\.1 to 31536000\)/, 'a timeout below the minimum names it'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ settings-timeout=0.01', qr/H2GWPass settings-timeout: '0\.01' is not a number of seconds \(from 0\.1 to/, 'a tiny settings-timeout'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ ping=0.001', qr/H2GWPass ping: '0\.001' is not a number of seconds \(0, or from 0\.1 to/, 'a tiny ping'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ read-timeout=0.05', qr/H2GWPass read-timeout: '0\.05' is not a number of seconds \(from 0\.1/, 'a tiny read-timeout'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ queue-timeout=0.0000001', qr/H2GWPass queue-timeout: '0\.0000001' is not a number of seconds \(from 0\.001/, 'a queue-timeout that rounds to nothing'],
+    ['H2GWTimeout 99999999', qr/H2GWTimeout: '99999999' is not a number of seconds \(from 0\.1 to 31536000\)/, 'over the one-year cap: the message names the range'],
+    ['H2GWConnectTimeout 0.01', qr/H2GWConnectTimeout: '0\.01' is not a number of seconds \(from 0\.1/, 'a tiny H2GWConnectTimeout'],
+    # TLS parameters on a cleartext server are a mistake.
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ tls-verify=off', qr/H2GWPass: 'tls-verify' is a TLS parameter, but no server is h2:\/\//, 'tls-* on an h2c:// pass'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 tls-ca=/etc/ssl/ca.pem', qr/H2GWUpstream: 'tls-ca' is a TLS parameter, but no server is h2:\/\//, 'tls-* on an h2c:// upstream'],
+    # Quoting as elsewhere in httpd: the quotes go, the value stays.
+    ['H2GWPass /a/ h2://127.0.0.1:1/ tls-ca="/nonexistent/ca.pem"', qr/cannot load CA certificates from \/nonexistent\/ca\.pem\b(?!")/, 'a quoted value loses its quotes'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ timeout="5', qr/H2GWPass: unbalanced " quote/, 'an unbalanced quote'],
 );
 
-plan tests => 2 * @bad + 5;
+# Passes that can work, but not as meant: a warning naming file and line,
+# and the configuration still loads.
+my @warn = (
+    ["H2GWPass /api/ h2c://127.0.0.1:1/\nH2GWPass /api/v2/ h2c://127.0.0.1:2/",
+     qr/H2GWPass \/api\/v2\/ on line \d+ of \S+ never matches: H2GWPass \/api\/ on line \d+ of /, 'a pass shadowed by an earlier one'],
+    ["H2GWPass /api/ h2c://127.0.0.1:1/\n<Location /api/x/>\nH2GWPass h2c://127.0.0.1:2/\n</Location>",
+     qr/H2GWPass \/api\/x\/ on line \d+ of \S+ never matches: H2GWPass \/api\/ on line/, 'a <Location> pass shadowed by a server-level one'],
+    ["<Location /api>\nH2GWPass h2c://127.0.0.1:1/\n</Location>",
+     qr/H2GWPass \/api on line \d+ of \S+: the prefix ends without '\/' and the upstream path \/ does so, so \/api\/x goes upstream as \/\/x/, '<Location /api> to a URL with a trailing slash'],
+    ["H2GWPass /api/ h2c://127.0.0.1:1/v1",
+     qr/H2GWPass \/api\/ on line \d+ of \S+: the prefix ends with '\/' and the upstream path \/v1 does not, so \/api\/x goes upstream as \/v1x/, 'a prefix with a slash to a path without'],
+    ["LoadModule proxy_module \"$ENV{H2GW_HTTPD_MODULES}/mod_proxy.so\"\nProxyPass /api/ http://127.0.0.1:1/\nH2GWPass /api/ h2c://127.0.0.1:1/",
+     qr/H2GWPass \/api\/ on line \d+ of \S+ and ProxyPass on line \d+ of \S+ claim the same path/, 'the same prefix in ProxyPass and H2GWPass'],
+    ["LoadModule proxy_module \"$ENV{H2GW_HTTPD_MODULES}/mod_proxy.so\"\n<Location /p/>\nProxyPass http://127.0.0.1:1/\n</Location>\nH2GWPass /p/ h2c://127.0.0.1:1/",
+     qr/H2GWPass \/p\/ on line \d+ of \S+ and ProxyPass on line \d+ of \S+ claim the same path/, 'a <Location> ProxyPass with the same prefix'],
+    ["H2GWUpstream u h2c://127.0.0.1:1 window=1M conn-window=8M",
+     qr/H2GWUpstream u on line \d+ of \S+: window \(1048576\) x max-streams \(100\) is more than conn-window \(8388608\)/, 'window x max-streams over conn-window'],
+);
+
+plan tests => 2 * @bad + 2 * @warn + 11;
 
 my $vars = Apache::Test::vars();
 my $httpd = $vars->{httpd};
@@ -83,15 +128,23 @@ for my $case (@bad) {
              "the error names the directive, the problem and the line: $label");
 }
 
+for my $case (@warn) {
+    my ($body, $re, $label) = @$case;
+    my ($rc, $out) = config_test($body);
+    ok t_cmp($rc, 0, "config test passes: $label");
+    ok t_cmp($out =~ $re ? 1 : 0, 1, "a warning names both places: $label")
+        or print "# output: $out\n";
+}
+
 my ($rc, $out) = config_test(<<'EOC');
 H2GWTimeout 30
 H2GWConnectTimeout 2.5
 H2GWStreamWindow 1M
-H2GWConnWindow 32M
+H2GWConnWindow 128M
 H2GWRequestBuffer 128K
 H2GWPreserveHost off
 H2GWAddHeaders on
-H2GWPass /api/ h2c://127.0.0.1:8080/v1/ timeout=5 connect-timeout=1 window=256K conn-window=16M request-buffer=64K preserve-host=on
+H2GWPass /api/ h2c://127.0.0.1:8080/v1/ timeout=5 connect-timeout=1 window=256K conn-window=32M request-buffer=64K preserve-host=on
 H2GWPass /v6/ h2c://[::1]:8080/
 <Location /grpc/>
     H2GWPass h2c://10.0.0.5:50051/
@@ -101,11 +154,22 @@ H2GWUpstream app h2c://10.0.0.1:8080 h2c://10.0.0.2:8080 lb=round-robin max-conn
 EOC
 ok t_cmp($rc, 0, "a correct configuration passes the config test");
 ok t_cmp($out =~ /Syntax OK/ ? 1 : 0, 1, "httpd says Syntax OK");
+ok t_cmp($out =~ /\bH2GW/ ? 1 : 0, 0, "and no warning about it");
+
+# Quoted words, and more than 64 of them, are read as httpd reads its own.
+($rc, $out) = config_test(join "\n",
+    'H2GWPass "/q/" "h2c://127.0.0.1:1/" timeout="5" \'retries=2\'',
+    "H2GWUpstream big $many64 max-conns=2 retry=1");
+ok t_cmp($rc, 0, "quoted words and a 64-server upstream with parameters pass") or print "# $out\n";
+ok t_cmp($out =~ /\bH2GW/ ? 1 : 0, 0, "... without a warning");
 
 ($rc, $out) = config_test("Include \"$vars->{serverroot}/../conf/h2gw.conf\"");
 ok t_cmp($rc, 0, "the example conf/h2gw.conf passes the config test");
+ok t_cmp($out =~ /\bH2GW/ ? 1 : 0, 0, "... without a warning") or print "# $out\n";
 ($rc, $out) = config_test("Include \"$vars->{serverroot}/../conf/h2gw-tls.conf\"");
 ok t_cmp($rc, 0, "the TLS example conf/h2gw-tls.conf passes the config test");
+ok t_cmp($out =~ /\bH2GW/ ? 1 : 0, 0, "... without a warning") or print "# $out\n";
 ($rc, $out) = config_test("Include \"$vars->{serverroot}/../conf/h2gw-grpc.conf\"");
 ok t_cmp($rc, 0, "the gRPC example conf/h2gw-grpc.conf passes the config test "
                  . "with its own defaults (t/38-grpc.t runs calls through it)");
+ok t_cmp($out =~ /\bH2GW/ ? 1 : 0, 0, "... without a warning") or print "# $out\n";
