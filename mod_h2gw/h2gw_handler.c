@@ -62,12 +62,39 @@ static void claim(request_rec *r, const h2gw_pass_t *pass)
     r->proxyreq = PROXYREQ_REVERSE;
 }
 
+/* r->uri past prefix, or NULL when it does not start with it. The
+ * <Location> walk compares with repeated slashes merged ("/api//x" is
+ * in <Location /api/>), so they are merged here too. */
+static const char *uri_after_prefix(const char *uri, const char *prefix)
+{
+    for (; *prefix; ++prefix, ++uri) {
+        if (*uri != *prefix) {
+            return NULL;
+        }
+        while (*prefix == '/' && uri[1] == '/' && prefix[1] != '/') {
+            ++uri;
+        }
+    }
+    return uri;
+}
+
+/*
+ * Claims requests under a server-level H2GWPass (first in configuration
+ * order) or, failing that, under a <Location> H2GWPass. The core merged
+ * the <Location> sections into r->per_dir_config before translate_name,
+ * so they are read there: no walk of our own, which would merge them a
+ * second time for every request (and every directive whose merge appends
+ * would see its values twice).
+ */
 int h2gw_handler_translate(request_rec *r)
 {
     const h2gw_pass_t *pass = h2gw_config_match_server(r);
 
     if (!pass) {
-        return DECLINED;
+        pass = h2gw_config_match_location(r);
+        if (!pass || !r->uri || !uri_after_prefix(r->uri, pass->prefix)) {
+            return DECLINED;
+        }
     }
     claim(r, pass);
     return OK;
@@ -75,22 +102,10 @@ int h2gw_handler_translate(request_rec *r)
 
 int h2gw_handler_map_to_storage(request_rec *r)
 {
-    const h2gw_pass_t *pass;
-
     if (ap_get_module_config(r->request_config, &h2gw_module)) {
         return OK;  /* claimed in translate_name: no file behind it */
     }
-    /* A <Location> H2GWPass is only visible once the location sections
-     * are merged; the core repeats this walk from its cache. */
-    if (ap_location_walk(r) != OK) {
-        return DECLINED;
-    }
-    pass = h2gw_config_match_location(r);
-    if (!pass) {
-        return DECLINED;
-    }
-    claim(r, pass);
-    return OK;
+    return DECLINED;
 }
 
 /* ---- building the upstream request ------------------------------------ */
@@ -129,13 +144,18 @@ static const char *upstream_path(request_rec *r, const h2gw_pass_t *pass)
     }
     else {
         /* The raw path reached the prefix only after normalization (dot
-         * segments, encoded unreserved characters): forward the normalized
-         * form, escaped again. */
-        rest = ap_escape_uri(r->pool, r->uri + plen);
+         * segments, encoded unreserved characters, merged slashes):
+         * forward the normalized form, escaped again. The request was
+         * only claimed when r->uri starts with the prefix. */
+        rest = uri_after_prefix(r->uri, pass->prefix);
+        rest = ap_escape_uri(r->pool, rest ? rest : "");
     }
-    return apr_pstrcat(r->pool, pass->base_path, rest,
-                       r->parsed_uri.query ? "?" : "",
-                       r->parsed_uri.query ? r->parsed_uri.query : "", NULL);
+    /* Bytes a careful origin would refuse in a :path (a raw '\', '"',
+     * spaces cannot be here, controls, 8-bit bytes) go percent-encoded,
+     * as mod_proxy sends them; everything else byte for byte. */
+    return h2gw_headers_escape_target(r->pool, apr_pstrcat(
+        r->pool, pass->base_path, rest, r->parsed_uri.query ? "?" : "",
+        r->parsed_uri.query ? r->parsed_uri.query : "", NULL));
 }
 
 /* :authority: the client's Host when preserved; otherwise the server's
@@ -208,6 +228,40 @@ static int add_field(void *data, const char *key, const char *val)
     return 1;
 }
 
+static void push_own(apr_array_header_t *own, const char *name,
+                     const char *value)
+{
+    h2gw_field_t *f = apr_array_push(own);
+
+    f->name = name;
+    f->value = value;
+}
+
+/* The fields this proxy adds (X-Forwarded-*, Forwarded, Via), appended
+ * to the client's own of the same name as mod_proxy does. */
+static void own_fields(h2gw_req_t *ctx, apr_array_header_t *own)
+{
+    request_rec *r = ctx->r;
+
+    if (ctx->route.add_headers) {
+        const char *host = apr_table_get(r->headers_in, "Host");
+
+        push_own(own, "X-Forwarded-For", r->useragent_ip);
+        if (host) {
+            /* Copied: for HTTP/2 clients Host lives in a mod_http2
+             * pool that is no ancestor of r->pool. */
+            push_own(own, "X-Forwarded-Host", apr_pstrdup(r->pool, host));
+        }
+        push_own(own, "X-Forwarded-Server", r->server->server_hostname);
+    }
+    if (ctx->route.forwarded) {
+        push_own(own, "Forwarded", forwarded_element(r));
+    }
+    if (ctx->route.via) {
+        push_own(own, "Via", via_element(r));
+    }
+}
+
 /* The request body's length as its Content-Length declares it, or -1
  * when it has none that counts (a Transfer-Encoding: chunked over
  * HTTP/1.1, or set by mod_http2 for a body of unknown length). */
@@ -247,6 +301,8 @@ static int build_stream(h2gw_req_t *ctx)
     apr_table_t *headers = apr_table_copy(r->pool, r->headers_in);
     apr_array_header_t *fields = apr_array_make(r->pool, 16,
                                                 sizeof(h2gw_field_t));
+    apr_array_header_t *own = apr_array_make(r->pool, 5,
+                                             sizeof(h2gw_field_t));
     h2gw_req_line_t rl;
     h2gw_stream_t *st;
     const char *bad;
@@ -261,25 +317,8 @@ static int build_stream(h2gw_req_t *ctx)
     if (expect) {
         apr_table_setn(headers, "Expect", "100-continue");
     }
-    if (ctx->route.add_headers) {
-        const char *host = apr_table_get(r->headers_in, "Host");
-
-        apr_table_mergen(headers, "X-Forwarded-For", r->useragent_ip);
-        if (host) {
-            /* Copied: for HTTP/2 clients Host lives in a mod_http2
-             * pool that is no ancestor of r->pool. */
-            apr_table_merge(headers, "X-Forwarded-Host", host);
-        }
-        apr_table_mergen(headers, "X-Forwarded-Server",
-                         r->server->server_hostname);
-    }
-    if (ctx->route.forwarded) {
-        apr_table_merge(headers, "Forwarded", forwarded_element(r));
-    }
-    if (ctx->route.via) {
-        apr_table_merge(headers, "Via", via_element(r));
-    }
     apr_table_do(add_field, fields, headers, NULL);
+    own_fields(ctx, own);
 
     rv = h2gw_stream_create(&st, has_body ? body_buffer_size(ctx) : 0);
     if (rv != APR_SUCCESS) {
@@ -295,6 +334,14 @@ static int build_stream(h2gw_req_t *ctx)
                                 (const h2gw_field_t *)fields->elts,
                                 (size_t)fields->nelts, &st->nv, &st->nvlen,
                                 &bad);
+    if (rv == APR_SUCCESS) {
+        /* After the hop-by-hop removal: "Connection: X-Forwarded-For"
+         * drops the client's field, never ours. */
+        rv = h2gw_headers_add_own(st->pool, st->nv, st->nvlen,
+                                  (const h2gw_field_t *)own->elts,
+                                  (size_t)own->nelts, &st->nv, &st->nvlen,
+                                  &bad);
+    }
     if (rv != APR_SUCCESS) {
         REQ_LOG(ctx, APLOG_INFO, 0, H2GW_LOGNO(00202) "request not proxied: "
                 "invalid field '%s' (path '%s')", bad, rl.path);

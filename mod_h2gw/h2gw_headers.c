@@ -199,6 +199,87 @@ apr_status_t h2gw_headers_req_to_nv(apr_pool_t *p, const h2gw_req_line_t *rl,
     return APR_SUCCESS;
 }
 
+apr_status_t h2gw_headers_add_own(apr_pool_t *p, const nghttp2_nv *nv,
+                                  size_t nvlen, const h2gw_field_t *added,
+                                  size_t nadded, nghttp2_nv **pnv,
+                                  size_t *pnvlen, const char **pbad)
+{
+    nghttp2_nv *out = apr_palloc(p, sizeof(*out) * (nvlen + nadded + 1));
+    size_t i, j, n = nvlen;
+
+    *pbad = NULL;
+    if (nvlen) {
+        memcpy(out, nv, sizeof(*out) * nvlen);
+    }
+    for (i = 0; i < nadded; ++i) {
+        const char *name = added[i].name, *value = added[i].value;
+        size_t namelen = strlen(name), valuelen = strlen(value);
+        char *lname;
+
+        if (!h2gw_headers_valid_name((const uint8_t *)name, namelen)
+            || !h2gw_headers_valid_value((const uint8_t *)value, valuelen)) {
+            *pbad = name;
+            return APR_EINVAL;
+        }
+        for (j = PSEUDO_COUNT; j < n; ++j) {
+            if (name_is(out[j].name, out[j].namelen, name)) {
+                break;
+            }
+        }
+        if (j < n) {
+            char *v = apr_palloc(p, out[j].valuelen + 2 + valuelen + 1);
+
+            memcpy(v, out[j].value, out[j].valuelen);
+            memcpy(v + out[j].valuelen, ", ", 2);
+            memcpy(v + out[j].valuelen + 2, value, valuelen + 1);
+            out[j].value = (uint8_t *)v;
+            out[j].valuelen += 2 + valuelen;
+            continue;
+        }
+        lname = apr_pstrmemdup(p, name, namelen);
+        lowercase(lname);
+        set_nv(&out[n++], lname, apr_pstrmemdup(p, value, valuelen));
+    }
+    *pnv = out;
+    *pnvlen = n;
+    return APR_SUCCESS;
+}
+
+/* RFC 3986 §3.3, §3.4: pchar (unreserved, sub-delims, ':', '@'), '/',
+ * '?', and '%' of an escape the client already made. */
+static int target_char_ok(unsigned char ch)
+{
+    return apr_isalnum(ch) || (ch && strchr("-._~!$&'()*+,;=:@/?%", ch));
+}
+
+const char *h2gw_headers_escape_target(apr_pool_t *p, const char *target)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *s;
+    size_t extra = 0;
+    char *out, *o;
+
+    for (s = (const unsigned char *)target; *s; ++s) {
+        extra += target_char_ok(*s) ? 0 : 2;
+    }
+    if (!extra) {
+        return target;
+    }
+    o = out = apr_palloc(p, strlen(target) + extra + 1);
+    for (s = (const unsigned char *)target; *s; ++s) {
+        if (target_char_ok(*s)) {
+            *o++ = (char)*s;
+        }
+        else {
+            *o++ = '%';
+            *o++ = hex[*s >> 4];
+            *o++ = hex[*s & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 h2gw_hdr_class_t h2gw_headers_resp_class(const uint8_t *name, size_t namelen,
                                          const uint8_t *value,
                                          size_t valuelen)

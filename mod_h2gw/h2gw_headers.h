@@ -51,6 +51,31 @@ apr_status_t h2gw_headers_req_to_nv(apr_pool_t *p, const h2gw_req_line_t *rl,
                                     size_t *pnvlen, const char **pbad);
 
 /*
+ * Adds the proxy's own fields (X-Forwarded-*, Forwarded, Via) to a list
+ * built by h2gw_headers_req_to_nv(), that is after hop-by-hop removal, so
+ * that no client can have them removed by naming them in Connection. A
+ * field the list has already gets the value appended as a list member
+ * ("client's, ours", RFC 9110 §5.3); others are added, names lowercased.
+ * p: pool the new list and its strings come from (as for req_to_nv).
+ * Returns APR_SUCCESS with *pnv and *pnvlen set to the new list, or
+ * APR_EINVAL when an added field is invalid (*pbad names it).
+ */
+apr_status_t h2gw_headers_add_own(apr_pool_t *p, const nghttp2_nv *nv,
+                                  size_t nvlen, const h2gw_field_t *added,
+                                  size_t nadded, nghttp2_nv **pnv,
+                                  size_t *pnvlen, const char **pbad);
+
+/*
+ * A request target (path and query) as an HTTP/2 :path may carry it:
+ * every byte outside RFC 3986's pchar, '/' and '?' (controls, space,
+ * '"', '#', '<', '>', '[', '\\', ']', '^', '`', '{', '|', '}', 8-bit
+ * bytes) is percent-encoded; everything else, '%' escapes included, is
+ * kept byte for byte. Returns target itself when nothing needs encoding,
+ * else a copy in p.
+ */
+const char *h2gw_headers_escape_target(apr_pool_t *p, const char *target);
+
+/*
  * Classifies a response field received from the upstream (name as sent,
  * not NUL-terminated). Returns one of h2gw_hdr_class_t.
  */

@@ -192,6 +192,74 @@ static void test_response(void)
                "below 100 refused");
 }
 
+/* The proxy's own fields come after hop-by-hop removal: a client that
+ * names them in Connection loses its own copy, never the proxy's; one
+ * it sends without naming them is appended to. */
+static void test_own_fields(void)
+{
+    h2gw_req_line_t rl = {"GET", "http", "up", "/"};
+    h2gw_field_t f[] = {
+        {"Connection", "X-Forwarded-For, Via"},
+        {"X-Forwarded-For", "192.0.2.66"},
+        {"Via", "1.1 evil"},
+        {"Forwarded", "for=192.0.2.1"},
+    };
+    h2gw_field_t own[] = {
+        {"X-Forwarded-For", "127.0.0.1"},
+        {"Via", "1.1 gw (mod_h2gw)"},
+        {"Forwarded", "for=127.0.0.1"},
+        {"X-Forwarded-Server", "gw"},
+    };
+    h2gw_field_t bad_own[] = {{"X-Forwarded-Host", "a\r\nb"}};
+    nghttp2_nv *nv, *nv2;
+    size_t n, n2;
+    const char *bad;
+    int count;
+
+    tap_is_int(h2gw_headers_req_to_nv(pool, &rl, f, 4, &nv, &n, &bad),
+               APR_SUCCESS, "client fields convert");
+    tap_is_int(h2gw_headers_add_own(pool, nv, n, own, 4, &nv2, &n2, &bad),
+               APR_SUCCESS, "own fields added");
+    tap_is_str(nv_get(nv2, n2, "x-forwarded-for", &count), "127.0.0.1",
+               "X-Forwarded-For named by Connection: only the proxy's");
+    tap_is_int(count, 1, "... once");
+    tap_is_str(nv_get(nv2, n2, "via", &count), "1.1 gw (mod_h2gw)",
+               "Via named by Connection: only the proxy's");
+    tap_is_str(nv_get(nv2, n2, "forwarded", &count),
+               "for=192.0.2.1, for=127.0.0.1",
+               "Forwarded not named: the proxy's element appended");
+    tap_is_int(count, 1, "... in one field");
+    tap_is_str(nv_get(nv2, n2, "x-forwarded-server", &count), "gw",
+               "a new field is added, lowercased");
+    tap_is_str(nv_get(nv, n, "forwarded", &count), "for=192.0.2.1",
+               "the input list is left as it was");
+    tap_is_int(h2gw_headers_add_own(pool, nv, n, bad_own, 1, &nv2, &n2, &bad),
+               APR_EINVAL, "an own field with CR LF is refused");
+}
+
+static void test_escape_target(void)
+{
+    static const struct {
+        const char *in, *want, *label;
+    } cases[] = {
+        {"/a/b?x=1&y=%2F", "/a/b?x=1&y=%2F", "a clean target is kept"},
+        {"/a\\b", "/a%5Cb", "a backslash is encoded"},
+        {"/{a}|b^c`d", "/%7Ba%7D%7Cb%5Ec%60d", "{ } | ^ ` are encoded"},
+        {"/a\"b<c>", "/a%22b%3Cc%3E", "quote and angle brackets encoded"},
+        {"/\xc3\xa9", "/%C3%A9", "8-bit bytes are encoded"},
+        {"/a%41!$&'()*+,;=:@-._~", "/a%41!$&'()*+,;=:@-._~",
+         "pchar and escapes are kept byte for byte"},
+        {"/x?q=\\[1]", "/x?q=%5C%5B1%5D", "the query too"},
+        {"/\x01\x7f", "/%01%7F", "controls are encoded"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        tap_is_str(h2gw_headers_escape_target(pool, cases[i].in),
+                   cases[i].want, cases[i].label);
+    }
+}
+
 int main(void)
 {
     apr_initialize();
@@ -200,6 +268,8 @@ int main(void)
     test_te_without_trailers();
     test_invalid();
     test_response();
+    test_own_fields();
+    test_escape_target();
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();
