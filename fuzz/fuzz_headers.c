@@ -120,7 +120,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (h2gw_headers_req_to_nv(p, &rl, fields, nfields, &nv, &nvlen, &bad)
         == APR_SUCCESS) {
+        /* The proxy's own fields survive whatever Connection named. */
+        static const h2gw_field_t own[] = {
+            {"X-Forwarded-For", "127.0.0.1"}, {"Via", "1.1 gw"}};
+        nghttp2_nv *nv2;
+        size_t nv2len, i, seen = 0;
+
         check(nv, nvlen);
+        if (h2gw_headers_add_own(p, nv, nvlen, own, 2, &nv2, &nv2len, &bad)
+            != APR_SUCCESS) {
+            abort();
+        }
+        check(nv2, nv2len);
+        for (i = 0; i < nv2len; ++i) {
+            seen += (nv2[i].namelen == 15
+                     && !memcmp(nv2[i].name, "x-forwarded-for", 15))
+                    || (nv2[i].namelen == 3 && !memcmp(nv2[i].name, "via", 3));
+        }
+        if (seen < 2) {
+            abort();
+        }
+    }
+    {
+        /* An escaped target holds nothing RFC 3986 forbids. */
+        const char *t = h2gw_headers_escape_target(p, rl.path);
+
+        for (; *t; ++t) {
+            if ((unsigned char)*t <= ' ' || (unsigned char)*t >= 0x7f
+                || strchr("\"#<>[\\]^`{|}", *t)) {
+                abort();
+            }
+        }
     }
     /* The response side on the raw bytes, split once in the middle. */
     h2gw_headers_resp_class(data, size / 2, data + size / 2, size - size / 2);
