@@ -194,6 +194,7 @@ static void params_init(h2gw_params_t *pm)
     pm->request_buffer = UNSET;
     pm->preserve_host = pm->retries = pm->reverse = UNSET;
     pm->forwarded = pm->via = UNSET;
+    pm->grpc_timeout_max = UNSET;
     pm->connect_timeout = pm->queue_timeout = pm->retry = UNSET;
     pm->max_lifetime = pm->ping = pm->idle_timeout = UNSET;
     pm->settings_timeout = UNSET;
@@ -241,7 +242,7 @@ static const char *params_pool_key(const h2gw_params_t *pm)
 
 #define KNOWN_PARAMS                                                       \
     "timeout, read-timeout, retries, request-buffer, preserve-host, "      \
-    "reverse, forwarded, via, "                                            \
+    "reverse, forwarded, via, grpc-timeout-max, "                          \
     "connect-timeout, window, conn-window, max-conns, max-streams, "       \
     "queue-timeout, lb, retry, max-requests, max-lifetime, ping, "         \
     "idle-timeout, settings-timeout, tls-verify, tls-ca, tls-ca-path, "    \
@@ -269,6 +270,10 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
     if (!strcasecmp(key, "read-timeout")) {
         return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 0,
                                  &pm->read_timeout);
+    }
+    if (!strcasecmp(key, "grpc-timeout-max")) {
+        return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 1,
+                                 &pm->grpc_timeout_max);
     }
     if (!strcasecmp(key, "connect-timeout")) {
         return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 0,
@@ -1236,6 +1241,25 @@ int h2gw_config_check(apr_pool_t *pconf, server_rec *s)
     return bad ? !OK : OK;
 }
 
+/* A gRPC client's deadline (grpc-timeout) is its wait for the response
+ * headers, in place of timeout=, up to max: a server sends its headers
+ * with the first message, so a unary call lasts until then and may take
+ * longer than any fixed timeout, as long as the client allows it. */
+static void grpc_deadline(request_rec *r, apr_interval_time_t max,
+                          h2gw_target_t *t)
+{
+    const char *v = apr_table_get(r->headers_in, "grpc-timeout");
+    apr_interval_time_t deadline;
+
+    if (!v || max <= 0 || (deadline = h2gw_headers_grpc_timeout(v)) < 0) {
+        return;
+    }
+    t->timeout = deadline < max ? deadline : max;
+    if (t->timeout < 1) {
+        t->timeout = 1;  /* an expired deadline: no wait at all */
+    }
+}
+
 void h2gw_config_route(request_rec *r, const h2gw_pass_t *pass,
                        h2gw_route_t *route)
 {
@@ -1266,4 +1290,6 @@ void h2gw_config_route(request_rec *r, const h2gw_pass_t *pass,
     route->add_headers = sc->add_headers != UNSET ? sc->add_headers : 1;
     route->forwarded = PICK3(pm->forwarded, um->forwarded, sc->forwarded, 0);
     route->via = PICK3(pm->via, um->via, sc->via, 0);
+    grpc_deadline(r, PICK3(pm->grpc_timeout_max, um->grpc_timeout_max, UNSET,
+                           H2GW_DEFAULT_GRPC_TIMEOUT_MAX), t);
 }

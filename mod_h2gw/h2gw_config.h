@@ -29,6 +29,11 @@
  * and kept for a resend while the whole body fits. */
 #define H2GW_DEFAULT_REQUEST_BUFFER   (256 * 1024)
 
+/* The longest response-header wait a gRPC client's grpc-timeout may ask
+ * for: its deadline is its own choice, but a worker thread is held for
+ * it, so it is bounded; an hour covers batch-like calls. */
+#define H2GW_DEFAULT_GRPC_TIMEOUT_MAX apr_time_from_sec(3600)
+
 /* Resends of a request the upstream provably did not process. */
 #define H2GW_DEFAULT_RETRIES          1
 #define H2GW_MAX_RETRIES              10
@@ -88,6 +93,7 @@ typedef struct h2gw_params_t {
     int reverse;               /* rewrite Location & co. back */
     int forwarded;             /* add Forwarded */
     int via;                   /* add Via */
+    apr_interval_time_t grpc_timeout_max;  /* 0: grpc-timeout ignored */
     /* Per connection pool: on H2GWUpstream, or on an H2GWPass that names
      * a server URL itself. */
     apr_interval_time_t connect_timeout;

@@ -298,6 +298,28 @@ h2gw_hdr_class_t h2gw_headers_resp_class(const uint8_t *name, size_t namelen,
     return H2GW_HDR_PASS;
 }
 
+apr_interval_time_t h2gw_headers_grpc_timeout(const char *value)
+{
+    apr_int64_t n = 0;
+    int digits = 0;
+
+    for (; apr_isdigit(*value) && digits < 9; ++value, ++digits) {
+        n = n * 10 + (*value - '0');
+    }
+    if (digits == 0 || digits > 8 || !*value || value[1]) {
+        return -1;
+    }
+    switch (*value) {
+    case 'H': return n * 3600 * APR_USEC_PER_SEC;
+    case 'M': return n * 60 * APR_USEC_PER_SEC;
+    case 'S': return n * APR_USEC_PER_SEC;
+    case 'm': return n * 1000;
+    case 'u': return n;
+    case 'n': return (n + 999) / 1000;
+    default: return -1;
+    }
+}
+
 int h2gw_headers_parse_status(const uint8_t *value, size_t len)
 {
     int status;

@@ -10,6 +10,7 @@
 #define H2GW_HEADERS_H
 
 #include <apr_pools.h>
+#include <apr_time.h>
 #include <nghttp2/nghttp2.h>
 
 /* One header field as a name/value pair of NUL-terminated strings. */
@@ -88,6 +89,14 @@ h2gw_hdr_class_t h2gw_headers_resp_class(const uint8_t *name, size_t namelen,
  * not exactly three digits in that range (RFC 9110 §15).
  */
 int h2gw_headers_parse_status(const uint8_t *value, size_t len);
+
+/*
+ * Parses a gRPC request's grpc-timeout value (gRPC's PROTOCOL-HTTP2.md:
+ * 1 to 8 digits and a unit, H M S m u n). Returns the time in
+ * microseconds (nanoseconds round up to a whole microsecond), or -1 when
+ * the value is not of that form.
+ */
+apr_interval_time_t h2gw_headers_grpc_timeout(const char *value);
 
 /* Returns 1 when name is a valid field name (RFC 9110 §5.1 token). */
 int h2gw_headers_valid_name(const uint8_t *name, size_t len);

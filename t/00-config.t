@@ -65,6 +65,7 @@ my @bad = (
     ['H2GWPass /a/ h2c://127.0.0.1:1/ queue-timeout=0.0000001', qr/H2GWPass queue-timeout: '0\.0000001' is not a number of seconds \(from 0\.001/, 'a queue-timeout that rounds to nothing'],
     ['H2GWTimeout 99999999', qr/H2GWTimeout: '99999999' is not a number of seconds \(from 0\.1 to 31536000\)/, 'over the one-year cap: the message names the range'],
     ['H2GWConnectTimeout 0.01', qr/H2GWConnectTimeout: '0\.01' is not a number of seconds \(from 0\.1/, 'a tiny H2GWConnectTimeout'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ grpc-timeout-max=x', qr/H2GWPass grpc-timeout-max: 'x' is not a number of seconds \(0, or from 0\.1/, 'a bad grpc-timeout-max'],
     # TLS parameters on a cleartext server are a mistake.
     ['H2GWPass /a/ h2c://127.0.0.1:1/ tls-verify=off', qr/H2GWPass: 'tls-verify' is a TLS parameter, but no server is h2:\/\//, 'tls-* on an h2c:// pass'],
     ['H2GWUpstream u h2c://127.0.0.1:1 tls-ca=/etc/ssl/ca.pem', qr/H2GWUpstream: 'tls-ca' is a TLS parameter, but no server is h2:\/\//, 'tls-* on an h2c:// upstream'],

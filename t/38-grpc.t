@@ -16,7 +16,7 @@ my $py = '/usr/bin/python3';
 # Not a skip when grpcio is missing: tools/deps.sh installs it.
 system("$py -c 'import grpc' 2>/dev/null") == 0
     or die "python3-grpcio is not installed (tools/deps.sh installs it)\n";
-plan tests => 33;
+plan tests => 38;
 
 my $vars = Apache::Test::vars();
 my $dir = $vars->{t_logs};
@@ -125,6 +125,26 @@ $tag = tag();
 $r = call('Slow', 'bidi', '8:400', $tag);
 ok t_cmp($r->{code}, 'OK', 'long bidi (8 turns, 0.4 s apart): OK');
 ok t_cmp(scalar @{ $r->{answers} // [] }, 8, 'long bidi: 8 answers');
+
+# A unary call whose server answers after 1.5 s, through the pass with
+# timeout=1: the client's deadline (20 s) is the wait, so it succeeds.
+$r = call('Slow', 'unary', 'sleep:1500');
+ok t_cmp($r->{code}, 'OK',
+         "a unary call longer than timeout=1 within its deadline: OK ($r->{code})");
+ok t_cmp($r->{response}, 'echo:sleep:1500', '... with its answer');
+# The same with the C upstream and curl: grpc-timeout is the header wait
+# in place of timeout=, bounded by grpc-timeout-max=.
+{
+    my $res = req(proto => 'h2', url => gw_url('/slow/data?size=10&delay=1500'),
+                  headers => ['grpc-timeout: 5S']);
+    ok t_cmp($res->{code}, 200, 'grpc-timeout 5S on a timeout=1 pass: the 1.5 s answer arrives');
+    $res = req(proto => 'h2', url => gw_url('/gcap/data?size=10&delay=1500'),
+               headers => ['grpc-timeout: 5S']);
+    ok t_cmp($res->{code}, 504, 'grpc-timeout 5S capped by grpc-timeout-max=1: 504');
+    $res = req(proto => 'h2', url => gw_url('/slow/data?size=10&delay=1500'),
+               headers => ['grpc-timeout: 5X']);
+    ok t_cmp($res->{code}, 504, 'a malformed grpc-timeout is ignored: timeout=1 applies');
+}
 
 # A call that stops moving for longer than read-timeout is cut, and the
 # client can tell: not OK, and only the message before the gap.

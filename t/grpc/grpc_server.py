@@ -41,6 +41,10 @@ def unary(request, context):
     if request.startswith(b"fail:"):
         context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                       request[5:].decode())
+    # "sleep:<ms>": answer after that long (no headers before it: a gRPC
+    # server sends them with the first message).
+    if request.startswith(b"sleep:"):
+        time.sleep(int(request[6:]) / 1000.0)
     context.set_trailing_metadata((("x-h2gw-seen", str(len(request))),))
     return b"echo:" + request
 

@@ -260,6 +260,27 @@ static void test_escape_target(void)
     }
 }
 
+static void test_grpc_timeout(void)
+{
+    static const struct {
+        const char *in;
+        apr_interval_time_t want;
+    } cases[] = {
+        {"1H", APR_INT64_C(3600000000)}, {"2M", APR_INT64_C(120000000)},
+        {"30S", APR_INT64_C(30000000)}, {"250m", 250000}, {"7u", 7},
+        {"1500n", 2}, {"99999999S", APR_INT64_C(99999999000000)},
+        {"123456789S", -1}, {"S", -1}, {"10", -1}, {"10s", -1},
+        {"10SS", -1}, {"-1S", -1}, {" 1S", -1}, {"", -1},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        tap_is_int((long)h2gw_headers_grpc_timeout(cases[i].in),
+                   (long)cases[i].want,
+                   apr_psprintf(pool, "grpc-timeout '%s'", cases[i].in));
+    }
+}
+
 int main(void)
 {
     apr_initialize();
@@ -270,6 +291,7 @@ int main(void)
     test_response();
     test_own_fields();
     test_escape_target();
+    test_grpc_timeout();
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();
