@@ -80,7 +80,7 @@ static void unlink_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
         st->signal_pending = 0;
         /* Whoever takes it over wakes its handler: do it now. */
         apr_thread_mutex_lock(st->lock);
-        apr_thread_cond_broadcast(st->cond);
+        h2gw_stream_wake_locked(st);
         apr_thread_mutex_unlock(st->lock);
     }
     if (st->conn_prev) {
@@ -1365,7 +1365,7 @@ static void signal_handlers(h2gw_conn_t *conn)
         conn->to_signal = st->signal_next;
         st->signal_pending = 0;
         apr_thread_mutex_lock(st->lock);
-        apr_thread_cond_broadcast(st->cond);
+        h2gw_stream_wake_locked(st);
         apr_thread_mutex_unlock(st->lock);
     }
 }

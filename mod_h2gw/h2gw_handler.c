@@ -4,10 +4,15 @@
  * calls nghttp2: everything upstream happens on the engine thread, reached
  * through the stream and h2gw_engine_*().
  */
+#include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 #include <apr_lib.h>
@@ -24,14 +29,27 @@
 
 APLOG_USE_MODULE(h2gw);
 
-/* How long a handler waits on its stream before it looks whether its
- * client is still there; bounds how late a vanished client is noticed. */
+/* A client connection that offers no descriptor to wait on (an HTTP/2
+ * request without a body has no input pipe; a protocol module without
+ * ap_get_pollfd_from_conn()) is looked at this often while the handler
+ * waits for its upstream: it bounds how late a vanished client is
+ * noticed there. Every other wait ends on an event. */
 #define HANDLER_TICK apr_time_from_msec(100)
 /* Bytes asked from the input filters per read of the request body. */
 #define BODY_READ_CHUNK (64 * 1024)
-/* First wait for more request body once the client paused; it doubles up
- * to HANDLER_TICK while neither side moves. */
+/* Without a client descriptor, the first look for more request body once
+ * the client paused; it doubles up to HANDLER_TICK while neither side
+ * moves. */
 #define BODY_BACKOFF_MIN apr_time_from_msec(1)
+/* An HTTP/1 body of known length that is still coming is waited for in
+ * batches (SO_RCVLOWAT), but at most this long: a client that pauses
+ * mid-batch has what it sent moved on after it, and the next wait is for
+ * any byte again (one timed wake-up per pause, not one per interval). */
+#define BATCH_LINGER apr_time_from_msec(2)
+/* How long a handler whose HTTP/2 client's body ended (its Content-Length
+ * was reached) waits after a complete response for the stream's end
+ * flag, which a client sends right after the last byte. */
+#define CLIENT_END_WAIT apr_time_from_msec(500)
 /* How long a request with "Expect: 100-continue" waits for the upstream's
  * 100 before its body is sent anyway. */
 #define EXPECT_WAIT apr_time_from_sec(1)
@@ -47,6 +65,14 @@ typedef struct h2gw_req_t {
     int unflushed;             /* body passed on without a FLUSH since */
     apr_time_t submitted;      /* when the engine got the stream */
     apr_time_t headers_at;     /* when the response headers were taken */
+    int wake_fd;               /* this thread's eventfd (thread_wake_fd()) */
+    int client_fd;             /* what tells of client input: the socket
+                                * (HTTP/1), mod_http2's input pipe; -1:
+                                * nothing (looked at every HANDLER_TICK) */
+    int client_pipe;           /* client_fd is mod_http2's pipe */
+    int body_done;             /* the request body was read to its end */
+    int batch_wait;            /* the last read found body bytes: the next
+                                * wait may ask for a batch (SO_RCVLOWAT) */
 } h2gw_req_t;
 
 #define REQ_LOG(ctx, lvl, rv, fmt, ...)                                      \
@@ -364,6 +390,7 @@ static int build_stream(h2gw_req_t *ctx)
         st->consume_batch = batch < conn_share ? batch : conn_share;
     }
     st->expect_continue = expect;
+    st->wake_fd = ctx->wake_fd;
     ctx->st = st;
     return OK;
 }
@@ -402,6 +429,255 @@ static int client_gone(conn_rec *c)
         return 1;
     }
     return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* ---- waiting on the client and the upstream at once ------------------- */
+
+/* Each worker thread has one wake descriptor, an eventfd made for its
+ * first proxied request and closed when the thread ends: the engine
+ * writes to it to wake the thread's current stream (h2gw_stream_arm()). */
+typedef struct thread_wake_t {
+    int fd;
+    struct thread_wake_t *prev, *next;
+} thread_wake_t;
+
+static pthread_key_t wake_key;
+static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
+static int wake_key_made;
+/* Every thread's wake descriptor, so that a child stopping at once can
+ * wake them all (malloc()ed, each freed when its thread ends). */
+static pthread_mutex_t wakes_lock = PTHREAD_MUTEX_INITIALIZER;
+static thread_wake_t *wakes;
+/* The child stops at once: its MPM closed the client sockets of busy
+ * workers, which a poll() in progress does not notice by itself. */
+static volatile int stopping_now;
+
+static void wake_fd_close(void *v)
+{
+    thread_wake_t *w = v;
+
+    pthread_mutex_lock(&wakes_lock);
+    if (w->prev) {
+        w->prev->next = w->next;
+    }
+    else {
+        wakes = w->next;
+    }
+    if (w->next) {
+        w->next->prev = w->prev;
+    }
+    pthread_mutex_unlock(&wakes_lock);
+    close(w->fd);
+    free(w);
+}
+
+static void wake_key_make(void)
+{
+    wake_key_made = (pthread_key_create(&wake_key, wake_fd_close) == 0);
+}
+
+/* This thread's wake descriptor, or -1 when none can be had. */
+static int thread_wake_fd(void)
+{
+    thread_wake_t *w;
+
+    pthread_once(&wake_once, wake_key_make);
+    if (!wake_key_made) {
+        return -1;
+    }
+    if ((w = pthread_getspecific(wake_key)) != NULL) {
+        return w->fd;
+    }
+    if ((w = calloc(1, sizeof(*w))) == NULL) {
+        return -1;
+    }
+    w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->fd < 0 || pthread_setspecific(wake_key, w) != 0) {
+        if (w->fd >= 0) {
+            close(w->fd);
+        }
+        free(w);
+        return -1;
+    }
+    pthread_mutex_lock(&wakes_lock);
+    w->next = wakes;
+    if (wakes) {
+        wakes->prev = w;
+    }
+    wakes = w;
+    pthread_mutex_unlock(&wakes_lock);
+    return w->fd;
+}
+
+void h2gw_handler_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    thread_wake_t *w;
+    uint64_t one = 1;
+
+    (void)pchild;
+    if (graceful) {
+        return;  /* requests in flight finish */
+    }
+    stopping_now = 1;
+    pthread_mutex_lock(&wakes_lock);
+    for (w = wakes; w; w = w->next) {
+        (void)!write(w->fd, &one, sizeof(one));
+    }
+    pthread_mutex_unlock(&wakes_lock);
+}
+
+/* Finds what tells of the client's input: its socket for HTTP/1,
+ * mod_http2's input pipe for an HTTP/2 stream with a body. Without one
+ * (no body, or a frontend without ap_get_pollfd_from_conn()), client_fd
+ * stays -1 and waits look at the client every HANDLER_TICK. */
+static void find_client_fd(h2gw_req_t *ctx)
+{
+    apr_pollfd_t pfd;
+    apr_os_sock_t sfd;
+    apr_os_file_t ffd;
+
+    ctx->client_fd = -1;
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = ctx->r->pool;
+    if (ap_get_pollfd_from_conn(ctx->r->connection, &pfd, NULL)
+        != APR_SUCCESS) {
+        return;
+    }
+    if (pfd.desc_type == APR_POLL_SOCKET && pfd.desc.s
+        && apr_os_sock_get(&sfd, pfd.desc.s) == APR_SUCCESS && sfd >= 0) {
+        ctx->client_fd = sfd;
+    }
+    else if (pfd.desc_type == APR_POLL_FILE && pfd.desc.f
+             && apr_os_file_get(&ffd, pfd.desc.f) == APR_SUCCESS
+             && ffd >= 0) {
+        ctx->client_fd = ffd;
+        ctx->client_pipe = 1;
+    }
+}
+
+/* mod_http2 writes a byte to its pipe for each piece of input and for an
+ * abort; it empties the pipe itself when a read finds no input. Once the
+ * body was read to its end no read comes, so the pipe is emptied here,
+ * and only after poll() said it holds something: its read end blocks. */
+static void drain_pipe(int fd)
+{
+    char buf[512];
+
+    (void)!read(fd, buf, sizeof(buf));
+}
+
+/*
+ * Sleeps until something can move the request: the engine wakes the
+ * stream (response headers, data, end, failure, or what wait_for names),
+ * the client has input (when `input`), the client is gone, or `timeout`
+ * (-1: none) passed. One poll() on the thread's wake descriptor and the
+ * client's; nothing is polled at intervals unless the client offers no
+ * descriptor (then every HANDLER_TICK, or *backoff for input).
+ * expect: body bytes still to come (0: not known); an HTTP/1 wait for
+ * input then ends once a batch of them is there (SO_RCVLOWAT), not for
+ * every segment.
+ * Returns APR_SUCCESS (look again), APR_ECONNABORTED (the client is gone:
+ * closed, reset, or the MPM closed its socket under us).
+ */
+static apr_status_t wait_event(h2gw_req_t *ctx, int input, unsigned wait_for,
+                               apr_interval_time_t timeout, apr_off_t expect,
+                               apr_interval_time_t *backoff)
+{
+    conn_rec *c = ctx->r->connection;
+    struct pollfd pfd[2];
+    nfds_t n = 1;
+    int lowat = 0, rc;
+
+    if (c->aborted) {
+        return APR_ECONNABORTED;
+    }
+    if (ctx->client_fd >= 0 && !ctx->client_pipe) {
+        /* An MPM stopping at once closes the sockets of busy workers to
+         * get them out: the number may not be polled (or reused) then. */
+        apr_socket_t *sock = ap_get_conn_socket(c);
+        apr_os_sock_t fd;
+
+        if (!sock || apr_os_sock_get(&fd, sock) != APR_SUCCESS || fd < 0) {
+            return APR_ECONNABORTED;
+        }
+        ctx->client_fd = fd;
+    }
+    if (h2gw_stream_arm(ctx->st, wait_for)) {
+        return APR_SUCCESS;  /* news came since the caller last looked */
+    }
+    pfd[0].fd = ctx->wake_fd;
+    pfd[0].events = POLLIN;
+    pfd[0].revents = 0;
+    if (ctx->client_fd >= 0) {
+        pfd[1].fd = ctx->client_fd;
+        pfd[1].revents = 0;
+        if (input) {
+            pfd[1].events = POLLIN;
+        }
+        else if (!ctx->client_pipe) {
+            /* Not POLLIN: a pipelined next request must not wake us. */
+            pfd[1].events = POLLRDHUP;
+        }
+        else {
+            /* Before the body's end the pipe is readable while input
+             * waits unread; after it, only an abort writes to it. */
+            pfd[1].events = ctx->body_done ? POLLIN : 0;
+        }
+        n = 2;
+#ifdef SO_RCVLOWAT
+        /* A body of known length still to come: wake when a batch of it
+         * (or all the rest) is there; fewer, fuller reads and thread
+         * switches. Reset at once: httpd reads the socket too. */
+        if (input && !ctx->client_pipe && expect > 1 && ctx->batch_wait) {
+            lowat = expect < H2GW_BODY_BATCH ? (int)expect : H2GW_BODY_BATCH;
+            if (setsockopt(ctx->client_fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
+                           sizeof(lowat)) != 0) {
+                lowat = 0;
+            }
+            else if (timeout < 0 || timeout > BATCH_LINGER) {
+                timeout = BATCH_LINGER;
+            }
+        }
+#endif
+    }
+    else if (input && backoff) {
+        timeout = (timeout < 0 || timeout > *backoff) ? *backoff : timeout;
+        *backoff = *backoff * 2 > HANDLER_TICK ? HANDLER_TICK : *backoff * 2;
+    }
+    else if (timeout < 0 || timeout > HANDLER_TICK) {
+        timeout = HANDLER_TICK;
+    }
+    rc = poll(pfd, n, timeout < 0 ? -1 : (int)((timeout + 999) / 1000));
+#ifdef SO_RCVLOWAT
+    if (lowat) {
+        int one = 1;
+
+        (void)setsockopt(ctx->client_fd, SOL_SOCKET, SO_RCVLOWAT, &one,
+                         sizeof(one));
+        if (rc == 0) {
+            ctx->batch_wait = 0;  /* the client paused mid-batch */
+        }
+    }
+#endif
+    h2gw_stream_disarm(ctx->st);
+    h2gw_stream_count_wakeup();
+    if (rc > 0 && (pfd[0].revents & POLLIN)) {
+        uint64_t v;
+
+        (void)!read(ctx->wake_fd, &v, sizeof(v));
+    }
+    if (rc > 0 && n == 2 && pfd[1].revents && !input) {
+        if (ctx->client_pipe && (pfd[1].revents & POLLIN)) {
+            drain_pipe(ctx->client_fd);
+        }
+        if (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
+            return APR_ECONNABORTED;
+        }
+    }
+    if (c->aborted || ((n == 1 || stopping_now) && client_gone(c))) {
+        return APR_ECONNABORTED;
+    }
+    return APR_SUCCESS;
 }
 
 static void chunk_free(void *data)
@@ -641,12 +917,13 @@ static void abort_response(h2gw_req_t *ctx)
 }
 
 /*
- * Moves what the stream holds for the client to the client, waiting up to
- * tick for something. Returns APR_SUCCESS (moved something or nothing
- * came), APR_EOF (the response is complete), APR_EGENERAL (the stream
+ * Moves what the stream holds for the client to the client, without
+ * waiting. Returns APR_SUCCESS (moved something), APR_EAGAIN (nothing at
+ * hand: what went to the output filters was flushed, the caller may
+ * sleep), APR_EOF (the response is complete), APR_EGENERAL (the stream
  * failed), APR_ECONNABORTED (the client is gone).
  */
-static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
+static apr_status_t relay(h2gw_req_t *ctx)
 {
     h2gw_chunk_t *head;
     size_t len;
@@ -658,10 +935,9 @@ static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
     }
     if (!ctx->headers_sent) {
         send_interim(ctx);
-        rv = h2gw_stream_wait_headers(ctx->st, tick);
+        rv = h2gw_stream_wait_headers(ctx->st, 0);
         if (rv == APR_TIMEUP) {
-            return client_gone(ctx->r->connection) ? APR_ECONNABORTED
-                                                   : APR_SUCCESS;
+            return APR_EAGAIN;
         }
         if (rv != APR_SUCCESS) {
             return rv;
@@ -681,21 +957,18 @@ static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
     }
     else {
         rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, 0);
-        if (rv == APR_TIMEUP && ctx->unflushed) {
-            /* Nothing more at hand: what went to the filters goes out
-             * before anything waits (for the upstream or the client). */
-            if (flush_out(ctx) != APR_SUCCESS
-                || ctx->r->connection->aborted) {
-                return APR_ECONNABORTED;
-            }
-            ctx->unflushed = 0;
-        }
-        if (rv == APR_TIMEUP && tick > 0) {
-            rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, tick);
-        }
         if (rv == APR_TIMEUP) {
-            return (tick && client_gone(ctx->r->connection))
-                       ? APR_ECONNABORTED : APR_SUCCESS;
+            if (ctx->unflushed) {
+                /* Nothing more at hand: what went to the filters goes out
+                 * before anything waits (for the upstream or the
+                 * client). */
+                if (flush_out(ctx) != APR_SUCCESS
+                    || ctx->r->connection->aborted) {
+                    return APR_ECONNABORTED;
+                }
+                ctx->unflushed = 0;
+            }
+            return APR_EAGAIN;
         }
         if (rv != APR_SUCCESS) {
             return rv;
@@ -706,6 +979,17 @@ static apr_status_t relay(h2gw_req_t *ctx, apr_interval_time_t tick)
     }
     ctx->eos_sent = eos;
     return eos ? APR_EOF : APR_SUCCESS;
+}
+
+/* Relays until nothing more is at hand. Returns APR_EAGAIN then, or what
+ * ended it (see relay()). */
+static apr_status_t relay_all(h2gw_req_t *ctx)
+{
+    apr_status_t rv;
+
+    while ((rv = relay(ctx)) == APR_SUCCESS) {
+    }
+    return rv;
 }
 
 /* The client's request trailers (HTTP/2 trailing HEADERS, HTTP/1.1
@@ -750,78 +1034,13 @@ static nghttp2_nv *request_trailers(request_rec *r, size_t *pn)
 }
 
 /*
- * Waits until the client may have more body for us, relaying what the
- * upstream sends meanwhile: request and response move at once (gRPC
- * bidirectional calls). HTTP/1 clients: poll the socket; HTTP/2 clients
- * (a secondary connection, no socket of its own): wait on the stream for
- * *backoff, which doubles up to the tick while neither side moves.
- * expect: body bytes still to come (0: not known); an HTTP/1 wait then
- * ends once a batch of them is there (SO_RCVLOWAT).
- * Returns APR_SUCCESS to read again, APR_ECONNABORTED when the client is
- * gone or the stream is over (the response decides what follows).
- * A client socket the MPM closed under us counts as the client gone.
- */
-static apr_status_t await_client(h2gw_req_t *ctx, apr_off_t expect,
-                                 apr_interval_time_t *backoff)
-{
-    conn_rec *c = ctx->r->connection;
-    apr_socket_t *sock = c->master ? NULL : ap_get_conn_socket(c);
-    apr_os_sock_t fd;
-    apr_status_t rv;
-
-    if (sock && apr_os_sock_get(&fd, sock) == APR_SUCCESS && fd >= 0) {
-        struct pollfd pfd;
-        int lowat = 0;
-
-        rv = relay(ctx, 0);
-        if (rv != APR_SUCCESS) {
-            return APR_ECONNABORTED;
-        }
-        pfd.fd = fd;
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-#ifdef SO_RCVLOWAT
-        /* A body of known length still to come: wake when a batch of it
-         * (or all the rest) is there, not for every segment; fewer, fuller
-         * reads and thread switches. Fewer bytes than that wait at most
-         * the backoff. Reset at once: httpd reads the socket too. */
-        if (expect > 1) {
-            lowat = expect < H2GW_BODY_BATCH ? (int)expect : H2GW_BODY_BATCH;
-            if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
-                           sizeof(lowat)) != 0) {
-                lowat = 0;
-            }
-        }
-#endif
-        /* Response parts arriving meanwhile wait at most a backoff. */
-        poll(&pfd, 1, (int)apr_time_as_msec(*backoff) + 1);
-#ifdef SO_RCVLOWAT
-        if (lowat) {
-            int one = 1;
-
-            (void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
-        }
-#endif
-    }
-    else {
-        rv = relay(ctx, *backoff);
-        if (rv != APR_SUCCESS) {
-            return APR_ECONNABORTED;
-        }
-    }
-    if (client_gone(c)) {
-        return APR_ECONNABORTED;
-    }
-    *backoff = *backoff * 2 > HANDLER_TICK ? HANDLER_TICK : *backoff * 2;
-    return APR_SUCCESS;
-}
-
-/*
  * Streams the request body from the input filters into the stream,
- * relaying response parts that arrive meanwhile. Reads never block: while
- * the client sends nothing, the response keeps flowing. Returns
- * APR_SUCCESS when the body is complete, APR_ECONNABORTED when the stream
- * ended first (the response decides), or the input error.
+ * relaying response parts that arrive meanwhile: request and response
+ * move at once (gRPC bidirectional calls). Reads never block; when the
+ * client has nothing at hand, the handler sleeps in one wait on its
+ * client and its stream (wait_event()). Returns APR_SUCCESS when the body
+ * is complete, APR_ECONNABORTED when the stream ended first (the response
+ * decides) or the client went away, or the input error.
  */
 static apr_status_t pump_body(h2gw_req_t *ctx)
 {
@@ -829,14 +1048,7 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
     apr_bucket_brigade *in = apr_brigade_create(r->pool,
                                                 r->connection->bucket_alloc);
     apr_interval_time_t backoff = BODY_BACKOFF_MIN;
-    /* An HTTP/2 client that announced its body's length sends all of it
-     * whatever comes back: blocking reads are safe there, and they wake
-     * at once when its next piece arrives (non-blocking ones can only
-     * poll mod_http2). A body of unknown length may be a stream that
-     * answers the response (gRPC): never block on it. */
     apr_off_t declared = declared_length(r);
-    apr_read_type_e block = (r->connection->master && declared >= 0)
-                                ? APR_BLOCK_READ : APR_NONBLOCK_READ;
     int seen_eos = 0;
     apr_off_t body_bytes = 0;
     nghttp2_nv *trailers;
@@ -856,37 +1068,33 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
     while (!seen_eos) {
         apr_bucket *b;
 
-        /* What the client has at hand is read without waiting; the body
-         * held back from the engine (less than a batch) goes before any
-         * wait for more. */
         rv = ap_get_brigade(r->input_filters, in, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, BODY_READ_CHUNK);
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(in))) {
             apr_brigade_cleanup(in);
+            /* The body held back from the engine (less than a batch) goes
+             * before the wait for more; response parts at hand go out. */
             if (h2gw_stream_body_held(ctx->st)) {
                 h2gw_engine_notify(ctx->engine, ctx->st);
             }
-            rv = APR_EAGAIN;
-            if (block == APR_BLOCK_READ) {
-                rv = ap_get_brigade(r->input_filters, in, AP_MODE_READBYTES,
-                                    APR_BLOCK_READ, BODY_READ_CHUNK);
+            rv = relay_all(ctx);
+            if (rv != APR_EAGAIN) {
+                return APR_ECONNABORTED;
             }
-        }
-        if (APR_STATUS_IS_EAGAIN(rv)
-            || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(in))) {
-            apr_brigade_cleanup(in);
-            rv = await_client(ctx, declared >= 0 ? declared - body_bytes : 0,
-                              &backoff);
+            rv = wait_event(ctx, 1, 0, -1,
+                            declared >= 0 ? declared - body_bytes : 0,
+                            &backoff);
             if (rv != APR_SUCCESS) {
                 return rv;
             }
             continue;
         }
         if (rv != APR_SUCCESS) {
-            return rv;
+            return r->connection->aborted ? APR_ECONNABORTED : rv;
         }
         backoff = BODY_BACKOFF_MIN;
+        ctx->batch_wait = 1;
         for (b = APR_BRIGADE_FIRST(in); b != APR_BRIGADE_SENTINEL(in);
              b = APR_BUCKET_NEXT(b)) {
             const char *data;
@@ -906,18 +1114,25 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
             }
             body_bytes += (apr_off_t)len;
             while (len > 0) {
-                rv = h2gw_stream_put_body(ctx->st, data, len, HANDLER_TICK,
-                                          &took, &wake);
+                rv = h2gw_stream_put_body(ctx->st, data, len, 0, &took,
+                                          &wake);
                 if (wake) {
                     h2gw_engine_notify(ctx->engine, ctx->st);
                 }
                 data += took;
                 len -= took;
                 if (rv == APR_EAGAIN || rv == APR_TIMEUP) {
-                    apr_status_t rrv = relay(ctx, 0);
+                    /* Response parts wait (EAGAIN), or the buffer is full
+                     * (TIMEUP): move the response, then sleep until there
+                     * is room or news. */
+                    apr_status_t rrv = relay_all(ctx);
 
-                    if (rrv == APR_ECONNABORTED
-                        || (rv == APR_TIMEUP && client_gone(r->connection))) {
+                    if (rrv != APR_EAGAIN) {
+                        return APR_ECONNABORTED;
+                    }
+                    if (rv == APR_TIMEUP
+                        && wait_event(ctx, 0, H2GW_WAIT_SPACE, -1, 0, NULL)
+                               != APR_SUCCESS) {
                         return APR_ECONNABORTED;
                     }
                     continue;
@@ -929,6 +1144,7 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
         }
         apr_brigade_cleanup(in);
     }
+    ctx->body_done = 1;
     trailers = request_trailers(r, &ntrailers);
     REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: request body complete "
             "(%" APR_OFF_T_FMT " bytes%s)", ctx->st->id, body_bytes,
@@ -941,6 +1157,48 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
     apr_thread_mutex_unlock(ctx->st->lock);
     h2gw_engine_notify(ctx->engine, ctx->st);
     return APR_SUCCESS;
+}
+
+/*
+ * For an HTTP/2 client whose body httpd ended at its Content-Length: the
+ * stream's END_STREAM may come a moment after the last byte. A handler
+ * that returns before it came has mod_http2 reset the stream after the
+ * complete response (RST_STREAM NO_ERROR, RFC 9113 §8.1), which some
+ * clients take for a failed request (curl 7.88: "Empty reply from
+ * server"). So it waits for the end on the input pipe, at most
+ * CLIENT_END_WAIT; reads below httpd's body filter see it.
+ */
+static void await_client_end(h2gw_req_t *ctx)
+{
+    conn_rec *c = ctx->r->connection;
+    apr_bucket_brigade *bb = apr_brigade_create(ctx->r->pool,
+                                                c->bucket_alloc);
+    apr_time_t until = apr_time_now() + CLIENT_END_WAIT;
+
+    for (;;) {
+        struct pollfd pfd;
+        apr_interval_time_t left;
+        apr_status_t rv = ap_get_brigade(c->input_filters, bb,
+                                         AP_MODE_READBYTES,
+                                         APR_NONBLOCK_READ, BODY_READ_CHUNK);
+        int eos = (rv == APR_EOF)
+                  || (rv == APR_SUCCESS && !APR_BRIGADE_EMPTY(bb)
+                      && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb)));
+
+        apr_brigade_cleanup(bb);
+        left = until - apr_time_now();
+        if (eos || left <= 0 || c->aborted
+            || (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv))) {
+            return;
+        }
+        if (rv == APR_SUCCESS) {
+            continue;  /* bytes past the Content-Length: not ours */
+        }
+        pfd.fd = ctx->client_fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        (void)poll(&pfd, 1, (int)((left + 999) / 1000));
+    }
 }
 
 /* ---- the recipe ------------------------------------------------------- */
@@ -1006,23 +1264,21 @@ static apr_status_t await_continue(h2gw_req_t *ctx)
     apr_time_t until = apr_time_now() + EXPECT_WAIT;
 
     for (;;) {
-        apr_time_t now = apr_time_now();
-        apr_interval_time_t tick = until - now;
-        apr_status_t rv;
+        apr_interval_time_t left = until - apr_time_now();
+        apr_status_t rv = h2gw_stream_wait_continue(ctx->st, 0);
 
-        if (tick <= 0) {
+        if (rv != APR_TIMEUP) {
+            return rv;
+        }
+        if (left <= 0) {
             REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: no 100 Continue from %s "
                     "within %d ms, sending the body",
                     ctx->st->target.name,
                     (int)apr_time_as_msec(EXPECT_WAIT));
             return APR_SUCCESS;
         }
-        rv = h2gw_stream_wait_continue(ctx->st, tick < HANDLER_TICK
-                                                    ? tick : HANDLER_TICK);
-        if (rv != APR_TIMEUP) {
-            return rv;
-        }
-        if (client_gone(ctx->r->connection)) {
+        if (wait_event(ctx, 0, H2GW_WAIT_CONTINUE, left, 0, NULL)
+            != APR_SUCCESS) {
             return APR_ECONNABORTED;
         }
     }
@@ -1077,12 +1333,22 @@ static int proxy(h2gw_req_t *ctx)
             return OK;
         }
     }
-    do {
-        rv = relay(ctx, HANDLER_TICK);
-    } while (rv == APR_SUCCESS);
+    for (;;) {
+        rv = relay_all(ctx);
+        if (rv != APR_EAGAIN) {
+            break;
+        }
+        rv = wait_event(ctx, 0, 0, -1, 0, NULL);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+    }
 
     switch (rv) {
     case APR_EOF:
+        if (ctx->client_pipe && ctx->body_done) {
+            await_client_end(ctx);
+        }
         return OK;
     case APR_ECONNABORTED:
         REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: client gone, stream %lu "
@@ -1123,6 +1389,13 @@ int h2gw_handler_run(request_rec *r)
                 "engine not running in this process");
         return HTTP_SERVICE_UNAVAILABLE;
     }
+    ctx.wake_fd = thread_wake_fd();
+    if (ctx.wake_fd < 0) {
+        REQ_LOG(&ctx, APLOG_ERR, APR_FROM_OS_ERROR(errno), H2GW_LOGNO(00206)
+                "%s", "no wake descriptor for this thread (eventfd)");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    find_client_fd(&ctx);
     ctx.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     h2gw_config_route(r, pass, &ctx.route);
     http_status = build_stream(&ctx);

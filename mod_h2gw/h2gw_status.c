@@ -104,8 +104,10 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
     apr_uint32_t chunks, streams = h2gw_stream_alive(&chunks);
 
     PUSH(apr_psprintf(p, "{\"pid\":%ld,\"streams_alive\":%u,"
-                      "\"chunks_alive\":%u,\"upstreams\":[",
-                      (long)getpid(), streams, chunks));
+                      "\"chunks_alive\":%u,\"handler_wakeups\":%u,"
+                      "\"upstreams\":[",
+                      (long)getpid(), streams, chunks,
+                      h2gw_stream_wakeups()));
     for (i = 0; i < pools->nelts; ++i) {
         const h2gw_pool_t *pool = APR_ARRAY_IDX(pools, i, h2gw_pool_t *);
 
@@ -166,8 +168,10 @@ static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
     apr_uint32_t chunks, streams = h2gw_stream_alive(&chunks);
 
     PUSH(apr_psprintf(p, "<h2>mod_h2gw upstreams (process %ld)</h2>\n"
-                      "<p>streams alive %u, response chunks alive %u</p>\n",
-                      (long)getpid(), streams, chunks));
+                      "<p>streams alive %u, response chunks alive %u, "
+                      "handler wake-ups %u</p>\n",
+                      (long)getpid(), streams, chunks,
+                      h2gw_stream_wakeups()));
     for (i = 0; i < pools->nelts; ++i) {
         const h2gw_pool_t *pool = APR_ARRAY_IDX(pools, i, h2gw_pool_t *);
 

@@ -3,8 +3,10 @@
  * mapping. Every function here either takes the stream lock itself or says
  * "_locked" and expects the caller to hold it.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <apr_allocator.h>
 #include <apr_atomic.h>
 
@@ -14,6 +16,7 @@ static apr_uint32_t next_id;
 /* Live objects, for the status page's leak check. */
 static apr_uint32_t streams_alive;
 static apr_uint32_t chunks_alive;
+static apr_uint32_t handler_wakeups;
 
 /* Stream pools and response chunks draw from one allocator per process,
  * which keeps up to STREAM_MAX_FREE of freed memory: a request body buffer
@@ -82,6 +85,80 @@ apr_uint32_t h2gw_stream_alive(apr_uint32_t *chunks)
     return apr_atomic_read32(&streams_alive);
 }
 
+apr_uint32_t h2gw_stream_wakeups(void)
+{
+    return apr_atomic_read32(&handler_wakeups);
+}
+
+void h2gw_stream_count_wakeup(void)
+{
+    apr_atomic_inc32(&handler_wakeups);
+}
+
+/* Bytes of request body that make a batch for this stream's buffer. */
+static size_t body_batch(const h2gw_stream_t *st)
+{
+    size_t quarter = st->req_cap / 4;
+
+    if (quarter == 0) {
+        quarter = 1;
+    }
+    return quarter < H2GW_BODY_BATCH ? quarter : H2GW_BODY_BATCH;
+}
+
+/* Is there room for a batch of request body (the engine wakes a handler
+ * that waits for space under the same condition)? */
+static int body_space_locked(const h2gw_stream_t *st)
+{
+    return st->req_len == 0 || st->req_cap - st->req_len >= body_batch(st);
+}
+
+/* Does the handler have something to do: response headers, interim
+ * responses, data, the end or a failure, or what wait_for names? */
+static int handler_news_locked(const h2gw_stream_t *st, unsigned wait_for)
+{
+    return st->data_head || st->interim_head
+           || (st->resp_headers && !st->hdrs_taken)
+           || h2gw_stream_is_final(st)
+           || ((wait_for & H2GW_WAIT_CONTINUE) && st->got_continue)
+           || ((wait_for & H2GW_WAIT_SPACE) && body_space_locked(st));
+}
+
+int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for)
+{
+    int news;
+
+    apr_thread_mutex_lock(st->lock);
+    news = handler_news_locked(st, wait_for);
+    st->handler_waiting = !news;
+    st->wait_for = wait_for;
+    apr_thread_mutex_unlock(st->lock);
+    return news;
+}
+
+void h2gw_stream_disarm(h2gw_stream_t *st)
+{
+    apr_thread_mutex_lock(st->lock);
+    st->handler_waiting = 0;
+    apr_thread_mutex_unlock(st->lock);
+}
+
+void h2gw_stream_wake_locked(h2gw_stream_t *st)
+{
+    if (st->wake_fd < 0) {
+        apr_thread_cond_broadcast(st->cond);
+        return;
+    }
+    if (st->handler_waiting) {
+        uint64_t one = 1;
+
+        st->handler_waiting = 0;
+        /* An eventfd: a write of 8 bytes never blocks short of 2^64-2
+         * unread wake-ups, and never fails otherwise. */
+        (void)!write(st->wake_fd, &one, sizeof(one));
+    }
+}
+
 /* A chunk with room for at least cap bytes, or NULL. */
 static h2gw_chunk_t *chunk_alloc(size_t cap)
 {
@@ -141,6 +218,7 @@ apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap)
     st->refs = 1;
     st->id = apr_atomic_inc32(&next_id) + 1;
     st->state = H2GW_STREAM_ST_INIT;
+    st->wake_fd = -1;
     if ((rv = apr_thread_mutex_create(&st->lock, APR_THREAD_MUTEX_DEFAULT,
                                       pool)) != APR_SUCCESS
         || (rv = apr_thread_cond_create(&st->cond, pool)) != APR_SUCCESS) {
@@ -240,7 +318,7 @@ void h2gw_stream_fail_locked(h2gw_stream_t *st, h2gw_fail_t fail,
     st->state = H2GW_STREAM_ST_FAILED;
     st->fail = fail;
     st->fail_reason = reason;
-    apr_thread_cond_broadcast(st->cond);
+    h2gw_stream_wake_locked(st);
 }
 
 void h2gw_stream_fail(h2gw_stream_t *st, h2gw_fail_t fail,
@@ -288,17 +366,6 @@ apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
     return APR_SUCCESS;
 }
 
-/* Bytes of request body that make a batch for this stream's buffer. */
-static size_t body_batch(const h2gw_stream_t *st)
-{
-    size_t quarter = st->req_cap / 4;
-
-    if (quarter == 0) {
-        quarter = 1;
-    }
-    return quarter < H2GW_BODY_BATCH ? quarter : H2GW_BODY_BATCH;
-}
-
 size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
                                    size_t len, int *eof)
 {
@@ -326,11 +393,10 @@ size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
     }
     st->req_sent += (apr_off_t)n;
     *eof = (st->req_eos && st->req_len == 0);
-    if (n > 0 && st->req_space_wanted
-        && (st->req_len == 0 || st->req_cap - st->req_len >= body_batch(st))) {
+    if (n > 0 && st->req_space_wanted && body_space_locked(st)) {
         /* Space for the handler (what was kept for a resend is given up
          * once the buffer is full: it counts as free here). */
-        apr_thread_cond_broadcast(st->cond);
+        h2gw_stream_wake_locked(st);
     }
     return n;
 }
@@ -384,17 +450,21 @@ apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
         }
         space = st->req_cap - st->req_len - st->req_kept;
         if (space == 0) {
-            apr_status_t wrv;
+            apr_status_t wrv = APR_TIMEUP;
 
+            /* Left set when the handler waits elsewhere (tick 0, on its
+             * wake descriptor): the engine wakes it once a batch is free. */
             st->req_space_wanted = 1;
-            wrv = apr_thread_cond_timedwait(st->cond, st->lock, tick);
-            st->req_space_wanted = 0;
+            if (tick > 0) {
+                wrv = apr_thread_cond_timedwait(st->cond, st->lock, tick);
+            }
             if (wrv == APR_TIMEUP) {
                 rv = APR_TIMEUP;
                 break;
             }
             continue;
         }
+        st->req_space_wanted = 0;
         pos = (st->req_off + st->req_kept + st->req_len) % st->req_cap;
         run = st->req_cap - pos;
         if (run > space) {

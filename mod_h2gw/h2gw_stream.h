@@ -98,6 +98,15 @@ struct h2gw_stream_t {
     int refs;                  /* under lock: one per side still using it */
     unsigned long id;          /* per process, for log lines */
 
+    /* The handler's wake descriptor (an eventfd of its thread; -1: none,
+     * the handler waits on cond instead). Set before submit. The engine
+     * writes to it, under lock, only while handler_waiting is set, and
+     * clears that flag as it does: one wake-up per wait, however many
+     * events arrive before the handler runs. */
+    int wake_fd;
+    int handler_waiting;       /* under lock: see h2gw_stream_arm() */
+    unsigned wait_for;         /* under lock: H2GW_WAIT_* of that wait */
+
     /* Set before submit, read-only after. */
     h2gw_target_t target;
     nghttp2_nv *nv;
@@ -336,6 +345,38 @@ apr_status_t h2gw_stream_wait_continue(h2gw_stream_t *st,
  * first), or NULL. They stay valid as long as the stream.
  */
 h2gw_interim_t *h2gw_stream_take_interim(h2gw_stream_t *st);
+
+/* What a handler waits for besides the response (headers, interim
+ * responses, data, end or failure, which always end a wait). */
+#define H2GW_WAIT_CONTINUE 0x1   /* the upstream's 100 Continue */
+#define H2GW_WAIT_SPACE    0x2   /* room in the request-body buffer */
+
+/*
+ * Handler side, before it sleeps on its wake descriptor: returns 1 when
+ * something it waits for (the response, or what `wait_for` names) is at
+ * hand already, so it must not sleep; otherwise marks it waiting, so that
+ * the engine's next h2gw_stream_wake_locked() writes to st->wake_fd, and
+ * returns 0. Arming and looking happen under one lock: no event between
+ * the handler's last look and its sleep can be missed.
+ */
+int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for);
+
+/* Handler side, after its sleep ended: it no longer waits. */
+void h2gw_stream_disarm(h2gw_stream_t *st);
+
+/*
+ * Engine side, lock held: the handler has news (response headers, data,
+ * end, failure, 100 Continue, body space). Wakes a waiting handler: one
+ * write to its wake descriptor (or a cond broadcast).
+ */
+void h2gw_stream_wake_locked(h2gw_stream_t *st);
+
+/* Handler wake-ups in this process (sleeps on a wake descriptor that
+ * ended), for the status page: a test counts them around an idle wait. */
+apr_uint32_t h2gw_stream_wakeups(void);
+
+/* Counts one handler wake-up. */
+void h2gw_stream_count_wakeup(void);
 
 /* Frees a chunk list taken with h2gw_stream_take_data(). */
 void h2gw_stream_free_chunks(h2gw_chunk_t *head);

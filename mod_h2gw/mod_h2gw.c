@@ -6,6 +6,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 #include <http_log.h>
+#include <mpm_common.h>
 
 #include "mod_h2gw.h"
 #include "h2gw_config.h"
@@ -50,6 +51,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(h2gw_handler_child_stopping, NULL, NULL,
+                           APR_HOOK_MIDDLE);
     /* Before mod_alias and mod_rewrite, like mod_proxy's ProxyPass. */
     ap_hook_translate_name(h2gw_handler_translate, NULL, NULL,
                            APR_HOOK_FIRST);

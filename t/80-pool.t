@@ -76,9 +76,10 @@ my $up2 = $ENV{H2GW_UP2_PORT};
     up_reset_at($up2);
     my $tag = tag();
     my $before = gw_status('two');
-    # Held 1.5 s each, so that the clients (started one after another)
-    # overlap: more than the 2 x 50 streams at once.
-    my @res = parallel_get(200, gw_url("/two/data?size=1000&delay=1500&tag=$tag"));
+    # Held 4 s each, so that the clients (started one after another, and
+    # slowly on a loaded machine) overlap: more than the 2 x 50 streams
+    # at once.
+    my @res = parallel_get(200, gw_url("/two/data?size=1000&delay=4000&tag=$tag"));
     ok t_cmp(scalar(grep { $_->{code} == 200 } @res), 200, "two: all 200 parallel clients succeed");
     my $s = up_stats_at($up2);
     ok t_cmp($s->{max_conns_open} <= 2 ? 1 : 0, 1, "two: the upstream never saw more than 2 connections ($s->{max_conns_open})");

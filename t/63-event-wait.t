@@ -1,0 +1,95 @@
+# The handler sleeps in one wait on its client and its upstream stream:
+# a stream whose client and upstream are both quiet costs no wake-up at
+# all (no polling at intervals), a message after a pause goes through at
+# once, and a handler waiting for a slow upstream, or relaying a large
+# response, wakes at most once per event (never more often than DATA
+# frames arrive). Counted with the status page's handler_wakeups, so
+# nothing here depends on the machine's speed. Both frontends; HTTP/2
+# streams without a Content-Length use mod_http2's input pipe.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test;
+use Apache::TestUtil;
+use H2GW::Test;
+use IO::Handle;
+use IO::Select;
+use POSIX ();
+use Time::HiRes qw(sleep);
+
+plan tests => 2 * 5 + 2;
+
+sub wakeups {
+    my $w = gw_status()->{handler_wakeups};
+    die "the status page has no handler_wakeups\n" unless defined $w;
+    return $w;
+}
+
+# Reads exactly $n bytes from $fh within 10 s; returns what came.
+sub read_n {
+    my ($fh, $n) = @_;
+    my $sel = IO::Select->new($fh);
+    my $buf = '';
+    while (length($buf) < $n && $sel->can_read(10)) {
+        sysread($fh, $buf, $n - length($buf), length $buf) or last;
+    }
+    return $buf;
+}
+
+for my $fe (frontends()) {
+    my $tag = tag();
+    pipe(my $in_r, my $in_w) or die;
+    pipe(my $out_r, my $out_w) or die;
+    my $pid = fork // die;
+    if (!$pid) {
+        close $in_w;
+        close $out_r;
+        open STDIN, '<&', $in_r or POSIX::_exit(126);
+        open STDOUT, '>&', $out_w or POSIX::_exit(126);
+        open STDERR, '>', '/dev/null';
+        # Each line is one piece of the body, sent at once (curl -T -
+        # would wait to fill its buffer).
+        exec 'node', Apache::Test::vars('serverroot') . '/tools/stream-client.js', $fe,
+            gw_url("/up/echo?tag=$tag") or POSIX::_exit(127);
+    }
+    close $in_r;
+    close $out_w;
+    $in_w->autoflush(1);
+    print $in_w "ping-one\n";
+    ok t_cmp(read_n($out_r, 8), 'ping-one', "$fe: the first message is echoed");
+    # Both sides quiet now: the handler must sleep through it.
+    sleep 0.2;
+    my $w0 = wakeups();
+    sleep 1;
+    my $w1 = wakeups();
+    ok t_cmp($w1 - $w0, 0, "$fe: an idle stream wakes its handler 0 times in 1 s");
+    print $in_w "ping-two\n";
+    ok t_cmp(read_n($out_r, 8), 'ping-two', "$fe: a message after the pause is echoed");
+    my $w2 = wakeups();
+    ok t_cmp($w2 - $w1 >= 1 && $w2 - $w1 <= 4 ? 1 : 0, 1,
+             "$fe: ... for a few wake-ups (client input, the echo: " . ($w2 - $w1) . ")");
+    close $in_w;
+    my $rest = do { local $/; <$out_r> } // '';
+    waitpid $pid, 0;
+    ok t_cmp($? >> 8, 0, "$fe: the stream ends cleanly when the client ends it");
+}
+
+# A GET whose upstream answers after 1.5 s: the HTTP/1.1 handler sleeps
+# until the response comes (its socket tells it if the client leaves).
+{
+    my $w0 = wakeups();
+    my $res = req(proto => 'h1', url => gw_url('/up/data?size=10&delay=1500'));
+    my $w = wakeups() - $w0;
+    ok t_cmp($res->{code} == 200 && $w <= 2 ? 1 : 0, 1,
+             "h1: waiting 1.5 s for an upstream costs at most 2 wake-ups ($w)");
+}
+
+# 4 MiB in DATA frames of 16 KiB to a client that reads at once: the
+# handler wakes no more often than frames arrive (256), however the
+# engine and the handler are scheduled.
+{
+    my $w0 = wakeups();
+    my $res = req(proto => 'h1', url => gw_url('/up/data?size=4194304'));
+    my $w = wakeups() - $w0;
+    ok t_cmp($res->{size} == 4194304 && $w <= 256 ? 1 : 0, 1,
+             "h1: a 4 MiB response wakes the handler at most once per DATA frame ($w of 256)");
+}
