@@ -13,7 +13,8 @@
 # Usage (from the repository root, after `make`):
 #   bench/interactive.sh [--rounds N] [--pauses "0 50 300 1000"] [--keep]
 # Prints a Markdown table: median (p90) milliseconds, and mod_h2gw's and
-# mod_proxy_http2's added latency over direct.
+# mod_proxy_http2's added latency over direct (for HTTP/1.1 rows: over the
+# HTTP/2 direct figure, the upstream speaking h2c only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -101,14 +102,18 @@ run() {  # proto url pause -> "median p90"
         | perl -MJSON::PP -ne 'my $j = decode_json($_);
             print defined $j->{median_ms} ? sprintf("%.2f %.2f", $j->{median_ms}, $j->{p90_ms}) : "err err"'
 }
+# The upstream speaks h2c only: an HTTP/1.1 row is compared with the
+# HTTP/2 direct figure of the same pause (shown in brackets).
+declare -A DIRECT
 echo "| frontend | pause ms | direct | mod_h2gw | mod_proxy_http2 | mod_h2gw added | mod_proxy_http2 added |"
 echo "|---|--:|--:|--:|--:|--:|--:|"
 for proto in h2 h1; do
     for pause in $PAUSES; do
         if [ "$proto" = h2 ]; then
             read -r dm dp <<< "$(run h2 "http://127.0.0.1:$UP_PORT/echo" "$pause")"
+            DIRECT[$pause]=$dm
         else
-            dm=n/a; dp=""
+            dm=${DIRECT[$pause]:-n/a}; dp="h2"
         fi
         read -r gm gp <<< "$(run "$proto" "http://127.0.0.1:$AP_PORT/gw/echo" "$pause")"
         read -r mm mp <<< "$(run "$proto" "http://127.0.0.1:$AP_PORT/mp/echo" "$pause")"
