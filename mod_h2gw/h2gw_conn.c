@@ -1140,13 +1140,27 @@ static void tls_fail(h2gw_conn_t *conn, const char *why)
     h2gw_conn_kill(conn, H2GW_FAIL_TLS, why);
 }
 
+/* OpenSSL's error queue belongs to the thread, and the engine thread runs
+ * every TLS connection of the process: whatever one connection's failed
+ * call left there would be read by SSL_get_error() after the next call of
+ * another (any non-empty queue turns its WANT_READ into SSL_ERROR_SSL),
+ * and a healthy connection would be dropped for someone else's
+ * certificate error. So the queue is emptied before every TLS call, and
+ * what a failed call left is read (and removed) for that call only. */
+static void tls_clear_errors(void)
+{
+    ERR_clear_error();
+}
+
 static void tls_handshake(h2gw_conn_t *conn)
 {
-    int rc = SSL_do_handshake(conn->ssl);
+    int rc;
     const unsigned char *proto = NULL;
     unsigned int plen = 0;
     long vr;
 
+    tls_clear_errors();
+    rc = SSL_do_handshake(conn->ssl);
     if (rc != 1) {
         switch (SSL_get_error(conn->ssl, rc)) {
         case SSL_ERROR_WANT_READ:
@@ -1159,10 +1173,13 @@ static void tls_handshake(h2gw_conn_t *conn)
             vr = SSL_get_verify_result(conn->ssl);
             if (ERR_GET_REASON(ERR_peek_error())
                 == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
-                ERR_clear_error();
+                tls_clear_errors();
                 tls_fail(conn, "TLS: the upstream did not agree to h2 "
                                "(ALPN: no application protocol)");
                 return;
+            }
+            if (vr != X509_V_OK) {
+                tls_clear_errors();  /* the verify result says it all */
             }
             tls_fail(conn, vr != X509_V_OK
                                ? apr_psprintf(conn->pool, "TLS: certificate "
@@ -1207,6 +1224,7 @@ static void tls_start(h2gw_conn_t *conn)
     apr_os_sock_t fd;
 
     apr_os_sock_get(&fd, conn->sock);
+    tls_clear_errors();
     conn->ssl = up->ssl_ctx ? SSL_new(up->ssl_ctx) : NULL;
     if (!conn->ssl || SSL_set_fd(conn->ssl, fd) != 1) {
         tls_fail(conn, apr_psprintf(conn->pool, "TLS setup failed: %s",
@@ -1250,6 +1268,7 @@ static apr_status_t transport_recv(h2gw_conn_t *conn, uint8_t *buf,
     if (!conn->ssl) {
         return apr_socket_recv(conn->sock, (char *)buf, len);
     }
+    tls_clear_errors();
     n = SSL_read(conn->ssl, buf, (int)*len);
     if (n > 0) {
         *len = (apr_size_t)n;
@@ -1270,7 +1289,7 @@ static apr_status_t transport_recv(h2gw_conn_t *conn, uint8_t *buf,
         }
         /* fall through */
     default:
-        conn->transport_error = apr_psprintf(conn->pool, "TLS: %s",
+        conn->transport_error = apr_psprintf(conn->pool, "TLS read: %s",
                                              h2gw_tls_error(conn->pool));
         CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00317) "%s",
                  conn->transport_error);
@@ -1287,6 +1306,7 @@ static apr_status_t transport_send(h2gw_conn_t *conn, const uint8_t *data,
     if (!conn->ssl) {
         return apr_socket_send(conn->sock, (const char *)data, len);
     }
+    tls_clear_errors();
     n = SSL_write(conn->ssl, data, (int)*len);
     if (n > 0) {
         *len = (apr_size_t)n;
@@ -1769,7 +1789,9 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
             /* close_notify (RFC 8446 §6.1), best effort: the socket does
              * not block. A server may drop a session whose connection
              * ended without it. */
+            tls_clear_errors();
             SSL_shutdown(conn->ssl);
+            tls_clear_errors();  /* a refused close_notify is no news */
         }
         SSL_free(conn->ssl);
         conn->ssl = NULL;
