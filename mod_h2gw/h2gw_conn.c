@@ -591,6 +591,7 @@ static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
     case NGHTTP2_PING:
         if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && conn->ping_pending) {
             conn->ping_pending = 0;
+            conn->ping_suspect = 0;
             conn->ping_deadline = 0;
             submit_held(conn);
         }
@@ -1081,29 +1082,45 @@ int h2gw_conn_has_room(const h2gw_conn_t *conn)
     return (uint32_t)conn->nactive < stream_limit(conn);
 }
 
-/* Before reusing a connection that was quiet longer than ping=, make sure
- * the peer is still there: new streams wait for the PING's ACK. */
-static void maybe_ping(h2gw_conn_t *conn)
+/* Asks the peer whether it is still there: new streams wait unsent for
+ * the ACK, and without one within connect-timeout the connection is
+ * dropped (h2gw_conn_check_timers). suspect: a stream on it timed out,
+ * so no ACK means the server is not answering at all. Returns 1 when a
+ * PING went out. */
+static int send_ping(h2gw_conn_t *conn, apr_time_t now, int suspect)
 {
-    const h2gw_upstream_t *up = UPSTREAM(conn);
-    apr_time_t now;
-
-    if (!up->ping || conn->ping_pending || !is_ready(conn)) {
-        return;
-    }
-    now = apr_time_now();
-    if (now - conn->last_recv < up->ping) {
-        return;
-    }
-    if (nghttp2_submit_ping(conn->ngh, NGHTTP2_FLAG_NONE, NULL) != 0) {
-        return;
+    if (conn->ping_pending || !is_ready(conn)
+        || nghttp2_submit_ping(conn->ngh, NGHTTP2_FLAG_NONE, NULL) != 0) {
+        return 0;
     }
     ++conn->srv->c.pings_sent;
     conn->ping_pending = 1;
-    conn->ping_deadline = now + up->connect_timeout;
+    conn->ping_suspect = suspect;
+    conn->ping_deadline = now + UPSTREAM(conn)->connect_timeout;
     h2gw_loop_timer(conn->loop, conn->ping_deadline);
-    CONN_LOG(conn, APLOG_DEBUG, 0, "idle %" APR_TIME_T_FMT " ms: PING "
-             "before reuse", apr_time_as_msec(now - conn->last_recv));
+    return 1;
+}
+
+/* Before reusing a connection that was quiet longer than ping= (or
+ * H2GW_CONN_QUIET_PING when ping= is off), make sure the peer is still
+ * there. */
+static void maybe_ping(h2gw_conn_t *conn)
+{
+    const h2gw_upstream_t *up = UPSTREAM(conn);
+    apr_interval_time_t quiet = up->ping ? up->ping : H2GW_CONN_QUIET_PING;
+    apr_time_t now;
+
+    if (conn->ping_pending || !is_ready(conn)) {
+        return;
+    }
+    now = apr_time_now();
+    if (now - conn->last_recv < quiet) {
+        return;
+    }
+    if (send_ping(conn, now, 0)) {
+        CONN_LOG(conn, APLOG_DEBUG, 0, "idle %" APR_TIME_T_FMT " ms: PING "
+                 "before reuse", apr_time_as_msec(now - conn->last_recv));
+    }
 }
 
 void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
@@ -1693,6 +1710,14 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
                      H2GW_LOGNO(00313) "no PING ACK within %" APR_TIME_T_FMT
                      " ms: connection given up",
                      apr_time_as_msec(up->connect_timeout));
+            if (conn->ping_suspect) {
+                /* A request went unanswered and so did the PING: the
+                 * server, not just this stream, is gone quiet. A PING
+                 * unanswered on reuse alone (some servers ignore PINGs)
+                 * costs only the connection. */
+                h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONN_LOST,
+                                      "no response and no PING ACK");
+            }
             h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST, "no PING ACK");
             return;
         }
@@ -1730,6 +1755,14 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
             if (st->ngh_open && conn->ngh) {
                 nghttp2_submit_rst_stream(conn->ngh, NGHTTP2_FLAG_NONE,
                                           st->stream_id, NGHTTP2_CANCEL);
+            }
+            /* A silent upstream may be a dead path (no FIN, no RST ever
+             * comes): the connection must prove it is alive before it
+             * takes more requests. */
+            if (send_ping(conn, now, 1)) {
+                CONN_LOG(conn, APLOG_DEBUG, 0, "stream %d timed out: PING "
+                         "to check the connection", st->stream_id);
+                h2gw_loop_timer(conn->loop, conn->ping_deadline);
             }
             continue;
         }
