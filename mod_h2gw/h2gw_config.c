@@ -256,7 +256,8 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
         return parse_seconds(p, what, val, &pm->queue_timeout);
     }
     if (!strcasecmp(key, "retry")) {
-        return parse_seconds(p, what, val, &pm->retry);
+        /* 0: a failed server is tried again by the next request. */
+        return parse_seconds_z(p, what, val, 1, &pm->retry);
     }
     if (!strcasecmp(key, "settings-timeout")) {
         return parse_seconds(p, what, val, &pm->settings_timeout);

@@ -144,6 +144,9 @@ static void give_back(h2gw_conn_t *conn, h2gw_stream_t *st)
     stream_inactive(conn, st);
     unlink_stream(conn, st);
     if (conn->dead && conn->dead_fail != H2GW_FAIL_NONE) {
+        if (!conn->peer_settings) {
+            ++st->connect_fails;
+        }
         st->held_fail = conn->dead_fail;
         st->held_reason = conn->dead_reason
                               ? apr_pstrdup(st->pool, conn->dead_reason)
@@ -960,6 +963,10 @@ static void on_ready(h2gw_conn_t *conn)
         conn->state = H2GW_CONN_ST_OPEN;
     }
     conn->srv->down_until = 0;
+    if (conn->probe) {
+        conn->probe = 0;
+        h2gw_pool_probe_done(conn->srv->pool);
+    }
     CONN_LOG(conn, APLOG_DEBUG, 0, "ready, peer allows %u streams",
              nghttp2_session_get_remote_settings(
                  conn->ngh, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
@@ -1774,6 +1781,10 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
 {
     h2gw_stream_t *st;
 
+    if (conn->probe) {
+        conn->probe = 0;
+        h2gw_pool_probe_done(conn->srv->pool);
+    }
     if (conn->dead_fail != H2GW_FAIL_NONE && !conn->peer_settings
         && conn->state != H2GW_CONN_ST_CONNECTING
         && conn->srv->last_error_at < conn->opened_at) {

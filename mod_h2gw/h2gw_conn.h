@@ -85,6 +85,7 @@ struct h2gw_conn_t {
     const char *lib_error;     /* nghttp2's last error message */
     const char *transport_error;  /* why TLS reading failed */
     const char *protocol_error; /* why nghttp2 ended the connection */
+    int probe;                 /* opened as its pool's probe, not over yet */
     int dead;                  /* to be destroyed by the engine */
     h2gw_fail_t dead_fail;     /* what its streams fail with */
     const char *dead_reason;

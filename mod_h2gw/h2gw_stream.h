@@ -190,6 +190,10 @@ struct h2gw_stream_t {
     int queued;                /* in its pool's queue */
     apr_time_t queue_deadline; /* when waiting in the queue ends in 503 */
     int placements;            /* times placed on a connection */
+    int probed;                /* it was a probe of a down upstream once:
+                                * never twice */
+    int connect_fails;         /* connections it waited on that failed to
+                                * come up (connect, TLS, SETTINGS) */
     h2gw_fail_t held_fail;     /* why its last connection failed before it */
     const char *held_reason;   /* was sent (static or engine memory) */
 };
