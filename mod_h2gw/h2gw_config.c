@@ -180,6 +180,7 @@ static void params_init(h2gw_params_t *pm)
     pm->timeout = pm->read_timeout = UNSET;
     pm->request_buffer = UNSET;
     pm->preserve_host = pm->retries = pm->reverse = UNSET;
+    pm->retry_idempotent = UNSET;
     pm->forwarded = pm->via = UNSET;
     pm->connect_timeout = pm->queue_timeout = pm->retry = UNSET;
     pm->max_lifetime = pm->ping = pm->idle_timeout = UNSET;
@@ -221,7 +222,8 @@ static const char *params_pool_key(const h2gw_params_t *pm)
 }
 
 #define KNOWN_PARAMS                                                       \
-    "timeout, read-timeout, retries, request-buffer, preserve-host, "      \
+    "timeout, read-timeout, retries, retry-idempotent, "                   \
+    "request-buffer, preserve-host, "                                      \
     "reverse, forwarded, via, "                                            \
     "connect-timeout, window, conn-window, max-conns, max-streams, "       \
     "queue-timeout, lb, retry, max-requests, max-lifetime, ping, "         \
@@ -285,6 +287,9 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
     }
     if (!strcasecmp(key, "retries")) {
         return parse_int(p, what, val, 0, H2GW_MAX_RETRIES, &pm->retries);
+    }
+    if (!strcasecmp(key, "retry-idempotent")) {
+        return parse_flag(p, what, val, &pm->retry_idempotent);
     }
     if (!strcasecmp(key, "max-conns")) {
         return parse_int(p, what, val, 1, H2GW_MAX_CONNS, &pm->max_conns);
@@ -778,6 +783,8 @@ static void resolve_pass(h2gw_pass_t *pass)
                             t->timeout);
     t->retries = PICK3(pm->retries, um->retries, UNSET,
                        H2GW_DEFAULT_RETRIES);
+    t->retry_idempotent = PICK3(pm->retry_idempotent, um->retry_idempotent,
+                                UNSET, 1);
     pass->request_buffer = (apr_size_t)PICK3(pm->request_buffer,
                                              um->request_buffer,
                                              sc->request_buffer,

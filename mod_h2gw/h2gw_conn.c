@@ -159,17 +159,28 @@ static void give_back(h2gw_conn_t *conn, h2gw_stream_t *st)
 /* RFC 9113 §8.7: a request the upstream provably did not process may be
  * sent again, when its body can be: none of it was handed to nghttp2
  * yet, or all that was is still kept in the stream's buffer; and nothing
- * of a response came back. */
-static int can_retry(const h2gw_stream_t *st)
+ * of a response came back. maybe_seen: the upstream may have processed
+ * it (its connection broke, the upstream reset it): RFC 9110 §9.2.2 lets
+ * only an idempotent request be sent again then (with retry-idempotent
+ * on), and only while nothing of a response, not even an interim one,
+ * can have reached the client. A request that is not idempotent is never
+ * sent twice. */
+static int can_retry(const h2gw_stream_t *st, int maybe_seen)
 {
     int ok;
 
     if (st->handler_gone || st->retries_left <= 0 || st->stream_id <= 0) {
         return 0;
     }
+    if (maybe_seen
+        && (!st->idempotent || !st->target.retry_idempotent
+            || st->ninterim > 0)) {
+        return 0;
+    }
     apr_thread_mutex_lock(st->lock);
     ok = st->state == H2GW_STREAM_ST_OPEN
-         && (st->req_sent == 0 || st->req_replayable) && !st->resp_headers;
+         && (st->req_sent == 0 || st->req_replayable) && !st->resp_headers
+         && !(maybe_seen && st->got_continue);
     apr_thread_mutex_unlock(st->lock);
     return ok;
 }
@@ -541,6 +552,16 @@ static void trace_frame(h2gw_conn_t *conn, const char *dir,
              extra);
 }
 
+static int on_begin_headers(nghttp2_session *ngh, const nghttp2_frame *frame,
+                            void *user_data)
+{
+    h2gw_conn_t *conn = user_data;
+
+    (void)ngh;
+    conn->hdr_stream = frame->hd.stream_id;
+    return 0;
+}
+
 static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
                          void *user_data)
 {
@@ -548,6 +569,9 @@ static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
     h2gw_stream_t *st = NULL;
 
     trace_frame(conn, "recv", frame);
+    if (frame->hd.type == NGHTTP2_HEADERS) {
+        conn->hdr_stream = 0;  /* the block decoded whole */
+    }
 
     if (frame->hd.stream_id) {
         st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
@@ -656,8 +680,16 @@ static int on_stream_close(nghttp2_session *ngh, int32_t stream_id,
     }
     /* REFUSED_STREAM: by RST_STREAM, or nghttp2 closing the streams above
      * a GOAWAY's last-stream-id (RFC 9113 §6.8). */
-    if (error_code == NGHTTP2_REFUSED_STREAM && can_retry(st)) {
+    if (error_code == NGHTTP2_REFUSED_STREAM && can_retry(st, 0)) {
         retry_stream(conn, st, "REFUSED_STREAM");
+        return 0;
+    }
+    if (st->rst_recv && error_code != NGHTTP2_REFUSED_STREAM
+        && can_retry(st, 1)) {
+        retry_stream(conn, st, apr_psprintf(conn->pool, "reset by the "
+                                            "upstream (%s), idempotent",
+                                            nghttp2_http2_strerror(
+                                                st->rst_code)));
         return 0;
     }
     if (error_code == NGHTTP2_REFUSED_STREAM) {
@@ -795,6 +827,8 @@ static apr_status_t session_create(h2gw_conn_t *conn)
     }
     nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs,
+                                                            on_begin_headers);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
         cbs, on_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
@@ -1809,9 +1843,17 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
             give_back(conn, st);
             continue;
         }
-        if (st->ngh_open && !st->sent_headers && can_retry(st)) {
+        if (st->ngh_open && !st->sent_headers && can_retry(st, 0)) {
             /* None of its frames were written: provably not processed. */
             retry_stream(conn, st, "connection closed before it was sent");
+            continue;
+        }
+        if (st->ngh_open && st->stream_id != conn->hdr_stream
+            && can_retry(st, 1)) {
+            /* Sent, so maybe processed; idempotent, so it may be again.
+             * Not the stream whose response headers were being read when
+             * the connection broke: its answer may be what broke it. */
+            retry_stream(conn, st, "connection lost, idempotent");
             continue;
         }
         h2gw_stream_fail(st, conn->dead_fail ? conn->dead_fail

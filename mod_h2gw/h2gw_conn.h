@@ -86,6 +86,9 @@ struct h2gw_conn_t {
     const char *transport_error;  /* why TLS reading failed */
     const char *protocol_error; /* why nghttp2 ended the connection */
     int probe;                 /* opened as its pool's probe, not over yet */
+    int32_t hdr_stream;        /* a header block of this stream is being
+                                * read (0: none): if the connection breaks
+                                * now, that answer may be why */
     int dead;                  /* to be destroyed by the engine */
     h2gw_fail_t dead_fail;     /* what its streams fail with */
     const char *dead_reason;
