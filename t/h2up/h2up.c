@@ -5,7 +5,7 @@
  * and answers each request according to its path (/headers, /data, /upload,
  * /echo, /_stats, /_reset) and query modifiers (status, delay, stall, reset,
  * drip, stop_after, cookies, hdr, trailers, early, nobody, ctype, tag,
- * close_after, reject, nocontinue, and per tag refuse_first, goaway_first,
+ * close_after, reject, nocontinue, bigfield, and per tag refuse_first, goaway_first,
  * reset_first, drop_first), so that
  * proxy tests can provoke specific upstream behaviour and afterwards ask, via
  * /_stats, what the upstream actually saw (resets, flow-control blocking,
@@ -103,6 +103,7 @@ struct params {
     const char *tag;
     int drop;       /* close the TCP connection on this request's headers */
     long hdrsize;   /* add x-big: a value of this many bytes */
+    long bigfield;  /* add x-bigfield: ONE value of this many bytes */
     long refuse_first;  /* RST_STREAM(REFUSED_STREAM) the tag's first N */
     long reset_first;   /* RST_STREAM(code=, INTERNAL_ERROR by default) the
                          * tag's first N, after seeing them */
@@ -708,6 +709,8 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->drop = atoi(v) != 0;
     } else if (strcmp(k, "hdrsize") == 0) {
         p->hdrsize = atol(v);
+    } else if (strcmp(k, "bigfield") == 0) {
+        p->bigfield = atol(v);
     } else if (strcmp(k, "refuse_first") == 0) {
         p->refuse_first = atol(v);
     } else if (strcmp(k, "reset_first") == 0) {
@@ -1018,6 +1021,18 @@ static int build_headers(struct stream *st, struct nvlist *l,
             big[len] = 'b';
             left -= len;
         }
+    }
+    if (st->p.bigfield > 0 && st->p.bigfield <= 1024 * 1024 && rv == 0) {
+        /* One field of bigfield bytes: past 64 KiB the client's HPACK
+         * decoder (nghttp2) fails the whole connection, COMPRESSION_ERROR. */
+        char *big = malloc((size_t)st->p.bigfield + 1);
+
+        if (!big)
+            return -1;
+        memset(big, 'f', (size_t)st->p.bigfield);
+        big[st->p.bigfield] = 0;
+        rv |= add_nv(l, "x-bigfield", big);
+        free(big);
     }
     for (i = 1; i <= st->p.cookies && rv == 0; i++) {
         char val[64];
