@@ -201,6 +201,8 @@ static void fail_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
 void h2gw_pool_probe_done(h2gw_pool_t *pool)
 {
     pool->probing = 0;
+    /* The requests that waited for it are placed or failed now. */
+    h2gw_loop_timer(pool->loop, apr_time_now());
 }
 
 /* The down server to probe: the one down longest (its retry= ends
@@ -252,17 +254,15 @@ static h2gw_conn_t *place_on(h2gw_server_t *sv, h2gw_stream_t *st)
 
 /* Every server is down. Rather than wait out retry=, one request at a
  * time probes a server: recovery after an upstream restart then takes
- * one connect. Requests that arrive while the probe is in flight fail at
- * once (503), as with every server down: holding them for the probe
- * could hold them for a whole connect-timeout. A stream probes once; the
- * probe's failure is answered like every server down. Returns 1 when st
- * went out as the probe. */
+ * one connect. A stream probes once; the probe's failure is answered
+ * like every server down. Returns 1 when st went out as the probe. */
 static int try_probe(h2gw_pool_t *pool, h2gw_stream_t *st)
 {
     h2gw_server_t *sv;
     h2gw_conn_t *conn;
 
-    if (pool->probing || st->probed || pool->loop->stopping) {
+    if (pool->probing || st->probed || st->waited_probe
+        || pool->loop->stopping) {
         return 0;
     }
     sv = probe_server(pool);
@@ -283,27 +283,51 @@ static int try_probe(h2gw_pool_t *pool, h2gw_stream_t *st)
     return 1;
 }
 
+/* st waits for the probe in flight: its outcome, not the connections
+ * that failed for st before, decides whether st is placed. */
+static void wait_probe(h2gw_stream_t *st)
+{
+    st->waited_probe = 1;
+    st->connect_fails = 0;
+}
+
+/* Every server is down: st probes one, or waits in the queue for the
+ * probe in flight (placed once it gets through; 503 when it fails: the
+ * queue is dispatched after each event batch), or fails. Waiting costs
+ * at most one connect- plus settings-timeout, and no request is lost to
+ * a restart's short gap (a connection that broke before its SETTINGS
+ * marks its server down, and the requests it held would otherwise fail
+ * at once). Returns as try_place(). */
+static int place_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
+{
+    if (pool->probing && !st->probed) {
+        wait_probe(st);
+        return 0;
+    }
+    if (!try_probe(pool, st)) {
+        fail_all_down(pool, st);
+    }
+    return 1;
+}
+
 /* Tries to put st on a connection. Returns 1 when placed (or failed for
  * good: it is no longer the pool's), 0 when it must wait. */
 static int try_place(h2gw_pool_t *pool, h2gw_stream_t *st, apr_time_t now)
 {
     int guard;
 
-    if (st->connect_fails >= pool->nservers) {
-        /* As many connections failed to come up for it as there are
-         * servers: with a short retry= (or 0) the same servers would be
-         * tried again and again. */
-        fail_all_down(pool, st);
-        return 1;
-    }
     for (guard = 0; guard <= pool->nservers; ++guard) {
         int any_up;
         h2gw_server_t *sv = pick_server(pool, st, now, &any_up);
 
         if (!any_up) {
-            if (!try_probe(pool, st)) {
-                fail_all_down(pool, st);
-            }
+            return place_all_down(pool, st);
+        }
+        if (st->connect_fails >= pool->nservers) {
+            /* As many connections failed to come up for it as there are
+             * servers, and yet some are "up" (a short retry=, or 0): they
+             * would be tried again and again. */
+            fail_all_down(pool, st);
             return 1;
         }
         if (!sv) {
@@ -313,10 +337,7 @@ static int try_place(h2gw_pool_t *pool, h2gw_stream_t *st, apr_time_t now)
             return 1;
         }
     }
-    if (!try_probe(pool, st)) {
-        fail_all_down(pool, st);
-    }
-    return 1;
+    return place_all_down(pool, st);
 }
 
 static void enqueue(h2gw_pool_t *pool, h2gw_stream_t *st, int front)
@@ -326,6 +347,9 @@ static void enqueue(h2gw_pool_t *pool, h2gw_stream_t *st, int front)
         ++pool->queued_total;
     }
     st->queued = 1;
+    if (pool->probing && !st->probed) {
+        wait_probe(st);
+    }
     h2gw_loop_timer(pool->loop, st->queue_deadline);
     if (front) {
         st->retry_next = pool->queue_head;

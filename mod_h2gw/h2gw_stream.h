@@ -198,6 +198,8 @@ struct h2gw_stream_t {
                                 * never twice */
     int connect_fails;         /* connections it waited on that failed to
                                 * come up (connect, TLS, SETTINGS) */
+    int waited_probe;          /* it waited for another's probe: when that
+                                * fails, so does it */
     h2gw_fail_t held_fail;     /* why its last connection failed before it */
     const char *held_reason;   /* was sent (static or engine memory) */
 };

@@ -2,7 +2,8 @@
 # time still tries a connection (a probe) instead of failing for all of
 # retry=, so a restarted upstream is used again by the first request;
 # a probe that fails is a 503, and requests arriving while a probe is in
-# flight get 503 at once without another connect. retry=0 is allowed.
+# flight wait for it without another connect (503 with it when it fails).
+# retry=0 is allowed.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test;
@@ -51,7 +52,7 @@ $before = pool();
 my @res = parallel_get(5, gw_url('/restart/data?size=10'));
 $after = pool();
 ok t_cmp(join(' ', sort map { $_->{code} } @res), '503 503 503 503 503',
-         "5 requests while every server is down and the probe hangs: all 503");
+         "5 requests while every server is down and the probe hangs: all 503 when it fails");
 ok t_cmp($after->{servers}[0]{conns_opened} - $before->{servers}[0]{conns_opened}, 1,
          "... with one connection tried (the probe), not five");
 
