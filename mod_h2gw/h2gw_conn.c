@@ -190,8 +190,8 @@ static int can_retry(const h2gw_stream_t *st, int maybe_seen)
 static void retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
                          const char *why)
 {
-    CONN_LOG(conn, APLOG_DEBUG, 0, "stream %d not processed (%s): request "
-             "%lu sent again", st->stream_id, why, st->id);
+    CONN_LOG(conn, APLOG_DEBUG, 0, "stream %d %s: request %lu sent again",
+             st->stream_id, why, st->id);
     stream_inactive(conn, st);
     unlink_stream(conn, st);
     --st->retries_left;
@@ -681,13 +681,13 @@ static int on_stream_close(nghttp2_session *ngh, int32_t stream_id,
     /* REFUSED_STREAM: by RST_STREAM, or nghttp2 closing the streams above
      * a GOAWAY's last-stream-id (RFC 9113 §6.8). */
     if (error_code == NGHTTP2_REFUSED_STREAM && can_retry(st, 0)) {
-        retry_stream(conn, st, "REFUSED_STREAM");
+        retry_stream(conn, st, "not processed (REFUSED_STREAM)");
         return 0;
     }
     if (st->rst_recv && error_code != NGHTTP2_REFUSED_STREAM
         && can_retry(st, 1)) {
         retry_stream(conn, st, apr_psprintf(conn->pool, "reset by the "
-                                            "upstream (%s), idempotent",
+                                            "upstream (%s), and idempotent",
                                             nghttp2_http2_strerror(
                                                 st->rst_code)));
         return 0;
@@ -1845,7 +1845,8 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
         }
         if (st->ngh_open && !st->sent_headers && can_retry(st, 0)) {
             /* None of its frames were written: provably not processed. */
-            retry_stream(conn, st, "connection closed before it was sent");
+            retry_stream(conn, st, "not processed (connection closed "
+                                   "before it was sent)");
             continue;
         }
         if (st->ngh_open && st->stream_id != conn->hdr_stream
@@ -1853,7 +1854,8 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
             /* Sent, so maybe processed; idempotent, so it may be again.
              * Not the stream whose response headers were being read when
              * the connection broke: its answer may be what broke it. */
-            retry_stream(conn, st, "connection lost, idempotent");
+            retry_stream(conn, st, "lost with its connection, and "
+                                   "idempotent");
             continue;
         }
         h2gw_stream_fail(st, conn->dead_fail ? conn->dead_fail
