@@ -222,14 +222,13 @@ static const char *params_pool_key(const h2gw_params_t *pm)
 }
 
 #define KNOWN_PARAMS                                                       \
-    "timeout, read-timeout, retries, retry-idempotent, "                   \
-    "request-buffer, preserve-host, "                                      \
+    "timeout, read-timeout, retries, request-buffer, preserve-host, "      \
     "reverse, forwarded, via, "                                            \
     "connect-timeout, window, conn-window, max-conns, max-streams, "       \
     "queue-timeout, lb, retry, max-requests, max-lifetime, ping, "         \
     "idle-timeout, settings-timeout, tls-verify, tls-ca, tls-ca-path, "    \
     "tls-name, tls-sni, tls-cert, tls-key, max-frame-size, "               \
-    "header-table-size, max-header-list"
+    "header-table-size, max-header-list, retry-idempotent"
 
 /* Parses one key=value parameter of directive `dir` into pm. */
 static const char *parse_param(apr_pool_t *p, const char *dir,
@@ -258,8 +257,12 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
         return parse_seconds(p, what, val, &pm->queue_timeout);
     }
     if (!strcasecmp(key, "retry")) {
-        /* 0: a failed server is tried again by the next request. */
-        return parse_seconds_z(p, what, val, 1, &pm->retry);
+        if (!strcmp(val, "0")) {
+            /* A failed server is tried again by the next request. */
+            pm->retry = 0;
+            return NULL;
+        }
+        return parse_seconds(p, what, val, &pm->retry);
     }
     if (!strcasecmp(key, "settings-timeout")) {
         return parse_seconds(p, what, val, &pm->settings_timeout);
@@ -775,6 +778,8 @@ static void resolve_pass(h2gw_pass_t *pass)
     h2gw_target_t *t = &pass->target;
 
     t->upstream = pass->upstream;
+    t->retry_idempotent = PICK3(pm->retry_idempotent, um->retry_idempotent,
+                                UNSET, 1);
     t->name = pass->upstream->name;
     t->timeout = PICK3(pm->timeout, um->timeout, sc->timeout,
                        H2GW_DEFAULT_TIMEOUT);
@@ -783,8 +788,6 @@ static void resolve_pass(h2gw_pass_t *pass)
                             t->timeout);
     t->retries = PICK3(pm->retries, um->retries, UNSET,
                        H2GW_DEFAULT_RETRIES);
-    t->retry_idempotent = PICK3(pm->retry_idempotent, um->retry_idempotent,
-                                UNSET, 1);
     pass->request_buffer = (apr_size_t)PICK3(pm->request_buffer,
                                              um->request_buffer,
                                              sc->request_buffer,
