@@ -193,6 +193,7 @@ static void params_init(h2gw_params_t *pm)
     pm->timeout = pm->read_timeout = UNSET;
     pm->request_buffer = UNSET;
     pm->preserve_host = pm->retries = pm->reverse = UNSET;
+    pm->retry_idempotent = UNSET;
     pm->forwarded = pm->via = UNSET;
     pm->grpc_timeout_max = UNSET;
     pm->connect_timeout = pm->queue_timeout = pm->retry = UNSET;
@@ -247,7 +248,7 @@ static const char *params_pool_key(const h2gw_params_t *pm)
     "queue-timeout, lb, retry, max-requests, max-lifetime, ping, "         \
     "idle-timeout, settings-timeout, tls-verify, tls-ca, tls-ca-path, "    \
     "tls-name, tls-sni, tls-cert, tls-key, max-frame-size, "               \
-    "header-table-size, max-header-list"
+    "header-table-size, max-header-list, retry-idempotent"
 
 /* Parses one key=value parameter of directive `dir` into pm. */
 static const char *parse_param(apr_pool_t *p, const char *dir,
@@ -283,6 +284,11 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
         return parse_seconds(p, what, val, &pm->queue_timeout);
     }
     if (!strcasecmp(key, "retry")) {
+        if (!strcmp(val, "0")) {
+            /* A failed server is tried again by the next request. */
+            pm->retry = 0;
+            return NULL;
+        }
         return parse_seconds(p, what, val, &pm->retry);
     }
     if (!strcasecmp(key, "settings-timeout")) {
@@ -314,6 +320,9 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
     }
     if (!strcasecmp(key, "retries")) {
         return parse_int(p, what, val, 0, H2GW_MAX_RETRIES, &pm->retries);
+    }
+    if (!strcasecmp(key, "retry-idempotent")) {
+        return parse_flag(p, what, val, &pm->retry_idempotent);
     }
     if (!strcasecmp(key, "max-conns")) {
         return parse_int(p, what, val, 1, H2GW_MAX_CONNS, &pm->max_conns);
@@ -915,6 +924,8 @@ static void resolve_pass(h2gw_pass_t *pass)
     h2gw_target_t *t = &pass->target;
 
     t->upstream = pass->upstream;
+    t->retry_idempotent = PICK3(pm->retry_idempotent, um->retry_idempotent,
+                                UNSET, 1);
     t->name = pass->upstream->name;
     t->retries = PICK3(pm->retries, um->retries, UNSET,
                        H2GW_DEFAULT_RETRIES);

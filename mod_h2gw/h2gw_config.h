@@ -90,6 +90,8 @@ typedef struct h2gw_params_t {
     apr_int64_t request_buffer;
     int preserve_host;
     int retries;
+    int retry_idempotent;      /* resend idempotent requests lost with
+                                * their connection or reset */
     int reverse;               /* rewrite Location & co. back */
     int forwarded;             /* add Forwarded */
     int via;                   /* add Via */

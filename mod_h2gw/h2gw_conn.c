@@ -144,6 +144,9 @@ static void give_back(h2gw_conn_t *conn, h2gw_stream_t *st)
     stream_inactive(conn, st);
     unlink_stream(conn, st);
     if (conn->dead && conn->dead_fail != H2GW_FAIL_NONE) {
+        if (!conn->peer_settings) {
+            ++st->connect_fails;
+        }
         st->held_fail = conn->dead_fail;
         st->held_reason = conn->dead_reason
                               ? apr_pstrdup(st->pool, conn->dead_reason)
@@ -156,17 +159,28 @@ static void give_back(h2gw_conn_t *conn, h2gw_stream_t *st)
 /* RFC 9113 §8.7: a request the upstream provably did not process may be
  * sent again, when its body can be: none of it was handed to nghttp2
  * yet, or all that was is still kept in the stream's buffer; and nothing
- * of a response came back. */
-static int can_retry(const h2gw_stream_t *st)
+ * of a response came back. maybe_seen: the upstream may have processed
+ * it (its connection broke, the upstream reset it): RFC 9110 §9.2.2 lets
+ * only an idempotent request be sent again then (with retry-idempotent
+ * on), and only while nothing of a response, not even an interim one,
+ * can have reached the client. A request that is not idempotent is never
+ * sent twice. */
+static int can_retry(const h2gw_stream_t *st, int maybe_seen)
 {
     int ok;
 
     if (st->handler_gone || st->retries_left <= 0 || st->stream_id <= 0) {
         return 0;
     }
+    if (maybe_seen
+        && (!st->idempotent || !st->target.retry_idempotent
+            || st->ninterim > 0)) {
+        return 0;
+    }
     apr_thread_mutex_lock(st->lock);
     ok = st->state == H2GW_STREAM_ST_OPEN
-         && (st->req_sent == 0 || st->req_replayable) && !st->resp_headers;
+         && (st->req_sent == 0 || st->req_replayable) && !st->resp_headers
+         && !(maybe_seen && st->got_continue);
     apr_thread_mutex_unlock(st->lock);
     return ok;
 }
@@ -176,8 +190,8 @@ static int can_retry(const h2gw_stream_t *st)
 static void retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
                          const char *why)
 {
-    CONN_LOG(conn, APLOG_DEBUG, 0, "stream %d not processed (%s): request "
-             "%lu sent again", st->stream_id, why, st->id);
+    CONN_LOG(conn, APLOG_DEBUG, 0, "stream %d %s: request %lu sent again",
+             st->stream_id, why, st->id);
     stream_inactive(conn, st);
     unlink_stream(conn, st);
     --st->retries_left;
@@ -538,6 +552,16 @@ static void trace_frame(h2gw_conn_t *conn, const char *dir,
              extra);
 }
 
+static int on_begin_headers(nghttp2_session *ngh, const nghttp2_frame *frame,
+                            void *user_data)
+{
+    h2gw_conn_t *conn = user_data;
+
+    (void)ngh;
+    conn->hdr_stream = frame->hd.stream_id;
+    return 0;
+}
+
 static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
                          void *user_data)
 {
@@ -545,6 +569,9 @@ static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
     h2gw_stream_t *st = NULL;
 
     trace_frame(conn, "recv", frame);
+    if (frame->hd.type == NGHTTP2_HEADERS) {
+        conn->hdr_stream = 0;  /* the block decoded whole */
+    }
 
     if (frame->hd.stream_id) {
         st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
@@ -591,6 +618,7 @@ static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
     case NGHTTP2_PING:
         if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && conn->ping_pending) {
             conn->ping_pending = 0;
+            conn->ping_suspect = 0;
             conn->ping_deadline = 0;
             submit_held(conn);
         }
@@ -652,8 +680,16 @@ static int on_stream_close(nghttp2_session *ngh, int32_t stream_id,
     }
     /* REFUSED_STREAM: by RST_STREAM, or nghttp2 closing the streams above
      * a GOAWAY's last-stream-id (RFC 9113 §6.8). */
-    if (error_code == NGHTTP2_REFUSED_STREAM && can_retry(st)) {
-        retry_stream(conn, st, "REFUSED_STREAM");
+    if (error_code == NGHTTP2_REFUSED_STREAM && can_retry(st, 0)) {
+        retry_stream(conn, st, "not processed (REFUSED_STREAM)");
+        return 0;
+    }
+    if (st->rst_recv && error_code != NGHTTP2_REFUSED_STREAM
+        && can_retry(st, 1)) {
+        retry_stream(conn, st, apr_psprintf(conn->pool, "reset by the "
+                                            "upstream (%s), and idempotent",
+                                            nghttp2_http2_strerror(
+                                                st->rst_code)));
         return 0;
     }
     if (error_code == NGHTTP2_REFUSED_STREAM) {
@@ -791,6 +827,8 @@ static apr_status_t session_create(h2gw_conn_t *conn)
     }
     nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs,
+                                                            on_begin_headers);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
         cbs, on_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
@@ -959,6 +997,10 @@ static void on_ready(h2gw_conn_t *conn)
         conn->state = H2GW_CONN_ST_OPEN;
     }
     conn->srv->down_until = 0;
+    if (conn->probe) {
+        conn->probe = 0;
+        h2gw_pool_probe_done(conn->srv->pool);
+    }
     CONN_LOG(conn, APLOG_DEBUG, 0, "ready, peer allows %u streams",
              nghttp2_session_get_remote_settings(
                  conn->ngh, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
@@ -1081,29 +1123,45 @@ int h2gw_conn_has_room(const h2gw_conn_t *conn)
     return (uint32_t)conn->nactive < stream_limit(conn);
 }
 
-/* Before reusing a connection that was quiet longer than ping=, make sure
- * the peer is still there: new streams wait for the PING's ACK. */
-static void maybe_ping(h2gw_conn_t *conn)
+/* Asks the peer whether it is still there: new streams wait unsent for
+ * the ACK, and without one within connect-timeout the connection is
+ * dropped (h2gw_conn_check_timers). suspect: a stream on it timed out,
+ * so no ACK means the server is not answering at all. Returns 1 when a
+ * PING went out. */
+static int send_ping(h2gw_conn_t *conn, apr_time_t now, int suspect)
 {
-    const h2gw_upstream_t *up = UPSTREAM(conn);
-    apr_time_t now;
-
-    if (!up->ping || conn->ping_pending || !is_ready(conn)) {
-        return;
-    }
-    now = apr_time_now();
-    if (now - conn->last_recv < up->ping) {
-        return;
-    }
-    if (nghttp2_submit_ping(conn->ngh, NGHTTP2_FLAG_NONE, NULL) != 0) {
-        return;
+    if (conn->ping_pending || !is_ready(conn)
+        || nghttp2_submit_ping(conn->ngh, NGHTTP2_FLAG_NONE, NULL) != 0) {
+        return 0;
     }
     ++conn->srv->c.pings_sent;
     conn->ping_pending = 1;
-    conn->ping_deadline = now + up->connect_timeout;
+    conn->ping_suspect = suspect;
+    conn->ping_deadline = now + UPSTREAM(conn)->connect_timeout;
     h2gw_loop_timer(conn->loop, conn->ping_deadline);
-    CONN_LOG(conn, APLOG_DEBUG, 0, "idle %" APR_TIME_T_FMT " ms: PING "
-             "before reuse", apr_time_as_msec(now - conn->last_recv));
+    return 1;
+}
+
+/* Before reusing a connection that was quiet longer than ping= (or
+ * H2GW_CONN_QUIET_PING when ping= is off), make sure the peer is still
+ * there. */
+static void maybe_ping(h2gw_conn_t *conn)
+{
+    const h2gw_upstream_t *up = UPSTREAM(conn);
+    apr_interval_time_t quiet = up->ping ? up->ping : H2GW_CONN_QUIET_PING;
+    apr_time_t now;
+
+    if (conn->ping_pending || !is_ready(conn)) {
+        return;
+    }
+    now = apr_time_now();
+    if (now - conn->last_recv < quiet) {
+        return;
+    }
+    if (send_ping(conn, now, 0)) {
+        CONN_LOG(conn, APLOG_DEBUG, 0, "idle %" APR_TIME_T_FMT " ms: PING "
+                 "before reuse", apr_time_as_msec(now - conn->last_recv));
+    }
 }
 
 void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
@@ -1140,13 +1198,27 @@ static void tls_fail(h2gw_conn_t *conn, const char *why)
     h2gw_conn_kill(conn, H2GW_FAIL_TLS, why);
 }
 
+/* OpenSSL's error queue belongs to the thread, and the engine thread runs
+ * every TLS connection of the process: whatever one connection's failed
+ * call left there would be read by SSL_get_error() after the next call of
+ * another (any non-empty queue turns its WANT_READ into SSL_ERROR_SSL),
+ * and a healthy connection would be dropped for someone else's
+ * certificate error. So the queue is emptied before every TLS call, and
+ * what a failed call left is read (and removed) for that call only. */
+static void tls_clear_errors(void)
+{
+    ERR_clear_error();
+}
+
 static void tls_handshake(h2gw_conn_t *conn)
 {
-    int rc = SSL_do_handshake(conn->ssl);
+    int rc;
     const unsigned char *proto = NULL;
     unsigned int plen = 0;
     long vr;
 
+    tls_clear_errors();
+    rc = SSL_do_handshake(conn->ssl);
     if (rc != 1) {
         switch (SSL_get_error(conn->ssl, rc)) {
         case SSL_ERROR_WANT_READ:
@@ -1159,10 +1231,13 @@ static void tls_handshake(h2gw_conn_t *conn)
             vr = SSL_get_verify_result(conn->ssl);
             if (ERR_GET_REASON(ERR_peek_error())
                 == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
-                ERR_clear_error();
+                tls_clear_errors();
                 tls_fail(conn, "TLS: the upstream did not agree to h2 "
                                "(ALPN: no application protocol)");
                 return;
+            }
+            if (vr != X509_V_OK) {
+                tls_clear_errors();  /* the verify result says it all */
             }
             tls_fail(conn, vr != X509_V_OK
                                ? apr_psprintf(conn->pool, "TLS: certificate "
@@ -1207,6 +1282,7 @@ static void tls_start(h2gw_conn_t *conn)
     apr_os_sock_t fd;
 
     apr_os_sock_get(&fd, conn->sock);
+    tls_clear_errors();
     conn->ssl = up->ssl_ctx ? SSL_new(up->ssl_ctx) : NULL;
     if (!conn->ssl || SSL_set_fd(conn->ssl, fd) != 1) {
         tls_fail(conn, apr_psprintf(conn->pool, "TLS setup failed: %s",
@@ -1250,6 +1326,7 @@ static apr_status_t transport_recv(h2gw_conn_t *conn, uint8_t *buf,
     if (!conn->ssl) {
         return apr_socket_recv(conn->sock, (char *)buf, len);
     }
+    tls_clear_errors();
     n = SSL_read(conn->ssl, buf, (int)*len);
     if (n > 0) {
         *len = (apr_size_t)n;
@@ -1270,7 +1347,7 @@ static apr_status_t transport_recv(h2gw_conn_t *conn, uint8_t *buf,
         }
         /* fall through */
     default:
-        conn->transport_error = apr_psprintf(conn->pool, "TLS: %s",
+        conn->transport_error = apr_psprintf(conn->pool, "TLS read: %s",
                                              h2gw_tls_error(conn->pool));
         CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00317) "%s",
                  conn->transport_error);
@@ -1287,6 +1364,7 @@ static apr_status_t transport_send(h2gw_conn_t *conn, const uint8_t *data,
     if (!conn->ssl) {
         return apr_socket_send(conn->sock, (const char *)data, len);
     }
+    tls_clear_errors();
     n = SSL_write(conn->ssl, data, (int)*len);
     if (n > 0) {
         *len = (apr_size_t)n;
@@ -1673,6 +1751,14 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
                      H2GW_LOGNO(00313) "no PING ACK within %" APR_TIME_T_FMT
                      " ms: connection given up",
                      apr_time_as_msec(up->connect_timeout));
+            if (conn->ping_suspect) {
+                /* A request went unanswered and so did the PING: the
+                 * server, not just this stream, is gone quiet. A PING
+                 * unanswered on reuse alone (some servers ignore PINGs)
+                 * costs only the connection. */
+                h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONN_LOST,
+                                      "no response and no PING ACK");
+            }
             h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST, "no PING ACK");
             return;
         }
@@ -1711,6 +1797,14 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
                 nghttp2_submit_rst_stream(conn->ngh, NGHTTP2_FLAG_NONE,
                                           st->stream_id, NGHTTP2_CANCEL);
             }
+            /* A silent upstream may be a dead path (no FIN, no RST ever
+             * comes): the connection must prove it is alive before it
+             * takes more requests. */
+            if (send_ping(conn, now, 1)) {
+                CONN_LOG(conn, APLOG_DEBUG, 0, "stream %d timed out: PING "
+                         "to check the connection", st->stream_id);
+                h2gw_loop_timer(conn->loop, conn->ping_deadline);
+            }
             continue;
         }
         h2gw_loop_timer(conn->loop, st->deadline);
@@ -1721,6 +1815,10 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
 {
     h2gw_stream_t *st;
 
+    if (conn->probe) {
+        conn->probe = 0;
+        h2gw_pool_probe_done(conn->srv->pool);
+    }
     if (conn->dead_fail != H2GW_FAIL_NONE && !conn->peer_settings
         && conn->state != H2GW_CONN_ST_CONNECTING
         && conn->srv->last_error_at < conn->opened_at) {
@@ -1745,9 +1843,19 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
             give_back(conn, st);
             continue;
         }
-        if (st->ngh_open && !st->sent_headers && can_retry(st)) {
+        if (st->ngh_open && !st->sent_headers && can_retry(st, 0)) {
             /* None of its frames were written: provably not processed. */
-            retry_stream(conn, st, "connection closed before it was sent");
+            retry_stream(conn, st, "not processed (connection closed "
+                                   "before it was sent)");
+            continue;
+        }
+        if (st->ngh_open && st->stream_id != conn->hdr_stream
+            && can_retry(st, 1)) {
+            /* Sent, so maybe processed; idempotent, so it may be again.
+             * Not the stream whose response headers were being read when
+             * the connection broke: its answer may be what broke it. */
+            retry_stream(conn, st, "lost with its connection, and "
+                                   "idempotent");
             continue;
         }
         h2gw_stream_fail(st, conn->dead_fail ? conn->dead_fail
@@ -1769,7 +1877,9 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
             /* close_notify (RFC 8446 §6.1), best effort: the socket does
              * not block. A server may drop a session whose connection
              * ended without it. */
+            tls_clear_errors();
             SSL_shutdown(conn->ssl);
+            tls_clear_errors();  /* a refused close_notify is no news */
         }
         SSL_free(conn->ssl);
         conn->ssl = NULL;

@@ -33,6 +33,13 @@ typedef enum {
  * the SETTINGS arrive; any over the real limit go back to the queue. */
 #define H2GW_CONN_ASSUMED_MAX_STREAMS 100
 
+/* With ping= off (0), a connection that received nothing for this long
+ * is still PINGed before reuse: a path that went dead without a FIN or
+ * RST (a blackhole, a frozen server) is found by one round trip, not by
+ * every request on it timing out. Long enough that a busy gateway never
+ * pays the round trip. */
+#define H2GW_CONN_QUIET_PING apr_time_from_sec(30)
+
 /* Output is gathered up to this many bytes before it is written: a few
  * DATA frames per write, not one. */
 #define H2GW_CONN_WBUF_FILL (64 * 1024)
@@ -69,6 +76,8 @@ struct h2gw_conn_t {
     apr_time_t last_recv;      /* bytes last read */
     apr_time_t idle_since;     /* nactive dropped to 0; 0 while busy */
     int ping_pending;          /* a liveness PING awaits its ACK */
+    int ping_suspect;          /* ... sent because a stream timed out: no
+                                * ACK marks the server down too */
     apr_time_t ping_deadline;
     int goaway_sent;
     int no_new;                /* takes no new streams (a cap reached, idle,
@@ -76,6 +85,10 @@ struct h2gw_conn_t {
     const char *lib_error;     /* nghttp2's last error message */
     const char *transport_error;  /* why TLS reading failed */
     const char *protocol_error; /* why nghttp2 ended the connection */
+    int probe;                 /* opened as its pool's probe, not over yet */
+    int32_t hdr_stream;        /* a header block of this stream is being
+                                * read (0: none): if the connection breaks
+                                * now, that answer may be why */
     int dead;                  /* to be destroyed by the engine */
     h2gw_fail_t dead_fail;     /* what its streams fail with */
     const char *dead_reason;

@@ -376,6 +376,8 @@ static int build_stream(h2gw_req_t *ctx)
     }
     st->target = ctx->route.target;
     st->has_body = has_body;
+    st->idempotent = h2gw_stream_method_idempotent(
+        r->method, apr_table_get(r->headers_in, "Idempotency-Key") != NULL);
     {
         /* Window given back in batches, one engine wake-up each: a
          * quarter of the stream window (nghttp2 sends WINDOW_UPDATE at

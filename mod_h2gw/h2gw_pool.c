@@ -181,7 +181,9 @@ static void fail_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
         h2gw_stream_fail(st, H2GW_FAIL_TLS,
                          apr_pstrdup(st->pool, last->last_error));
     }
-    else if (st->held_fail != H2GW_FAIL_NONE) {
+    else if (st->held_fail != H2GW_FAIL_NONE && !st->probed) {
+        /* (A failed probe is answered as every server down: that is
+         * the news, the probe's own failure is its last error.) */
         h2gw_stream_fail(st, st->held_fail,
                          st->held_reason ? st->held_reason : "connect failed");
     }
@@ -196,6 +198,118 @@ static void fail_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
     drop_engine_ref(st);
 }
 
+void h2gw_pool_probe_done(h2gw_pool_t *pool)
+{
+    pool->probing = 0;
+    /* The requests that waited for it are placed or failed now. */
+    h2gw_loop_timer(pool->loop, apr_time_now());
+}
+
+/* The down server to probe: the one down longest (its retry= ends
+ * first). */
+static h2gw_server_t *probe_server(h2gw_pool_t *pool)
+{
+    h2gw_server_t *best = NULL;
+    int i;
+
+    for (i = 0; i < pool->nservers; ++i) {
+        h2gw_server_t *sv = &pool->servers[i];
+
+        if (!best || sv->down_until < best->down_until) {
+            best = sv;
+        }
+    }
+    return best;
+}
+
+/* Puts st on a connection of sv with room, or on a new one. Returns the
+ * connection, or NULL when the connect failed at once (sv is marked
+ * down, st holds the cause). */
+static h2gw_conn_t *place_on(h2gw_server_t *sv, h2gw_stream_t *st)
+{
+    h2gw_conn_t *conn = conn_with_room(sv, st);
+    apr_status_t rv;
+
+    if (!conn) {
+        rv = h2gw_conn_create(&conn, sv, sv->pool->loop);
+        if (rv != APR_SUCCESS) {
+            char buf[120];
+
+            apr_strerror(rv, buf, sizeof(buf));
+            h2gw_pool_server_down(sv, H2GW_FAIL_CONNECT,
+                                  apr_psprintf(st->pool, "connect: %s",
+                                               buf));
+            st->held_fail = H2GW_FAIL_CONNECT;
+            st->held_reason = apr_pstrdup(st->pool, buf);
+            return NULL;
+        }
+        conn->next = sv->conns;
+        sv->conns = conn;
+        ++sv->nconns;
+    }
+    ++st->placements;
+    h2gw_conn_add_stream(conn, st);
+    return conn;
+}
+
+/* Every server is down. Rather than wait out retry=, one request at a
+ * time probes a server: recovery after an upstream restart then takes
+ * one connect. A stream probes once; the probe's failure is answered
+ * like every server down. Returns 1 when st went out as the probe. */
+static int try_probe(h2gw_pool_t *pool, h2gw_stream_t *st)
+{
+    h2gw_server_t *sv;
+    h2gw_conn_t *conn;
+
+    if (pool->probing || st->probed || st->waited_probe
+        || pool->loop->stopping) {
+        return 0;
+    }
+    sv = probe_server(pool);
+    st->probed = 1;
+    ++pool->probes;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, pool->loop->s,
+                 "upstream %s: every server down; request %lu probes %s",
+                 pool->up->name, st->id, sv->conf->url);
+    conn = place_on(sv, st);
+    if (!conn) {
+        return 0;
+    }
+    if (!conn->peer_settings) {
+        /* Over when it is ready or dies (h2gw_pool_probe_done). */
+        conn->probe = 1;
+        pool->probing = 1;
+    }
+    return 1;
+}
+
+/* st waits for the probe in flight: its outcome, not the connections
+ * that failed for st before, decides whether st is placed. */
+static void wait_probe(h2gw_stream_t *st)
+{
+    st->waited_probe = 1;
+    st->connect_fails = 0;
+}
+
+/* Every server is down: st probes one, or waits in the queue for the
+ * probe in flight (placed once it gets through; 503 when it fails: the
+ * queue is dispatched after each event batch), or fails. Waiting costs
+ * at most one connect- plus settings-timeout, and no request is lost to
+ * a restart's short gap (a connection that broke before its SETTINGS
+ * marks its server down, and the requests it held would otherwise fail
+ * at once). Returns as try_place(). */
+static int place_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
+{
+    if (pool->probing && !st->probed) {
+        wait_probe(st);
+        return 0;
+    }
+    if (!try_probe(pool, st)) {
+        fail_all_down(pool, st);
+    }
+    return 1;
+}
+
 /* Tries to put st on a connection. Returns 1 when placed (or failed for
  * good: it is no longer the pool's), 0 when it must wait. */
 static int try_place(h2gw_pool_t *pool, h2gw_stream_t *st, apr_time_t now)
@@ -205,40 +319,25 @@ static int try_place(h2gw_pool_t *pool, h2gw_stream_t *st, apr_time_t now)
     for (guard = 0; guard <= pool->nservers; ++guard) {
         int any_up;
         h2gw_server_t *sv = pick_server(pool, st, now, &any_up);
-        h2gw_conn_t *conn;
-        apr_status_t rv;
 
         if (!any_up) {
+            return place_all_down(pool, st);
+        }
+        if (st->connect_fails >= pool->nservers) {
+            /* As many connections failed to come up for it as there are
+             * servers, and yet some are "up" (a short retry=, or 0): they
+             * would be tried again and again. */
             fail_all_down(pool, st);
             return 1;
         }
         if (!sv) {
             return 0;
         }
-        conn = conn_with_room(sv, st);
-        if (!conn) {
-            rv = h2gw_conn_create(&conn, sv, pool->loop);
-            if (rv != APR_SUCCESS) {
-                char buf[120];
-
-                apr_strerror(rv, buf, sizeof(buf));
-                h2gw_pool_server_down(sv, H2GW_FAIL_CONNECT,
-                                      apr_psprintf(st->pool, "connect: %s",
-                                                   buf));
-                st->held_fail = H2GW_FAIL_CONNECT;
-                st->held_reason = apr_pstrdup(st->pool, buf);
-                continue;
-            }
-            conn->next = sv->conns;
-            sv->conns = conn;
-            ++sv->nconns;
+        if (place_on(sv, st)) {
+            return 1;
         }
-        ++st->placements;
-        h2gw_conn_add_stream(conn, st);
-        return 1;
     }
-    fail_all_down(pool, st);
-    return 1;
+    return place_all_down(pool, st);
 }
 
 static void enqueue(h2gw_pool_t *pool, h2gw_stream_t *st, int front)
@@ -248,6 +347,9 @@ static void enqueue(h2gw_pool_t *pool, h2gw_stream_t *st, int front)
         ++pool->queued_total;
     }
     st->queued = 1;
+    if (pool->probing && !st->probed) {
+        wait_probe(st);
+    }
     h2gw_loop_timer(pool->loop, st->queue_deadline);
     if (front) {
         st->retry_next = pool->queue_head;

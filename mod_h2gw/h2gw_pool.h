@@ -82,6 +82,10 @@ struct h2gw_pool_t {
     apr_uint64_t queued_total;
     apr_uint64_t queue_timeouts;
     apr_uint64_t all_down;     /* requests failed with every server down */
+    int probing;               /* a probe connection is in flight: with
+                                * every server down, one request at a time
+                                * still tries one (see try_place) */
+    apr_uint64_t probes;       /* probe connections opened */
 };
 
 /* Creates the pool of up in loop->pool. */
@@ -101,6 +105,10 @@ void h2gw_pool_dispatch(h2gw_pool_t *pool);
 /* The handler gave up on a queued stream: drops it from the queue.
  * Returns 1 when it was there. */
 int h2gw_pool_unqueue(h2gw_pool_t *pool, h2gw_stream_t *st);
+
+/* A probe connection (opened while every server was down) is over: it
+ * got the peer's SETTINGS (the server is up again) or died. */
+void h2gw_pool_probe_done(h2gw_pool_t *pool);
 
 /* Records a failure of server sv (connect, handshake): it is skipped for
  * retry= from now. */

@@ -115,13 +115,15 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
                           "\"max_streams\":%d,\"queued\":%d,"
                           "\"queued_total\":%" APR_UINT64_T_FMT ","
                           "\"queue_timeouts\":%" APR_UINT64_T_FMT ","
-                          "\"all_down\":%" APR_UINT64_T_FMT ",\"servers\":[",
+                          "\"all_down\":%" APR_UINT64_T_FMT ","
+                          "\"probes\":%" APR_UINT64_T_FMT ",\"servers\":[",
                           i ? "," : "", json_str(p, pool->up->name),
                           pool->up->lb == H2GW_LB_ROUND_ROBIN
                               ? "round-robin" : "least-streams",
                           pool->up->max_conns, pool->up->max_streams,
                           pool->nqueued, pool->queued_total,
-                          pool->queue_timeouts, pool->all_down));
+                          pool->queue_timeouts, pool->all_down,
+                          pool->probes));
         for (j = 0; j < pool->nservers; ++j) {
             const h2gw_server_t *sv = &pool->servers[j];
             conn_census_t cc;
@@ -179,13 +181,15 @@ static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
                           "max-streams %d; queued now %d, in all %"
                           APR_UINT64_T_FMT ", queue timeouts %"
                           APR_UINT64_T_FMT ", failed with all down %"
-                          APR_UINT64_T_FMT "</p>\n",
+                          APR_UINT64_T_FMT ", probes %" APR_UINT64_T_FMT
+                          "</p>\n",
                           ap_escape_html(p, pool->up->name),
                           pool->up->lb == H2GW_LB_ROUND_ROBIN
                               ? "round-robin" : "least-streams",
                           pool->up->max_conns, pool->up->max_streams,
                           pool->nqueued, pool->queued_total,
-                          pool->queue_timeouts, pool->all_down));
+                          pool->queue_timeouts, pool->all_down,
+                          pool->probes));
         PUSH("<table border=\"1\"><tr><th>server</th><th>health</th>"
              "<th>conns open/draining/starting</th><th>streams</th>"
              "<th>peer max streams</th><th>peer window</th>"

@@ -303,6 +303,25 @@ const char *h2gw_stream_fail_name(h2gw_fail_t fail)
     return "unknown";
 }
 
+int h2gw_stream_method_idempotent(const char *method, int has_key)
+{
+    static const char *const idempotent[] = {
+        "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"
+    };
+    size_t i;
+
+    if (has_key) {
+        return 1;
+    }
+    for (i = 0; method && i < sizeof(idempotent) / sizeof(idempotent[0]);
+         ++i) {
+        if (strcmp(method, idempotent[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int h2gw_stream_is_final(const h2gw_stream_t *st)
 {
     return st->state == H2GW_STREAM_ST_CLOSED

@@ -74,6 +74,8 @@ typedef struct h2gw_target_t {
     apr_interval_time_t timeout;   /* wait for the response headers */
     apr_interval_time_t read_timeout;  /* gap in the response body */
     int retries;                   /* resends of an unprocessed request */
+    int retry_idempotent;          /* ... and of an idempotent one lost
+                                    * with its connection or reset */
 } h2gw_target_t;
 
 /* An interim (1xx) response from the upstream, for the handler to pass
@@ -116,6 +118,8 @@ struct h2gw_stream_t {
                                 * engine sets it for the server it picks */
     int expect_continue;       /* sent with "expect: 100-continue": the body
                                 * waits for the upstream's 100 */
+    int idempotent;            /* RFC 9110 §9.2.2: the method is, or the
+                                * request carries Idempotency-Key */
 
     /* Under lock. */
     h2gw_stream_state_t state;
@@ -199,6 +203,12 @@ struct h2gw_stream_t {
     int queued;                /* in its pool's queue */
     apr_time_t queue_deadline; /* when waiting in the queue ends in 503 */
     int placements;            /* times placed on a connection */
+    int probed;                /* it was a probe of a down upstream once:
+                                * never twice */
+    int connect_fails;         /* connections it waited on that failed to
+                                * come up (connect, TLS, SETTINGS) */
+    int waited_probe;          /* it waited for another's probe: when that
+                                * fails, so does it */
     h2gw_fail_t held_fail;     /* why its last connection failed before it */
     const char *held_reason;   /* was sent (static or engine memory) */
 };
@@ -231,6 +241,12 @@ int h2gw_stream_fail_status(h2gw_fail_t fail);
 
 /* A short name for a failure cause, for log lines. */
 const char *h2gw_stream_fail_name(h2gw_fail_t fail);
+
+/* Returns 1 when a request with this method is idempotent (RFC 9110
+ * §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE; the method's case
+ * matters, §9.1) or has_key (it carries an Idempotency-Key field): the
+ * engine may send it again after a loss the upstream may have seen. */
+int h2gw_stream_method_idempotent(const char *method, int has_key);
 
 /* Returns 1 when the stream is over for the handler: closed or failed. */
 int h2gw_stream_is_final(const h2gw_stream_t *st);

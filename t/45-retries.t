@@ -1,16 +1,18 @@
 # Safe retries (RFC 9113 §8.7): a request the upstream provably did not
 # process (REFUSED_STREAM, above a GOAWAY's last-stream-id) is sent again,
-# up to retries= (default 1), and succeeds; one the upstream may have
-# processed (reset with another code) never runs twice. A request body is
-# resent only while it is still wholly held in the request buffer. Both
-# frontends.
+# up to retries= (default 1), and succeeds. One the upstream may have
+# processed (reset with another code, its connection lost) is sent again
+# only when idempotent (RFC 9110 §9.2.2: GET, PUT, ...; or with an
+# Idempotency-Key) and retry-idempotent is on; a POST never runs twice. A
+# request body is resent only while it is still wholly held in the
+# request buffer. Both frontends.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
 
-plan tests => 2 * 18;
+plan tests => 2 * 29;
 
 for my $fe (frontends()) {
     my $tag = tag();
@@ -47,9 +49,52 @@ for my $fe (frontends()) {
     ok t_cmp(up_stats($tag)->{seen}, 2, "$fe: ... after one resend, never a third");
 
     $tag = tag();
-    $res = req(proto => $fe, url => gw_url("/up/data?reset=before&code=2&tag=$tag"));
+    $res = req(proto => $fe, url => gw_url("/noidem/data?reset=before&code=2&tag=$tag"));
     ok t_cmp($res->{code} == 502 && up_stats($tag)->{seen} == 1 ? 1 : 0, 1,
-             "$fe: reset with INTERNAL_ERROR is not resent (502, seen once)");
+             "$fe: retry-idempotent=off: a GET reset with INTERNAL_ERROR is not resent (502, seen once)");
+
+    # Lost after the upstream saw it: idempotent requests are sent again.
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/up/data?size=100&reset_first=1&tag=$tag"));
+    ok t_cmp($res->{code}, 200, "$fe: a GET reset (INTERNAL_ERROR) after the upstream saw it → resent → 200");
+    ok t_cmp(up_stats($tag)->{seen}, 2, "$fe: ... seen twice");
+    ok t_cmp(access_log_line("tag=$tag") =~ / retries=1 / ? 1 : 0, 1, "$fe: ... the access log notes the retry");
+
+    # A reused idle connection dropped as the request arrives.
+    req(proto => $fe, url => gw_url("/up/data?size=10"));
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/up/data?size=100&drop_first=1&tag=$tag"));
+    ok t_cmp($res->{code}, 200, "$fe: a GET whose connection is dropped as it arrives → resent → 200");
+    ok t_cmp(up_stats($tag)->{seen}, 2, "$fe: ... seen twice");
+
+    my $small = make_file(1000);
+    my $want = "size=1000\nsha256=" . sha256_file($small) . "\n";
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/up/upload?drop_first=1&tag=$tag"), method => 'PUT', upload => $small);
+    ok t_cmp($res->{code} . ' ' . $res->{body}, "200 $want", "$fe: a PUT (idempotent) lost with its connection is resent whole");
+
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/up/upload?drop_first=1&tag=$tag"), method => 'POST', upload => $small);
+    ok t_cmp($res->{code} . ' ' . up_stats($tag)->{seen}, '502 1',
+             "$fe: a POST lost with its connection after the upstream saw it is never resent (502, seen once)");
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/up/upload?reset_first=1&tag=$tag"), method => 'POST', upload => $small);
+    ok t_cmp($res->{code} . ' ' . up_stats($tag)->{seen}, '502 1',
+             "$fe: a POST reset after the upstream saw it is never resent (502, seen once)");
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/up/upload?drop_first=1&tag=$tag"), method => 'POST', upload => $small,
+               headers => ["Idempotency-Key: $tag"]);
+    ok t_cmp($res->{code} . ' ' . up_stats($tag)->{seen}, '200 2',
+             "$fe: a POST with an Idempotency-Key lost with its connection is resent (200, seen twice)");
+
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/noidem/data?size=100&drop_first=1&tag=$tag"));
+    ok t_cmp($res->{code} . ' ' . up_stats($tag)->{seen}, '502 1',
+             "$fe: retry-idempotent=off: a GET lost with its connection is not resent (502, seen once)");
+    $tag = tag();
+    $res = req(proto => $fe, url => gw_url("/noretry/data?size=100&drop_first=1&tag=$tag"));
+    ok t_cmp($res->{code} . ' ' . up_stats($tag)->{seen}, '502 1',
+             "$fe: retries=0: not resent either (502, seen once)");
 
     # The upstream refuses only after the whole body arrived. A body that
     # fits the request buffer (256K) is still held there: resent whole.

@@ -3,14 +3,17 @@
 # wrong name or an unknown CA is a 502, verification can be turned off, a
 # client certificate is sent when configured (and its absence costs a 502
 # where the server asks for one), a server that does not agree to h2 by
-# ALPN is a 502. Each failure names its cause in the error log.
+# ALPN is a 502. Each failure names its cause in the error log. One
+# upstream's failed handshakes never break another's healthy connection
+# (OpenSSL's error queue is per thread, and one engine thread runs all).
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestUtil;
+use POSIX ();
 use H2GW::Test;
 
-plan tests => 20;
+plan tests => 23;
 
 sub get {
     my ($path, $fe) = @_;
@@ -84,3 +87,49 @@ ok t_cmp($re, $hs - 1, "every reconnect resumed the TLS session ($re of $hs hand
 # The status page shows the peer's SETTINGS over TLS too.
 ok t_cmp(gw_status("h2://127.0.0.1:$ENV{H2GW_TLS_PORT}")->{servers}[0]{peer_max_concurrent_streams} > 0 ? 1 : 0, 1,
          "the TLS connection's peer SETTINGS are on the status page");
+
+# A large download over a good h2:// pass while another pass's handshake
+# fails certificate verification over and over on the same engine
+# thread: the download's reads must not report the other's error. The
+# client reads slowly, so the good connection waits for the socket
+# (SSL_read wants more) many times while the bad handshakes fail.
+{
+    my $docroot = Apache::Test::vars('t_dir') . '/htdocs/upstream';
+    my $big = "$docroot/tls-big.bin";
+    my $size = 24 * 1024 * 1024;
+    {
+        open my $fh, '>:raw', $big or die "$big: $!";
+        my $block = join '', map { chr(($_ * 97 + 13) % 256) } 0 .. 65535;
+        print $fh $block for 1 .. $size / 65536;
+        close $fh;
+    }
+    my $want = sha256_file($big);
+    my $mark = error_log_mark();
+    my $resfile = Apache::Test::vars('t_logs') . '/tls-big.res';
+    unlink $resfile;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $r = req(proto => 'h1', url => gw_url('/tls/tls-big.bin'),
+                    args => ['--max-time', '60', '--limit-rate', '6M']);
+        open my $out, '>', $resfile or die;
+        print $out "$r->{code} $r->{size} $r->{sha256} $r->{curl_exit}\n";
+        close $out;
+        exit 0;
+    }
+    my $bad = 0;
+    while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+        get($bad % 2 ? '/tls-wrongname/hello.txt' : '/tls-unknown-ca/hello.txt');
+        $bad++;
+        select undef, undef, undef, 0.12;    # past retry=0.1: a new handshake
+    }
+    open my $in, '<', $resfile or die "$resfile: $!";
+    my ($code, $got, $sha, $cexit) = split ' ', scalar <$in>;
+    unlink $resfile, $big;
+    my $log = error_log_since($mark);
+    my $fails = () = $log =~ /H2GW00316: .*certificate verification failed/g;
+    ok t_cmp($fails >= 5 ? 1 : 0, 1,
+             "$bad requests to bad-certificate passes during the download: $fails failed handshakes");
+    ok t_cmp("$code $got $cexit", "200 $size 0",
+             "the 24 MiB download over the good h2:// pass arrived whole (status, size, curl exit)");
+    ok t_cmp($sha, $want, "... with its digest");
+}

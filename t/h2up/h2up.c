@@ -5,7 +5,8 @@
  * and answers each request according to its path (/headers, /data, /upload,
  * /echo, /_stats, /_reset) and query modifiers (status, delay, stall, reset,
  * drip, stop_after, cookies, hdr, trailers, early, nobody, ctype, tag,
- * close_after, reject, nocontinue), so that
+ * close_after, reject, nocontinue, bigfield, and per tag refuse_first, goaway_first,
+ * reset_first, drop_first), so that
  * proxy tests can provoke specific upstream behaviour and afterwards ask, via
  * /_stats, what the upstream actually saw (resets, flow-control blocking,
  * bytes, connections, pings).
@@ -102,7 +103,11 @@ struct params {
     const char *tag;
     int drop;       /* close the TCP connection on this request's headers */
     long hdrsize;   /* add x-big: a value of this many bytes */
+    long bigfield;  /* add x-bigfield: ONE value of this many bytes */
     long refuse_first;  /* RST_STREAM(REFUSED_STREAM) the tag's first N */
+    long reset_first;   /* RST_STREAM(code=, INTERNAL_ERROR by default) the
+                         * tag's first N, after seeing them */
+    long drop_first;    /* like drop, for the tag's first N only */
     long goaway_first;  /* GOAWAY excluding the stream, the tag's first N */
     int close_after;    /* drop the connection silently once it is idle */
     int reject;         /* answer on the request headers, before the body */
@@ -704,8 +709,14 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->drop = atoi(v) != 0;
     } else if (strcmp(k, "hdrsize") == 0) {
         p->hdrsize = atol(v);
+    } else if (strcmp(k, "bigfield") == 0) {
+        p->bigfield = atol(v);
     } else if (strcmp(k, "refuse_first") == 0) {
         p->refuse_first = atol(v);
+    } else if (strcmp(k, "reset_first") == 0) {
+        p->reset_first = atol(v);
+    } else if (strcmp(k, "drop_first") == 0) {
+        p->drop_first = atol(v);
     } else if (strcmp(k, "goaway_first") == 0) {
         p->goaway_first = atol(v);
     } else if (strcmp(k, "reset") == 0) {
@@ -1011,6 +1022,18 @@ static int build_headers(struct stream *st, struct nvlist *l,
             left -= len;
         }
     }
+    if (st->p.bigfield > 0 && st->p.bigfield <= 1024 * 1024 && rv == 0) {
+        /* One field of bigfield bytes: past 64 KiB the client's HPACK
+         * decoder (nghttp2) fails the whole connection, COMPRESSION_ERROR. */
+        char *big = malloc((size_t)st->p.bigfield + 1);
+
+        if (!big)
+            return -1;
+        memset(big, 'f', (size_t)st->p.bigfield);
+        big[st->p.bigfield] = 0;
+        rv |= add_nv(l, "x-bigfield", big);
+        free(big);
+    }
     for (i = 1; i <= st->p.cookies && rv == 0; i++) {
         char val[64];
 
@@ -1112,6 +1135,14 @@ static int turn_away(struct stream *st)
         st->rst_sent = 1;
         return nghttp2_is_fatal(rv) ? -1 : 1;
     }
+    if (st->tag && (long)st->tag->seen <= st->p.reset_first) {
+        /* Seen (maybe processed), then reset: only an idempotent request
+         * may be sent again. */
+        rv = nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id,
+                                       st->p.code);
+        st->rst_sent = 1;
+        return nghttp2_is_fatal(rv) ? -1 : 1;
+    }
     if (st->tag && (long)st->tag->seen <= st->p.goaway_first) {
         /* GOAWAY whose last-stream-id leaves this stream out: it was not
          * processed, and the connection takes no new streams. */
@@ -1171,7 +1202,8 @@ static int on_request_headers(struct stream *st)
             if (st->tag)
                 st->tag->seen++;
         }
-        if (st->p.drop) {
+        if (st->p.drop
+            || (st->tag && (long)st->tag->seen <= st->p.drop_first)) {
             /* A connection that breaks under its streams: the callback
              * failure makes the loop close it without GOAWAY. */
             log_msg("conn %lu: dropping on request", (unsigned long)c->serial);

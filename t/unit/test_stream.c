@@ -136,6 +136,21 @@ static void test_fail(void)
     tap_is_int(h2gw_stream_fail_status(H2GW_FAIL_PROTOCOL), 502,
                "protocol error → 502");
 
+    tap_ok(h2gw_stream_method_idempotent("GET", 0)
+           && h2gw_stream_method_idempotent("HEAD", 0)
+           && h2gw_stream_method_idempotent("OPTIONS", 0)
+           && h2gw_stream_method_idempotent("TRACE", 0)
+           && h2gw_stream_method_idempotent("PUT", 0)
+           && h2gw_stream_method_idempotent("DELETE", 0),
+           "GET HEAD OPTIONS TRACE PUT DELETE are idempotent");
+    tap_ok(!h2gw_stream_method_idempotent("POST", 0)
+           && !h2gw_stream_method_idempotent("PATCH", 0)
+           && !h2gw_stream_method_idempotent("get", 0)
+           && !h2gw_stream_method_idempotent(NULL, 0),
+           "POST, PATCH, a lower-case get, no method: not idempotent");
+    tap_ok(h2gw_stream_method_idempotent("POST", 1),
+           "POST with an Idempotency-Key is");
+
     h2gw_stream_create(&st, 16);
     st->state = H2GW_STREAM_ST_HEADERS;
     h2gw_stream_put_data_locked(st, (const uint8_t *)"abc", 3);
