@@ -284,12 +284,9 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
         return parse_seconds(p, what, val, &pm->queue_timeout);
     }
     if (!strcasecmp(key, "retry")) {
-        if (!strcmp(val, "0")) {
-            /* A failed server is tried again by the next request. */
-            pm->retry = 0;
-            return NULL;
-        }
-        return parse_seconds(p, what, val, &pm->retry);
+        /* 0: a failed server is tried again by the next request. */
+        return parse_seconds_min(p, what, val, H2GW_MIN_SECONDS, 1,
+                                 &pm->retry);
     }
     if (!strcasecmp(key, "settings-timeout")) {
         return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 0,
