@@ -198,7 +198,7 @@ static void params_init(h2gw_params_t *pm)
     pm->grpc_timeout_max = UNSET;
     pm->connect_timeout = pm->queue_timeout = pm->retry = UNSET;
     pm->max_lifetime = pm->ping = pm->idle_timeout = UNSET;
-    pm->settings_timeout = UNSET;
+    pm->settings_timeout = pm->resolve = UNSET;
     pm->stream_window = pm->conn_window = pm->max_requests = UNSET;
     pm->max_conns = pm->max_streams = pm->lb = UNSET;
     pm->max_frame_size = pm->header_table_size = pm->max_header_list = UNSET;
@@ -229,6 +229,7 @@ static const char *params_pool_key(const h2gw_params_t *pm)
     if (pm->ping != UNSET) return "ping";
     if (pm->idle_timeout != UNSET) return "idle-timeout";
     if (pm->settings_timeout != UNSET) return "settings-timeout";
+    if (pm->resolve != UNSET) return "resolve";
     if (pm->stream_window != UNSET) return "window";
     if (pm->conn_window != UNSET) return "conn-window";
     if (pm->max_requests != UNSET) return "max-requests";
@@ -246,7 +247,8 @@ static const char *params_pool_key(const h2gw_params_t *pm)
     "reverse, forwarded, via, grpc-timeout-max, "                          \
     "connect-timeout, window, conn-window, max-conns, max-streams, "       \
     "queue-timeout, lb, retry, max-requests, max-lifetime, ping, "         \
-    "idle-timeout, settings-timeout, tls-verify, tls-ca, tls-ca-path, "    \
+    "idle-timeout, settings-timeout, resolve, tls-verify, tls-ca, "       \
+    "tls-ca-path, "                                                        \
     "tls-name, tls-sni, tls-cert, tls-key, max-frame-size, "               \
     "header-table-size, max-header-list, retry-idempotent"
 
@@ -287,6 +289,10 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
         /* 0: a failed server is tried again by the next request. */
         return parse_seconds_min(p, what, val, H2GW_MIN_SECONDS, 1,
                                  &pm->retry);
+    }
+    if (!strcasecmp(key, "resolve")) {
+        return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 1,
+                                 &pm->resolve);
     }
     if (!strcasecmp(key, "settings-timeout")) {
         return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 0,
@@ -900,6 +906,7 @@ static void resolve_upstream(h2gw_upstream_t *up)
                              H2GW_DEFAULT_IDLE_TIMEOUT);
     up->settings_timeout = PICK2(pm->settings_timeout, UNSET,
                                  H2GW_DEFAULT_SETTINGS_TIMEOUT);
+    up->resolve = PICK2(pm->resolve, UNSET, H2GW_DEFAULT_RESOLVE);
     up->stream_window = (int32_t)PICK2(pm->stream_window, sc->stream_window,
                                        H2GW_DEFAULT_STREAM_WINDOW);
     up->conn_window = (int32_t)PICK2(pm->conn_window, sc->conn_window,
@@ -950,6 +957,7 @@ static int same_pool(const h2gw_upstream_t *a, const h2gw_upstream_t *b)
            && a->max_requests == b->max_requests && a->ping == b->ping
            && a->idle_timeout == b->idle_timeout
            && a->settings_timeout == b->settings_timeout
+           && a->resolve == b->resolve
            && a->stream_window == b->stream_window
            && a->conn_window == b->conn_window
            && a->max_frame_size == b->max_frame_size

@@ -52,6 +52,9 @@
 #define H2GW_DEFAULT_IDLE_TIMEOUT     apr_time_from_sec(60)
 /* The peer's SETTINGS and the ACK of ours must come this quickly. */
 #define H2GW_DEFAULT_SETTINGS_TIMEOUT apr_time_from_sec(5)
+/* Host names are looked up again this often (and after a connect
+ * failure): services that move get found within a minute. */
+#define H2GW_DEFAULT_RESOLVE          apr_time_from_sec(60)
 /* PING sent before reusing a connection idle this long (0: never). */
 #define H2GW_DEFAULT_PING             0
 
@@ -105,6 +108,7 @@ typedef struct h2gw_params_t {
     apr_interval_time_t ping;
     apr_interval_time_t idle_timeout;
     apr_interval_time_t settings_timeout;
+    apr_interval_time_t resolve;
     apr_int64_t stream_window;
     apr_int64_t conn_window;
     apr_int64_t max_requests;
@@ -153,6 +157,7 @@ typedef struct h2gw_upstream_t {
     apr_interval_time_t ping;             /* 0: never */
     apr_interval_time_t idle_timeout;
     apr_interval_time_t settings_timeout;
+    apr_interval_time_t resolve;          /* 0: only after a failure */
     int32_t stream_window;
     int32_t conn_window;
     uint32_t max_frame_size;     /* SETTINGS_MAX_FRAME_SIZE we announce */

@@ -997,6 +997,7 @@ static void on_ready(h2gw_conn_t *conn)
         conn->state = H2GW_CONN_ST_OPEN;
     }
     conn->srv->down_until = 0;
+    conn->srv->addr_fails = 0;
     if (conn->probe) {
         conn->probe = 0;
         h2gw_pool_probe_done(conn->srv->pool);
@@ -1037,6 +1038,7 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
                               h2gw_loop_t *loop)
 {
     apr_pool_t *pool;
+    apr_sockaddr_t *addr;
     h2gw_conn_t *conn;
     apr_status_t rv;
 
@@ -1045,8 +1047,11 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
     }
     pool = conn->pool;
     if (!sv->addr) {
-        /* The engine's one blocking call: numeric hosts resolve at once,
-         * names once per server (again after a connect failure). */
+        if (h2gw_pool_resolve(sv)) {
+            apr_pool_destroy(pool);
+            return APR_EAGAIN;  /* looked up off the engine thread */
+        }
+        /* An address literal (no lookup), or no resolver thread. */
         apr_pool_clear(sv->addr_pool);
         rv = apr_sockaddr_info_get(&sv->addr, sv->conf->host, APR_UNSPEC,
                                    (apr_port_t)sv->conf->port, 0,
@@ -1056,14 +1061,24 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
             apr_pool_destroy(pool);
             return rv;
         }
+        sv->next_addr = sv->addr;
+        sv->naddrs = 1;
+        sv->resolved_at = apr_time_now();
     }
-    rv = apr_socket_create(&conn->sock, sv->addr->family, SOCK_STREAM,
-                           APR_PROTO_TCP, pool);
+    /* Connections take the addresses in turn; each has its own copy, so
+     * that a new lookup can free the old list under it. */
+    addr = sv->next_addr ? sv->next_addr : sv->addr;
+    sv->next_addr = addr->next ? addr->next : sv->addr;
+    rv = apr_sockaddr_info_copy(&conn->addr, addr, pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_socket_create(&conn->sock, conn->addr->family, SOCK_STREAM,
+                               APR_PROTO_TCP, pool);
+    }
     if (rv == APR_SUCCESS) {
         apr_socket_opt_set(conn->sock, APR_TCP_NODELAY, 1);
         apr_socket_opt_set(conn->sock, APR_SO_NONBLOCK, 1);
         apr_socket_timeout_set(conn->sock, 0);
-        rv = apr_socket_connect(conn->sock, sv->addr);
+        rv = apr_socket_connect(conn->sock, conn->addr);
         if (rv == APR_SUCCESS || APR_STATUS_IS_EINPROGRESS(rv)) {
             rv = APR_SUCCESS;
         }
@@ -1076,7 +1091,7 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
         rv = apr_pollset_add(loop->pollset, &conn->pfd);
     }
     if (rv != APR_SUCCESS) {
-        sv->addr = NULL;
+        (void)h2gw_pool_resolve(sv);  /* the name may have moved */
         if (conn->sock) {
             apr_socket_close(conn->sock);
         }
@@ -1396,11 +1411,22 @@ static void on_connected(h2gw_conn_t *conn)
     if (err) {
         const char *why = apr_psprintf(conn->pool, "%s", strerror(err));
 
+        h2gw_server_t *sv = conn->srv;
+        char ip[64] = "?";
+
+        apr_sockaddr_ip_getbuf(ip, sizeof(ip), conn->addr);
         CONN_LOG(conn, APLOG_WARNING, err,
-                 H2GW_LOGNO(00307) "connect to %s:%d failed",
-                 conn->srv->conf->host, conn->srv->conf->port);
-        conn->srv->addr = NULL;
-        h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONNECT,
+                 H2GW_LOGNO(00307) "connect to %s:%d (%s) failed",
+                 sv->conf->host, sv->conf->port, ip);
+        (void)h2gw_pool_resolve(sv);  /* the name may have moved */
+        if (++sv->addr_fails < sv->naddrs) {
+            /* Another address of the host is left to try: this one costs
+             * the connection only, its streams go to the next. */
+            h2gw_conn_kill(conn, H2GW_FAIL_CONNECT, why);
+            return;
+        }
+        sv->addr_fails = 0;
+        h2gw_pool_server_down(sv, H2GW_FAIL_CONNECT,
                               apr_psprintf(conn->pool, "connect: %s", why));
         h2gw_conn_kill(conn, H2GW_FAIL_CONNECT, why);
         return;

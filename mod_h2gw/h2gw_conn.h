@@ -52,6 +52,7 @@ struct h2gw_conn_t {
     h2gw_conn_t *next;         /* in srv->conns */
     unsigned long id;          /* per process, for log lines */
     apr_socket_t *sock;
+    apr_sockaddr_t *addr;      /* the address it connects to (a copy) */
     SSL *ssl;                  /* h2:// only */
     int tls_want_write;        /* SSL_read needs the socket writable */
     apr_pollfd_t pfd;          /* as registered in the pollset */

@@ -11,6 +11,7 @@
 
 #include "mod_h2gw.h"
 #include "h2gw_engine.h"
+#include "h2gw_resolve.h"
 #include "h2gw_conn.h"
 #include "h2gw_pool.h"
 #include "h2gw_status.h"
@@ -304,6 +305,27 @@ static void begin_stop(h2gw_engine_t *e)
     }
 }
 
+/* Hands the resolver's answers to their servers. */
+static void run_resolved(h2gw_engine_t *e)
+{
+    h2gw_resolution_t *res = h2gw_resolver_take(e->loop.resolver);
+
+    while (res) {
+        h2gw_resolution_t *next = res->next;
+
+        h2gw_pool_resolved(res);
+        res = next;
+    }
+}
+
+/* Called on the resolver thread when an answer is ready. */
+static void resolver_wake(void *data)
+{
+    h2gw_engine_t *e = data;
+
+    apr_pollset_wakeup(e->pollset);
+}
+
 /* Answers the status snapshots handlers asked for. */
 static void run_status(h2gw_engine_t *e)
 {
@@ -360,6 +382,7 @@ static void *APR_THREAD_FUNC engine_main(apr_thread_t *thread, void *data)
             h2gw_conn_on_event(fds[i].client_data, fds[i].rtnevents);
         }
         run_inbox(e);
+        run_resolved(e);
         run_timers(e);
         run_status(e);
         apr_thread_mutex_lock(e->inbox_lock);
@@ -399,6 +422,8 @@ static apr_status_t engine_stop(void *data)
     apr_thread_mutex_unlock(e->inbox_lock);
     apr_pollset_wakeup(e->pollset);
     apr_thread_join(&trv, e->thread);
+    /* (A lookup in progress finishes first; its answer is dropped.) */
+    h2gw_resolver_stop(e->loop.resolver);
     /* Streams still in the inbox belong to handlers that have finished:
      * drop the inbox references, and the engine's of unplaced retries. */
     run_inbox(e);
@@ -491,9 +516,14 @@ apr_status_t h2gw_engine_start(apr_pool_t *pchild, server_rec *s)
                                     APR_POLLSET_WAKEABLE
                                     | APR_POLLSET_NOCOPY))
             != APR_SUCCESS
+        || (rv = h2gw_resolver_start(&e->loop.resolver, pool,
+                                     resolver_wake, e)) != APR_SUCCESS
         || (rv = apr_threadattr_create(&attr, pool)) != APR_SUCCESS
         || (rv = apr_thread_create(&e->thread, attr, engine_main, e, pool))
             != APR_SUCCESS) {
+        if (e->loop.resolver) {
+            h2gw_resolver_stop(e->loop.resolver);
+        }
         apr_pool_destroy(pool);
         return rv;
     }

@@ -73,6 +73,7 @@ typedef struct h2gw_req_t {
     int body_done;             /* the request body was read to its end */
     int batch_wait;            /* the last read found body bytes: the next
                                 * wait may ask for a batch (SO_RCVLOWAT) */
+    apr_bucket_brigade *probe_bb;  /* for h2_input_aborted() */
 } h2gw_req_t;
 
 #define REQ_LOG(ctx, lvl, rv, fmt, ...)                                      \
@@ -569,6 +570,37 @@ static void drain_pipe(int fd)
 }
 
 /*
+ * After the body's end, mod_http2 writes to the input pipe when the
+ * client resets the stream (and when its END_STREAM came). The stream's
+ * input tells which, without a race: aborted before the pipe is written,
+ * while the connection's aborted flag is set only after. A read below
+ * httpd's body filter asks it (one that finds nothing empties the pipe
+ * itself); what it leaves in the pipe is emptied here. Returns 1 when the
+ * client reset the stream.
+ */
+static int h2_input_aborted(h2gw_req_t *ctx)
+{
+    conn_rec *c = ctx->r->connection;
+    struct pollfd pfd;
+    apr_status_t rv;
+
+    if (!ctx->probe_bb) {
+        ctx->probe_bb = apr_brigade_create(ctx->r->pool, c->bucket_alloc);
+    }
+    rv = ap_get_brigade(c->input_filters, ctx->probe_bb, AP_MODE_READBYTES,
+                        APR_NONBLOCK_READ, BODY_READ_CHUNK);
+    apr_brigade_cleanup(ctx->probe_bb);
+    pfd.fd = ctx->client_fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN)) {
+        drain_pipe(ctx->client_fd);
+    }
+    return !(rv == APR_SUCCESS || rv == APR_EOF || APR_STATUS_IS_EAGAIN(rv))
+           || c->aborted;
+}
+
+/*
  * Sleeps until something can move the request: the engine wakes the
  * stream (response headers, data, end, failure, or what wait_for names),
  * the client has input (when `input`), the client is gone, or `timeout`
@@ -669,8 +701,9 @@ static apr_status_t wait_event(h2gw_req_t *ctx, int input, unsigned wait_for,
         (void)!read(ctx->wake_fd, &v, sizeof(v));
     }
     if (rc > 0 && n == 2 && pfd[1].revents && !input) {
-        if (ctx->client_pipe && (pfd[1].revents & POLLIN)) {
-            drain_pipe(ctx->client_fd);
+        if (ctx->client_pipe && (pfd[1].revents & POLLIN)
+            && h2_input_aborted(ctx)) {
+            return APR_ECONNABORTED;
         }
         if (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
             return APR_ECONNABORTED;

@@ -6,6 +6,7 @@
 
 #include "mod_h2gw.h"
 #include "h2gw_pool.h"
+#include "h2gw_resolve.h"
 #include "h2gw_conn.h"
 
 APLOG_USE_MODULE(h2gw);
@@ -224,14 +225,27 @@ static h2gw_server_t *probe_server(h2gw_pool_t *pool)
 
 /* Puts st on a connection of sv with room, or on a new one. Returns the
  * connection, or NULL when the connect failed at once (sv is marked
- * down, st holds the cause). */
-static h2gw_conn_t *place_on(h2gw_server_t *sv, h2gw_stream_t *st)
+ * down, st holds the cause) or, with *resolving set, when sv's addresses
+ * are being looked up (st waits for them in the queue). */
+static h2gw_conn_t *place_on(h2gw_server_t *sv, h2gw_stream_t *st,
+                             int *resolving)
 {
     h2gw_conn_t *conn = conn_with_room(sv, st);
     apr_status_t rv;
 
+    *resolving = 0;
+    if (sv->addr && sv->res_pool && sv->pool->up->resolve > 0
+        && apr_time_now() - sv->resolved_at > sv->pool->up->resolve) {
+        /* Names move (containers, services): looked up again in the
+         * background; the addresses known serve meanwhile. */
+        (void)h2gw_pool_resolve(sv);
+    }
     if (!conn) {
         rv = h2gw_conn_create(&conn, sv, sv->pool->loop);
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            *resolving = 1;  /* the host's addresses are being looked up */
+            return NULL;
+        }
         if (rv != APR_SUCCESS) {
             char buf[120];
 
@@ -255,11 +269,14 @@ static h2gw_conn_t *place_on(h2gw_server_t *sv, h2gw_stream_t *st)
 /* Every server is down. Rather than wait out retry=, one request at a
  * time probes a server: recovery after an upstream restart then takes
  * one connect. A stream probes once; the probe's failure is answered
- * like every server down. Returns 1 when st went out as the probe. */
+ * like every server down. Returns 1 when st went out as the probe, -1
+ * when the probe is a lookup of the server's name that st waits for,
+ * 0 when st cannot probe. */
 static int try_probe(h2gw_pool_t *pool, h2gw_stream_t *st)
 {
     h2gw_server_t *sv;
     h2gw_conn_t *conn;
+    int resolving;
 
     if (pool->probing || st->probed || st->waited_probe
         || pool->loop->stopping) {
@@ -271,7 +288,14 @@ static int try_probe(h2gw_pool_t *pool, h2gw_stream_t *st)
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, pool->loop->s,
                  "upstream %s: every server down; request %lu probes %s",
                  pool->up->name, st->id, sv->conf->url);
-    conn = place_on(sv, st);
+    conn = place_on(sv, st, &resolving);
+    if (!conn && resolving) {
+        /* The probe is the lookup: st waits in the queue for its outcome
+         * (h2gw_pool_resolved). */
+        sv->probe_resolving = 1;
+        pool->probing = 1;
+        return -1;
+    }
     if (!conn) {
         return 0;
     }
@@ -304,17 +328,35 @@ static int place_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
         wait_probe(st);
         return 0;
     }
-    if (!try_probe(pool, st)) {
+    switch (try_probe(pool, st)) {
+    case 1:
+        return 1;
+    case -1:
+        return 0;  /* waits for the lookup the probe started */
+    default:
         fail_all_down(pool, st);
+        return 1;
     }
-    return 1;
+}
+
+/* Addresses over all servers (a server not resolved yet counts one):
+ * a stream whose connections failed to come up that often has had each
+ * address tried. */
+static int addr_count(const h2gw_pool_t *pool)
+{
+    int i, n = 0;
+
+    for (i = 0; i < pool->nservers; ++i) {
+        n += pool->servers[i].naddrs > 1 ? pool->servers[i].naddrs : 1;
+    }
+    return n;
 }
 
 /* Tries to put st on a connection. Returns 1 when placed (or failed for
  * good: it is no longer the pool's), 0 when it must wait. */
 static int try_place(h2gw_pool_t *pool, h2gw_stream_t *st, apr_time_t now)
 {
-    int guard;
+    int guard, resolving;
 
     for (guard = 0; guard <= pool->nservers; ++guard) {
         int any_up;
@@ -323,7 +365,7 @@ static int try_place(h2gw_pool_t *pool, h2gw_stream_t *st, apr_time_t now)
         if (!any_up) {
             return place_all_down(pool, st);
         }
-        if (st->connect_fails >= pool->nservers) {
+        if (st->connect_fails >= addr_count(pool)) {
             /* As many connections failed to come up for it as there are
              * servers, and yet some are "up" (a short retry=, or 0): they
              * would be tried again and again. */
@@ -333,8 +375,11 @@ static int try_place(h2gw_pool_t *pool, h2gw_stream_t *st, apr_time_t now)
         if (!sv) {
             return 0;
         }
-        if (place_on(sv, st)) {
+        if (place_on(sv, st, &resolving)) {
             return 1;
+        }
+        if (resolving) {
+            return 0;  /* waits in the queue for the addresses */
         }
     }
     return place_all_down(pool, st);
@@ -534,7 +579,82 @@ void h2gw_pool_destroy(h2gw_pool_t *pool)
             SSL_SESSION_free(pool->servers[i].tls_session);
             pool->servers[i].tls_session = NULL;
         }
+        if (pool->servers[i].res_pool) {
+            apr_pool_destroy(pool->servers[i].res_pool);
+            pool->servers[i].res_pool = NULL;
+            pool->servers[i].addr = pool->servers[i].next_addr = NULL;
+        }
     }
+}
+
+int h2gw_pool_resolve(h2gw_server_t *sv)
+{
+    h2gw_loop_t *loop = sv->pool->loop;
+
+    if (!loop->resolver || h2gw_resolve_is_numeric(sv->conf->host)) {
+        return 0;
+    }
+    if (!sv->resolving
+        && h2gw_resolver_ask(loop->resolver, sv->conf->host,
+                             (apr_port_t)sv->conf->port, sv)
+               == APR_SUCCESS) {
+        sv->resolving = 1;
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, loop->s,
+                     "upstream %s: looking up %s", sv->conf->url,
+                     sv->conf->host);
+    }
+    return sv->resolving;
+}
+
+void h2gw_pool_resolved(h2gw_resolution_t *res)
+{
+    h2gw_server_t *sv = res->ctx;
+    h2gw_pool_t *pool = sv->pool;
+
+    sv->resolving = 0;
+    if (res->rv != APR_SUCCESS || !res->addrs) {
+        char buf[120];
+
+        apr_strerror(res->rv, buf, sizeof(buf));
+        ap_log_error(APLOG_MARK, APLOG_WARNING, res->rv, pool->loop->s,
+                     H2GW_LOGNO(00107) "upstream %s: cannot resolve %s%s",
+                     sv->conf->url, sv->conf->host,
+                     sv->addr ? ": the addresses found before stay" : "");
+        if (!sv->addr) {
+            h2gw_pool_server_down(sv, H2GW_FAIL_CONNECT,
+                                  apr_psprintf(pool->loop->pool,
+                                               "cannot resolve %s: %s",
+                                               sv->conf->host, buf));
+        }
+        apr_pool_destroy(res->pool);
+    }
+    else {
+        int had = (sv->addr != NULL);
+
+        /* Connections copy the address they use: the old list can go. */
+        if (sv->res_pool) {
+            apr_pool_destroy(sv->res_pool);
+        }
+        sv->res_pool = res->pool;
+        sv->addr = sv->next_addr = res->addrs;
+        sv->naddrs = res->naddrs;
+        sv->addr_fails = 0;
+        sv->resolved_at = apr_time_now();
+        if (!had) {
+            /* Down for want of addresses, if at all: they are worth a try
+             * at once. (A server down for failed connects waits out
+             * retry=, whatever a new lookup says.) */
+            sv->down_until = 0;
+        }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, pool->loop->s,
+                     "upstream %s: %s has %d address%s", sv->conf->url,
+                     sv->conf->host, sv->naddrs, sv->naddrs == 1 ? "" : "es");
+    }
+    if (sv->probe_resolving) {
+        sv->probe_resolving = 0;
+        h2gw_pool_probe_done(pool);
+    }
+    h2gw_pool_dispatch(pool);
 }
 
 int h2gw_pool_active(const h2gw_pool_t *pool, int *nconns)

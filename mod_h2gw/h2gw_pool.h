@@ -31,6 +31,8 @@ typedef struct h2gw_loop_t {
     h2gw_stream_t *retries;    /* streams to place again (engine refs) */
     int stopping;              /* the child is exiting: no new streams */
     uint8_t *rbuf;             /* what connections read into, in turn */
+    struct h2gw_resolver_t *resolver;  /* NULL: names resolve inline
+                                        * (no engine: the fuzz target) */
 } h2gw_loop_t;
 
 /* Lowers loop->next_timer to t (0 = no timer). */
@@ -58,8 +60,22 @@ typedef struct h2gw_counters_t {
 typedef struct h2gw_server_t {
     h2gw_pool_t *pool;
     const h2gw_server_conf_t *conf;
-    apr_sockaddr_t *addr;      /* resolved once, again after a failure */
-    apr_pool_t *addr_pool;     /* holds addr; cleared before resolving */
+    /* The host's addresses: every one it resolved to, a list via ->next;
+     * NULL until resolved. A name is looked up off the engine thread
+     * (h2gw_resolve), again every resolve= and after a connect failure,
+     * the old addresses serving meanwhile; a literal address at once. */
+    apr_sockaddr_t *addr;
+    apr_sockaddr_t *next_addr; /* the one the next connection tries */
+    int naddrs;
+    int addr_fails;            /* connects failed in a row: the server is
+                                * down once every address failed */
+    apr_pool_t *addr_pool;     /* holds addr of a literal address */
+    apr_pool_t *res_pool;      /* holds addr of a name: its resolution's
+                                * own pool (owned, destroyed when
+                                * replaced) */
+    apr_time_t resolved_at;
+    int resolving;             /* a lookup is under way */
+    int probe_resolving;       /* ... and the pool's probe waits for it */
     h2gw_conn_t *conns;        /* singly linked via conn->next */
     int nconns;                /* in conns */
     int nstreams;              /* active streams over its connections */
@@ -115,7 +131,22 @@ void h2gw_pool_probe_done(h2gw_pool_t *pool);
 void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
                            const char *why);
 
-/* Frees what the pool holds outside its memory (TLS sessions). */
+/*
+ * Asks for sv's addresses off the engine thread, unless a lookup is under
+ * way already. Returns 1 when one is (the caller's stream waits for it),
+ * 0 when the host is an address literal or there is no resolver (then
+ * the caller resolves inline).
+ */
+int h2gw_pool_resolve(h2gw_server_t *sv);
+
+/* The resolver answered (res->ctx is the server): its addresses replace
+ * the server's, or it is marked down when it has none; the queue is
+ * dispatched again. Takes res over. */
+struct h2gw_resolution_t;
+void h2gw_pool_resolved(struct h2gw_resolution_t *res);
+
+/* Frees what the pool holds outside its memory (TLS sessions, resolved
+ * addresses). */
 void h2gw_pool_destroy(h2gw_pool_t *pool);
 
 /* Timers of the pool's connections and queue; flushes them and destroys
