@@ -20,6 +20,7 @@
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <http_ssl.h>
 #include <util_filter.h>
 
 #include "mod_h2gw.h"
@@ -70,6 +71,8 @@ typedef struct h2gw_req_t {
                                 * (HTTP/1), mod_http2's input pipe; -1:
                                 * nothing (looked at every HANDLER_TICK) */
     int client_pipe;           /* client_fd is mod_http2's pipe */
+    int client_tls;            /* HTTP/1 over TLS: decrypted input may wait
+                                * in mod_ssl where the socket cannot tell */
     int body_done;             /* the request body was read to its end */
     int batch_wait;            /* the last read found body bytes: the next
                                 * wait may ask for a batch (SO_RCVLOWAT) */
@@ -549,6 +552,7 @@ static void find_client_fd(h2gw_req_t *ctx)
     if (pfd.desc_type == APR_POLL_SOCKET && pfd.desc.s
         && apr_os_sock_get(&sfd, pfd.desc.s) == APR_SUCCESS && sfd >= 0) {
         ctx->client_fd = sfd;
+        ctx->client_tls = ap_ssl_conn_is_ssl(ctx->r->connection);
     }
     else if (pfd.desc_type == APR_POLL_FILE && pfd.desc.f
              && apr_os_file_get(&ffd, pfd.desc.f) == APR_SUCCESS
@@ -673,6 +677,12 @@ static apr_status_t wait_event(h2gw_req_t *ctx, int input, unsigned wait_for,
             }
         }
 #endif
+        if (input && ctx->client_tls
+            && (timeout < 0 || timeout > HANDLER_TICK)) {
+            /* The TLS layer may hold input it read from the socket:
+             * waits for more body look again at least this often. */
+            timeout = HANDLER_TICK;
+        }
     }
     else if (input && backoff) {
         timeout = (timeout < 0 || timeout > *backoff) ? *backoff : timeout;
