@@ -152,7 +152,7 @@ for spec in "${WORKLOADS[@]}"; do
             if [ "$col" != direct ] && [ "${succ:-0}" -gt 0 ]; then
                 case "$name" in
                 1k-*) cs+=("$(awk -v c="$cpu" -v n="$succ" 'BEGIN {printf "%.3f", c / n * 10000}')") ;;
-                *) cs+=("$(awk -v c="$cpu" -v m="$mbps" -v d="$DUR" 'BEGIN {printf "%.3f", m > 0 ? c / (m * d / 1000) : 0}')") ;;
+                *) cs+=("$(awk -v c="$cpu" -v m="$mbps" -v d="$DUR" 'BEGIN {printf "%.3f", (m > 0 ? c / (m * d / 1000) : 0)}')") ;;
                 esac
             fi
         done
@@ -160,7 +160,7 @@ for spec in "${WORKLOADS[@]}"; do
         MB[$col]=$(printf '%s\n' "${ms[@]}" | median)
         CPU[$col]=$( [ ${#cs[@]} -gt 0 ] && printf '%s\n' "${cs[@]}" | median || echo n/a)
     done
-    ratio=$(awk -v a="${RPS[gw]}" -v b="${RPS[mp]}" 'BEGIN {printf "%.2f", b > 0 ? a / b : 0}')
+    ratio=$(awk -v a="${RPS[gw]}" -v b="${RPS[mp]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
     for col in gw mp direct; do
         echo "| $name | $col | ${RPS[$col]} | ${MB[$col]} | ${CPU[$col]} | $([ $col = gw ] && echo "${ratio}×") |"
     done

@@ -1041,6 +1041,7 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
     apr_sockaddr_t *addr;
     h2gw_conn_t *conn;
     apr_status_t rv;
+    int tries;
 
     if ((rv = h2gw_conn_new(&conn, sv, loop)) != APR_SUCCESS) {
         return rv;
@@ -1066,21 +1067,28 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
         sv->resolved_at = apr_time_now();
     }
     /* Connections take the addresses in turn; each has its own copy, so
-     * that a new lookup can free the old list under it. */
-    addr = sv->next_addr ? sv->next_addr : sv->addr;
-    sv->next_addr = addr->next ? addr->next : sv->addr;
-    rv = apr_sockaddr_info_copy(&conn->addr, addr, pool);
-    if (rv == APR_SUCCESS) {
-        rv = apr_socket_create(&conn->sock, conn->addr->family, SOCK_STREAM,
-                               APR_PROTO_TCP, pool);
-    }
-    if (rv == APR_SUCCESS) {
-        apr_socket_opt_set(conn->sock, APR_TCP_NODELAY, 1);
-        apr_socket_opt_set(conn->sock, APR_SO_NONBLOCK, 1);
-        apr_socket_timeout_set(conn->sock, 0);
-        rv = apr_socket_connect(conn->sock, conn->addr);
-        if (rv == APR_SUCCESS || APR_STATUS_IS_EINPROGRESS(rv)) {
-            rv = APR_SUCCESS;
+     * that a new lookup can free the old list under it. One refused at
+     * once (loopback answers a connect synchronously) hands over to the
+     * next, until each was tried. */
+    for (tries = 0; tries < (sv->naddrs > 1 ? sv->naddrs : 1); ++tries) {
+        addr = sv->next_addr ? sv->next_addr : sv->addr;
+        sv->next_addr = addr->next ? addr->next : sv->addr;
+        rv = apr_sockaddr_info_copy(&conn->addr, addr, pool);
+        if (rv == APR_SUCCESS) {
+            rv = apr_socket_create(&conn->sock, conn->addr->family,
+                                   SOCK_STREAM, APR_PROTO_TCP, pool);
+        }
+        if (rv == APR_SUCCESS) {
+            apr_socket_opt_set(conn->sock, APR_TCP_NODELAY, 1);
+            apr_socket_opt_set(conn->sock, APR_SO_NONBLOCK, 1);
+            apr_socket_timeout_set(conn->sock, 0);
+            rv = apr_socket_connect(conn->sock, conn->addr);
+            if (rv == APR_SUCCESS || APR_STATUS_IS_EINPROGRESS(rv)) {
+                rv = APR_SUCCESS;
+                break;
+            }
+            apr_socket_close(conn->sock);
+            conn->sock = NULL;
         }
     }
     if (rv == APR_SUCCESS) {
