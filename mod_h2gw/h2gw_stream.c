@@ -131,7 +131,6 @@ int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for)
     apr_thread_mutex_lock(st->lock);
     news = handler_news_locked(st, wait_for);
     st->handler_waiting = !news;
-    st->wait_for = wait_for;
     apr_thread_mutex_unlock(st->lock);
     return news;
 }

@@ -107,7 +107,6 @@ struct h2gw_stream_t {
      * events arrive before the handler runs. */
     int wake_fd;
     int handler_waiting;       /* under lock: see h2gw_stream_arm() */
-    unsigned wait_for;         /* under lock: H2GW_WAIT_* of that wait */
 
     /* Set before submit, read-only after. */
     h2gw_target_t target;
