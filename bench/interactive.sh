@@ -35,67 +35,13 @@ for t in node apxs curl; do
     command -v "$t" >/dev/null || { echo "interactive.sh: $t missing (apt-get install nodejs apache2-dev curl)" >&2; exit 1; }
 done
 [ -e .libs/mod_h2gw.so ] || { echo "interactive.sh: build first (make)" >&2; exit 1; }
-MODS=$(apxs -q LIBEXECDIR)
-HTTPD="$(apxs -q SBINDIR)/$(apxs -q TARGET)"
-W=$(mktemp -d /tmp/h2gw-interactive.XXXXXX)
-chmod 755 "$W"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    if [ "$KEEP" = 1 ]; then echo "kept: $W" >&2; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-free_port() {
-    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalAddr => "127.0.0.1",
-        LocalPort => 0, Listen => 1)->sockport, "\n"'
-}
-
+. bench/two-proxies.sh
+scratch interactive
 node bench/echo-upstream.js "$W/up.port" > "$W/up.log" 2>&1 &
 PIDS+=($!)
 for i in $(seq 100); do [ -s "$W/up.port" ] && break; sleep 0.05; done
 UP_PORT=$(cat "$W/up.port")
-cp .libs/mod_h2gw.so "$W/mod_h2gw.so"
-AP_PORT=$(free_port)
-user_line=""
-[ "$(id -u)" -eq 0 ] && user_line=$'User nobody\nGroup nogroup'
-mkdir -p "$W/run" "$W/htdocs"
-cat > "$W/httpd.conf" <<CONF
-ServerRoot "$W"
-DefaultRuntimeDir "$W/run"
-ServerName localhost
-Listen 127.0.0.1:$AP_PORT
-PidFile "$W/run/httpd.pid"
-ErrorLog "$W/error_log"
-LogLevel warn
-$user_line
-LoadModule mpm_event_module "$MODS/mod_mpm_event.so"
-LoadModule authz_core_module "$MODS/mod_authz_core.so"
-LoadModule http2_module "$MODS/mod_http2.so"
-LoadModule proxy_module "$MODS/mod_proxy.so"
-LoadModule proxy_http2_module "$MODS/mod_proxy_http2.so"
-LoadModule h2gw_module "$W/mod_h2gw.so"
-StartServers 1
-ServerLimit 1
-ThreadLimit 64
-ThreadsPerChild 64
-MaxRequestWorkers 64
-Protocols h2c http/1.1
-H2Direct on
-DocumentRoot "$W/htdocs"
-<Directory />
-    Require all granted
-</Directory>
-H2GWPass /gw/ h2c://127.0.0.1:$UP_PORT/
-ProxyPass /mp/ h2c://127.0.0.1:$UP_PORT/ enablereuse=on
-CONF
-setsid "$HTTPD" -f "$W/httpd.conf" -DFOREGROUND < /dev/null > "$W/stdout" 2>&1 &
-PIDS+=($!)
-for i in $(seq 100); do
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$AP_PORT/" && break
-    sleep 0.1
-done
+start_two_proxies "$UP_PORT"
 
 run() {  # proto url pause -> "median p90"
     node bench/interactive.js "$1" "$2" "$3" "$ROUNDS" \

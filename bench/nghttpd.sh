@@ -10,7 +10,11 @@
 # Usage (from the repository root, after `make`):
 #   bench/nghttpd.sh [--duration SEC] [--rounds N]
 # Prints a Markdown table of medians: req/s (MB/s) and Apache CPU-s per
-# 10k requests or per GB, with mod_h2gw's ratio to mod_proxy_http2.
+# 10k requests or per GB, with mod_h2gw's ratio to mod_proxy_http2. The
+# CPU is sampled over the whole h2load run, its 1 s warm-up included, and
+# divided by the main period's requests or bytes: the absolute figures
+# overstate both proxies alike (bench/run.sh samples the main period
+# only); compare them side by side, not with run.sh's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=4
@@ -28,23 +32,9 @@ for t in nghttpd h2load apxs curl; do
     command -v "$t" >/dev/null || { echo "nghttpd.sh: $t missing (apt-get install nghttp2-server nghttp2-client apache2-dev curl)" >&2; exit 1; }
 done
 [ -e .libs/mod_h2gw.so ] || { echo "nghttpd.sh: build first (make)" >&2; exit 1; }
-MODS=$(apxs -q LIBEXECDIR)
-HTTPD="$(apxs -q SBINDIR)/$(apxs -q TARGET)"
+. bench/two-proxies.sh
 HZ=$(getconf CLK_TCK)
-W=$(mktemp -d /tmp/h2gw-nghttpd.XXXXXX)
-chmod 755 "$W"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
-free_port() {
-    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalAddr => "127.0.0.1",
-        LocalPort => 0, Listen => 1)->sockport, "\n"'
-}
+scratch nghttpd
 mkdir -p "$W/docs" "$W/run"
 head -c 1024 /dev/urandom > "$W/docs/1k"
 head -c $((100 * 1024)) /dev/urandom > "$W/docs/100k"
@@ -55,50 +45,10 @@ UP_PORT=$(free_port)
 nghttpd --no-tls -a 127.0.0.1 -n 1 -d "$W/docs" "$UP_PORT" > "$W/nghttpd.log" 2>&1 &
 UP_PID=$!
 PIDS+=($UP_PID)
-AP_PORT=$(free_port)
-user_line=""
-[ "$(id -u)" -eq 0 ] && user_line=$'User nobody\nGroup nogroup'
-cp .libs/mod_h2gw.so "$W/mod_h2gw.so"
-cat > "$W/httpd.conf" <<CONF
-ServerRoot "$W"
-DefaultRuntimeDir "$W/run"
-ServerName localhost
-Listen 127.0.0.1:$AP_PORT
-PidFile "$W/run/httpd.pid"
-ErrorLog "$W/error_log"
-LogLevel warn
-$user_line
-LoadModule mpm_event_module "$MODS/mod_mpm_event.so"
-LoadModule authz_core_module "$MODS/mod_authz_core.so"
-LoadModule http2_module "$MODS/mod_http2.so"
-LoadModule proxy_module "$MODS/mod_proxy.so"
-LoadModule proxy_http2_module "$MODS/mod_proxy_http2.so"
-LoadModule h2gw_module "$W/mod_h2gw.so"
-StartServers 1
-ServerLimit 1
-ThreadLimit 64
-ThreadsPerChild 64
-MaxRequestWorkers 64
-KeepAlive On
+start_two_proxies "$UP_PORT" "KeepAlive On
 MaxKeepAliveRequests 0
-Protocols h2c http/1.1
-H2Direct on
 H2MinWorkers 8
-H2MaxWorkers 8
-DocumentRoot "$W/run"
-<Directory />
-    Require all granted
-</Directory>
-H2GWPass /gw/ h2c://127.0.0.1:$UP_PORT/
-ProxyPass /mp/ h2c://127.0.0.1:$UP_PORT/ enablereuse=on
-CONF
-setsid "$HTTPD" -f "$W/httpd.conf" -DFOREGROUND < /dev/null > "$W/stdout" 2>&1 &
-AP_PID=$!
-PIDS+=($AP_PID)
-for i in $(seq 100); do
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$AP_PORT/gw/1k" && break
-    sleep 0.1
-done
+H2MaxWorkers 8"
 ticks() {  # utime+stime of a process and its children (threads included)
     local t=0 p
     for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
