@@ -5,8 +5,8 @@
  * and answers each request according to its path (/headers, /data, /upload,
  * /echo, /_stats, /_reset) and query modifiers (status, delay, stall, reset,
  * drip, stop_after, cookies, hdr, trailers, early, nobody, ctype, tag,
- * close_after, reject, nocontinue, bigfield, and per tag refuse_first, goaway_first,
- * reset_first, drop_first), so that
+ * close_after, reject, nocontinue, bigfield, hold/release, and per tag
+ * refuse_first, goaway_first, reset_first, drop_first), so that
  * proxy tests can provoke specific upstream behaviour and afterwards ask, via
  * /_stats, what the upstream actually saw (resets, flow-control blocking,
  * bytes, connections, pings).
@@ -78,7 +78,8 @@ enum handler { H_DATA, H_HEADERS, H_UPLOAD, H_ECHO, H_STATS, H_RESET,
                H_NOTFOUND };
 enum reset_mode { RESET_NONE, RESET_BEFORE, RESET_AFTER };
 enum wait_reason { W_NONE, W_ECHO, W_DRIP, W_STOPPED, W_RESET };
-enum timer_kind { T_DELAY, T_DRIP };
+enum timer_kind { T_DELAY, T_DRIP, T_HOLD };
+#define HOLD_MS 10000  /* hold=: longest wait for a release= */
 
 struct params {
     int status;
@@ -112,6 +113,10 @@ struct params {
     int close_after;    /* drop the connection silently once it is idle */
     int reject;         /* answer on the request headers, before the body */
     int nocontinue;     /* ignore "expect: 100-continue" (no interim 100) */
+    const char *hold;   /* /upload: keep the body's bytes unconsumed (stream
+                         * and connection window) until release= or
+                         * HOLD_MS */
+    const char *release; /* frees the holds of that name on OTHER conns */
 };
 
 struct stream;
@@ -166,6 +171,9 @@ struct stream {
     uint64_t piece_left;
     enum wait_reason wait;
     struct timer tm;
+    int holding;          /* hold=: received bytes are not consumed */
+    uint64_t held;        /* bytes received and not yet consumed */
+    struct timer hold_tm; /* gives up the hold after HOLD_MS */
 };
 
 struct conn {
@@ -192,6 +200,7 @@ struct conn {
 struct stats {
     unsigned long conns, requests, rst_recv, goaway_recv, flow_blocked;
     unsigned long accepted, pings;
+    unsigned long held, released, hold_expired;  /* hold=/release= */
     long conns_open, max_conns_open, max_conc;
     struct { uint32_t code; unsigned long n; } rst_codes[MAX_RST_CODES];
     size_t nrst_codes;
@@ -581,6 +590,9 @@ static int format_stats(struct buf *b, const char *tagname)
     rv |= append_printf(b, "max_conns_open=%ld\npings=%lu\naccepted=%lu\n",
                         g_stats.max_conns_open, g_stats.pings,
                         g_stats.accepted);
+    rv |= append_printf(b, "held=%lu\nreleased=%lu\nhold_expired=%lu\n",
+                        g_stats.held, g_stats.released,
+                        g_stats.hold_expired);
     /* client_settings_N: the last value of SETTINGS id N a client sent
      * (1 header table, 2 push, 3 streams, 4 window, 5 frame, 6 list). */
     rv |= append_printf(b, "client_header_table_size=%u\n"
@@ -615,6 +627,7 @@ static struct stream *create_stream(struct conn *c, int32_t id)
     st->conn = c;
     st->id = id;
     st->tm.st = st;
+    st->hold_tm.st = st;
     set_default_params(&st->p);
     st->next = c->streams;
     if (c->streams)
@@ -628,6 +641,9 @@ static void free_stream(struct stream *st)
     struct conn *c = st->conn;
 
     cancel_timer(&st->tm);
+    cancel_timer(&st->hold_tm);
+    if (st->holding)
+        g_stats.held -= st->held;
     if (st->prev)
         st->prev->next = st->next;
     else
@@ -761,6 +777,10 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->reject = atoi(v) != 0;
     } else if (strcmp(k, "nocontinue") == 0) {
         p->nocontinue = atoi(v) != 0;
+    } else if (strcmp(k, "hold") == 0) {
+        p->hold = v;
+    } else if (strcmp(k, "release") == 0) {
+        p->release = v;
     }
     return 0;
 }
@@ -1154,6 +1174,51 @@ static int turn_away(struct stream *st)
     return 0;
 }
 
+static int flush_conn(struct conn *c);
+static void settle_conn(struct conn *c, int rv, const char *why);
+
+/* Gives back the window a held /upload body kept shut. */
+static int end_hold(struct stream *st)
+{
+    nghttp2_session *session = st->conn->session;
+
+    cancel_timer(&st->hold_tm);
+    st->holding = 0;
+    g_stats.held -= st->held;
+    if (st->held) {
+        nghttp2_session_consume_connection(session, st->held);
+        nghttp2_session_consume_stream(session, st->id, st->held);
+    }
+    st->held = 0;
+    return 0;
+}
+
+/* release=NAME arrived on connection from: ends the holds of that name on
+ * every other connection (a request on the held body's own connection
+ * does not, so a test can tell where the gateway sent it). */
+static void release_holds(const char *name, const struct conn *from)
+{
+    struct conn *c, *next;
+
+    for (c = g_conns; c; c = next) {
+        struct stream *st;
+        int released = 0;
+
+        next = c->next;
+        if (c == from)
+            continue;
+        for (st = c->streams; st; st = st->next) {
+            if (st->holding && st->p.hold && strcmp(st->p.hold, name) == 0) {
+                end_hold(st);
+                g_stats.released++;
+                released = 1;
+            }
+        }
+        if (released)
+            settle_conn(c, flush_conn(c), "release");
+    }
+}
+
 static int schedule_response(struct stream *st)
 {
     int rv;
@@ -1219,6 +1284,12 @@ static int on_request_headers(struct stream *st)
         if (!st->md || !EVP_DigestInit_ex(st->md, EVP_sha256(), NULL))
             return -1;
     }
+    if (st->p.hold && st->handler == H_UPLOAD) {
+        st->holding = 1;
+        arm_timer(&st->hold_tm, T_HOLD, HOLD_MS);
+    }
+    if (st->p.release && !is_internal(st->handler))
+        release_holds(st->p.release, c);
     if (st->expect && st->tag)
         st->tag->expect++;
     if (st->p.reject && !is_internal(st->handler)) {
@@ -1445,10 +1516,16 @@ static int on_data_chunk_recv_cb(nghttp2_session *session, uint8_t flags,
 
     (void)flags;
     (void)user_data;
-    /* The connection window is always reopened at once so that one
-     * stalled echo stream cannot starve the other streams. */
-    nghttp2_session_consume_connection(session, len);
     st = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (st && st->holding) {
+        /* hold=: neither window reopens until release_holds(). */
+        st->held += len;
+        g_stats.held += len;
+    } else {
+        /* The connection window is always reopened at once so that one
+         * stalled echo stream cannot starve the other streams. */
+        nghttp2_session_consume_connection(session, len);
+    }
     if (!st) {
         nghttp2_session_consume_stream(session, stream_id, len);
         return 0;
@@ -1460,6 +1537,8 @@ static int on_data_chunk_recv_cb(nghttp2_session *session, uint8_t flags,
             return NGHTTP2_ERR_CALLBACK_FAILURE;
         st->up_bytes += len;
     }
+    if (st->holding)
+        return 0;
     if (!st->echo_buffering) {
         nghttp2_session_consume_stream(session, stream_id, len);
         return 0;
@@ -1876,6 +1955,9 @@ static void run_timers(void)
         t->armed = 0;
         if (t->kind == T_DELAY) {
             rv = start_response(st);
+        } else if (t->kind == T_HOLD) {
+            g_stats.hold_expired++;
+            rv = end_hold(st);
         } else {
             st->wait = W_NONE;
             st->piece_left = st->p.piece;
