@@ -3,9 +3,9 @@
  * It speaks cleartext HTTP/2 with prior knowledge (h2c) on 127.0.0.1, runs a
  * single-threaded epoll loop with one nghttp2 server session per connection,
  * and answers each request according to its path (/headers, /data, /upload,
- * /echo, /_stats, /_reset) and query modifiers (status, delay, stall, reset,
+ * /echo, /_stats, /_reset, /_release) and query modifiers (status, delay, stall, reset,
  * drip, stop_after, cookies, hdr, trailers, early, nobody, ctype, tag,
- * close_after, reject, nocontinue, bigfield, hold/release, and per tag
+ * close_after, reject, nocontinue, bigfield, hold/release, wait, and per tag
  * refuse_first, goaway_first, reset_first, drop_first), so that
  * proxy tests can provoke specific upstream behaviour and afterwards ask, via
  * /_stats, what the upstream actually saw (resets, flow-control blocking,
@@ -75,11 +75,14 @@ struct rng {
 };
 
 enum handler { H_DATA, H_HEADERS, H_UPLOAD, H_ECHO, H_STATS, H_RESET,
+               H_RELEASE,
                H_NOTFOUND };
 enum reset_mode { RESET_NONE, RESET_BEFORE, RESET_AFTER };
 enum wait_reason { W_NONE, W_ECHO, W_DRIP, W_STOPPED, W_RESET };
 enum timer_kind { T_DELAY, T_DRIP, T_HOLD };
 #define HOLD_MS 10000  /* hold=: longest wait for a release= */
+#define WAIT_MS 30000  /* wait=: longest wait for /_release */
+#define MAX_RELEASED 64
 
 struct params {
     int status;
@@ -117,6 +120,8 @@ struct params {
                          * and connection window) until release= or
                          * HOLD_MS */
     const char *release; /* frees the holds of that name on OTHER conns */
+    const char *wait;   /* answer only after /_release?tag=NAME (or
+                         * WAIT_MS) */
 };
 
 struct stream;
@@ -548,6 +553,7 @@ static void reset_stats(void)
 {
     struct conn *c;
     struct stream *st;
+    unsigned long held = g_stats.held;  /* still owed by live holds */
 
     for (c = g_conns; c; c = c->next) {
         for (st = c->streams; st; st = st->next)
@@ -555,6 +561,7 @@ static void reset_stats(void)
     }
     free_tags();
     memset(&g_stats, 0, sizeof(g_stats));
+    g_stats.held = held;
     g_epoch++;
 }
 
@@ -695,6 +702,8 @@ static enum handler pick_handler(const char *path)
         return H_STATS;
     if (strcmp(path, "/_reset") == 0)
         return H_RESET;
+    if (strcmp(path, "/_release") == 0)
+        return H_RELEASE;
     if (strncmp(path, "/_", 2) == 0)
         return H_NOTFOUND;
     /* Any other path is a plain (by default empty) /data, so proxy tests
@@ -704,7 +713,7 @@ static enum handler pick_handler(const char *path)
 
 static int is_internal(enum handler h)
 {
-    return h == H_STATS || h == H_RESET || h == H_NOTFOUND;
+    return h == H_STATS || h == H_RESET || h == H_RELEASE || h == H_NOTFOUND;
 }
 
 static int parse_param(struct params *p, const char *k, const char *v)
@@ -781,6 +790,8 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->hold = v;
     } else if (strcmp(k, "release") == 0) {
         p->release = v;
+    } else if (strcmp(k, "wait") == 0) {
+        p->wait = v;
     }
     return 0;
 }
@@ -1219,6 +1230,45 @@ static void release_holds(const char *name, const struct conn *from)
     }
 }
 
+/* Names given to /_release: their wait= requests answer at once. */
+static char g_released[MAX_RELEASED][MAX_TAG_LEN + 1];
+static unsigned g_nreleased;
+
+static int is_released(const char *name)
+{
+    unsigned i;
+
+    for (i = 0; i < g_nreleased && i < MAX_RELEASED; i++)
+        if (strcmp(g_released[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* /_release?tag=NAME: the waiting wait=NAME requests answer now, and
+ * later ones at once. Returns how many were waiting. */
+static unsigned long release_waits(const char *name)
+{
+    unsigned long n = 0;
+    struct conn *c;
+
+    if (!name || is_released(name))
+        return 0;
+    snprintf(g_released[g_nreleased++ % MAX_RELEASED], MAX_TAG_LEN + 1, "%s",
+             name);
+    for (c = g_conns; c; c = c->next) {
+        struct stream *st;
+
+        for (st = c->streams; st; st = st->next) {
+            if (st->p.wait && strcmp(st->p.wait, name) == 0
+                && st->tm.armed && st->tm.kind == T_DELAY) {
+                arm_timer(&st->tm, T_DELAY, 0);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
 static int schedule_response(struct stream *st)
 {
     int rv;
@@ -1229,6 +1279,10 @@ static int schedule_response(struct stream *st)
         return rv < 0 ? -1 : 0;
     if (st->p.stall)
         return 0;
+    if (st->p.wait && !is_released(st->p.wait)) {
+        arm_timer(&st->tm, T_DELAY, WAIT_MS);
+        return 0;
+    }
     if (st->p.delay_ms > 0) {
         arm_timer(&st->tm, T_DELAY, st->p.delay_ms);
         return 0;
@@ -1360,6 +1414,10 @@ static int on_request_end(struct stream *st)
     case H_RESET:
         reset_stats();
         rv = append_printf(&st->body, "ok\n");
+        break;
+    case H_RELEASE:
+        rv = append_printf(&st->body, "released=%lu\n",
+                           release_waits(st->stats_tag));
         break;
     case H_NOTFOUND:
         rv = append_printf(&st->body, "not found\n");
