@@ -1127,9 +1127,17 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
             if (rv != APR_EAGAIN) {
                 return APR_ECONNABORTED;
             }
-            rv = wait_event(ctx, 1, 0, -1,
-                            declared >= 0 ? declared - body_bytes : 0,
-                            &backoff);
+            if (!h2gw_stream_body_room(ctx->st)) {
+                /* The engine has half a buffer and more to send: wait
+                 * until it sent that, then take what the client sent
+                 * meanwhile at once (one wake-up, not one per piece). */
+                rv = wait_event(ctx, 0, H2GW_WAIT_SPACE, -1, 0, NULL);
+            }
+            else {
+                rv = wait_event(ctx, 1, 0, -1,
+                                declared >= 0 ? declared - body_bytes : 0,
+                                &backoff);
+            }
             if (rv != APR_SUCCESS) {
                 return rv;
             }

@@ -106,11 +106,19 @@ static size_t body_batch(const h2gw_stream_t *st)
     return quarter < H2GW_BODY_BATCH ? quarter : H2GW_BODY_BATCH;
 }
 
-/* Is there room for a batch of request body (the engine wakes a handler
- * that waits for space under the same condition)? */
+/* Is there room for the handler to come back for (the engine wakes a
+ * handler that waits for space under the same condition)? Half the
+ * buffer, at least a batch: the engine still has the other half to send
+ * while the handler refills, and the handler wakes twice per buffer's
+ * worth of body instead of once per batch. */
 static int body_space_locked(const h2gw_stream_t *st)
 {
-    return st->req_len == 0 || st->req_cap - st->req_len >= body_batch(st);
+    size_t want = st->req_cap / 2;
+
+    if (want < body_batch(st)) {
+        want = body_batch(st);
+    }
+    return st->req_len == 0 || st->req_cap - st->req_len >= want;
 }
 
 /* Does the handler have something to do: response headers, interim
@@ -124,6 +132,16 @@ static int handler_news_locked(const h2gw_stream_t *st, unsigned wait_for)
            || ((wait_for & H2GW_WAIT_SPACE) && body_space_locked(st));
 }
 
+int h2gw_stream_body_room(h2gw_stream_t *st)
+{
+    int room;
+
+    apr_thread_mutex_lock(st->lock);
+    room = body_space_locked(st);
+    apr_thread_mutex_unlock(st->lock);
+    return room;
+}
+
 int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for)
 {
     int news;
@@ -131,6 +149,9 @@ int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for)
     apr_thread_mutex_lock(st->lock);
     news = handler_news_locked(st, wait_for);
     st->handler_waiting = !news;
+    if (wait_for & H2GW_WAIT_SPACE) {
+        st->req_space_wanted = 1;  /* the engine wakes it once there is */
+    }
     apr_thread_mutex_unlock(st->lock);
     return news;
 }

@@ -318,6 +318,12 @@ apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
                                   size_t len, apr_interval_time_t tick,
                                   size_t *took, int *wake_engine);
 
+/* Handler side: is there room for the handler to come back for (half the
+ * request buffer free, or all of it sent)? While there is not, the
+ * engine has plenty to send: more client input can wait for the wake-up
+ * that H2GW_WAIT_SPACE brings, not wake the handler piece by piece. */
+int h2gw_stream_body_room(h2gw_stream_t *st);
+
 /*
  * Handler side, before it waits for its client: returns 1 when body bytes
  * are held back from a starved engine (less than a batch), which the
