@@ -503,7 +503,8 @@ measure() {
     upconns=$(stat_of "$stats" conns)
     # accepted counts every TCP connection since /_reset, the one that
     # asked for /_stats included (it is accepted before it is answered).
-    upnew=$(( $(stat_of "$stats" accepted) - 1 ))
+    upnew=$(stat_of "$stats" accepted)
+    upnew=${upnew:+$((upnew - 1))}   # blank without counters (nghttpd)
     [ "$(stat_of "$stats" rst_recv)" -gt 0 ] 2>/dev/null && note="${note:+$note; }upstream saw $(stat_of "$stats" rst_recv) RST_STREAM"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$wl" "$col" "$round" "$ok" "$rps" "$mbps" "$mean" "$p99v" "$apcpu" "$upcpu" \
