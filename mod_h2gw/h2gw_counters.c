@@ -56,7 +56,9 @@ typedef struct slot_header_t {
     apr_uint32_t pid;          /* the holder; 0: free (atomic) */
     apr_uint32_t seq;          /* odd while the holder folds (atomic) */
     apr_int64_t started;       /* apr_time_t of the claim */
-    char pad[48];
+    apr_uint32_t used;         /* ever claimed or carried into: a reader
+                                * skips the slots that never counted */
+    char pad[44];
 } slot_header_t;
 
 /* Counters of every upstream then every server: the size of one set. */
@@ -231,6 +233,7 @@ static void carry_over(const keeper_t *old, const char *old_segment,
     char *base = slot_base(0);
     int i, k, n;
 
+    slot_header(0)->used = 1;
     for (n = 0; n < (int)oh->nslots; ++n) {
         const char *slot = oslots + n * oh->slot_size + sizeof(slot_header_t);
         int half;
@@ -368,6 +371,7 @@ static void fold_slot(int i)
     }
     memset(slot_gauges(i), 0, (apr_size_t)nservers * sizeof(h2gw_gauges_t));
     h->started = apr_time_now();
+    __atomic_store_n(&h->used, 1, __ATOMIC_RELEASE);
     __atomic_add_fetch(&h->seq, 1, __ATOMIC_RELEASE);
 }
 
@@ -561,6 +565,9 @@ int h2gw_counters_read(apr_pool_t *p, h2gw_view_t *total,
     *children = apr_array_make(p, 4, sizeof(h2gw_view_t));
     scratch(p, &child);
     for (i = 0; segment && i < nslots; ++i) {
+        if (!__atomic_load_n(&slot_header(i)->used, __ATOMIC_ACQUIRE)) {
+            continue;  /* never counted: zeros */
+        }
         if (read_slot(i, total, &child, now)) {
             APR_ARRAY_PUSH(*children, h2gw_view_t) = child;
             scratch(p, &child);
