@@ -4,6 +4,8 @@
  * its samples), the counter families straight from the X-macro lists of
  * h2gw_counters.h, so a counter added there is exported here too.
  */
+#include <stddef.h>
+
 #include <apr_strings.h>
 #include <http_protocol.h>
 
@@ -120,8 +122,8 @@ static void gauges(const expo_t *x)
     };
     static const char *const helps[] = {
         "Requests on the server's connections now, over live children.",
-        "Connections to the server held now (connecting, open or "
-        "draining), over live children.",
+        ("Connections to the server held now (connecting, open or "
+         "draining), over live children."),
         "1 when no live child has the server marked down, else 0."
     };
 
@@ -255,11 +257,11 @@ int h2gw_metrics_handler(request_rec *r)
            "Child processes counting into the shared counters now.");
     ap_rprintf(r, "h2gw_child_processes %d\n", total.children);
 #define SERVER_COUNTER(f, name, help)                                        \
-    server_counter(&x, name, help, APR_OFFSETOF(h2gw_counters_t, f));
+    server_counter(&x, name, help, offsetof(h2gw_counters_t, f));
     H2GW_SERVER_COUNTERS(SERVER_COUNTER)
 #undef SERVER_COUNTER
 #define UPSTREAM_COUNTER(f, name, help)                                      \
-    upstream_counter(&x, name, help, APR_OFFSETOF(h2gw_up_counters_t, f));
+    upstream_counter(&x, name, help, offsetof(h2gw_up_counters_t, f));
     H2GW_UPSTREAM_COUNTERS(UPSTREAM_COUNTER)
 #undef UPSTREAM_COUNTER
     failures(&x);
