@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <sched.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <apr_shm.h>
@@ -69,9 +68,12 @@ typedef struct slot_header_t {
 /*
  * What survives a restart in the parent (s->process->pool's user data):
  * the segment and the layout it was made for. The struct is allocated
- * once; the strings are malloc()ed and replaced with the segment.
+ * once; the strings live in a subpool of the process pool, replaced with
+ * the segment. (No cleanup of ours on the process pool: this module's
+ * code is unloaded before that pool goes.)
  */
 typedef struct keeper_t {
+    apr_pool_t *pool;          /* holds sig and the keys */
     apr_shm_t *shm;
     char *sig;                 /* layout signature: slots, sizes, keys */
     int nups, nservers;
@@ -172,25 +174,15 @@ static const char *number_layout(apr_pool_t *p, char ***up_keys,
     return apr_array_pstrcat(p, sig, 0);
 }
 
-static char **copy_keys(char **keys, int n)
+static char **copy_keys(apr_pool_t *p, char **keys, int n)
 {
-    char **out = calloc((size_t)n + 1, sizeof(char *));
+    char **out = apr_pcalloc(p, sizeof(char *) * ((apr_size_t)n + 1));
     int i;
 
-    for (i = 0; out && i < n; ++i) {
-        out[i] = strdup(keys[i]);
+    for (i = 0; i < n; ++i) {
+        out[i] = apr_pstrdup(p, keys[i]);
     }
     return out;
-}
-
-static void free_keys(char **keys, int n)
-{
-    int i;
-
-    for (i = 0; keys && i < n; ++i) {
-        free(keys[i]);
-    }
-    free(keys);
 }
 
 static int find_key(char **keys, int n, const char *key)
@@ -327,15 +319,16 @@ apr_status_t h2gw_counters_post_config(apr_pool_t *pconf, server_rec *s)
         /* Children of the old generation keep their own mapping. */
         apr_shm_destroy(keeper->shm);
     }
-    free(keeper->sig);
-    free_keys(keeper->up_keys, keeper->nups);
-    free_keys(keeper->sv_keys, keeper->nservers);
+    if (keeper->pool) {
+        apr_pool_destroy(keeper->pool);
+    }
+    apr_pool_create(&keeper->pool, pproc);
     keeper->shm = shm;
-    keeper->sig = strdup(sig);
+    keeper->sig = apr_pstrdup(keeper->pool, sig);
     keeper->nups = nups;
     keeper->nservers = nservers;
-    keeper->up_keys = copy_keys(up_keys, nups);
-    keeper->sv_keys = copy_keys(sv_keys, nservers);
+    keeper->up_keys = copy_keys(keeper->pool, up_keys, nups);
+    keeper->sv_keys = copy_keys(keeper->pool, sv_keys, nservers);
     return APR_SUCCESS;
 }
 
