@@ -356,7 +356,11 @@ static void fold_slot(int i)
     apr_uint64_t *base = (apr_uint64_t *)slot_base(i);
     apr_size_t n = LIVE_SIZE(nups, nservers) / sizeof(apr_uint64_t), k;
 
-    __atomic_add_fetch(&h->seq, 1, __ATOMIC_ACQ_REL);
+    /* Odd, even when a holder died folding (the slot is taken over):
+     * then the end leaves it even again. */
+    apr_uint32_t seq = __atomic_load_n(&h->seq, __ATOMIC_RELAXED) | 1;
+
+    __atomic_store_n(&h->seq, seq, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     for (k = 0; k < n; ++k) {
         base[k] += live[k];
@@ -365,7 +369,7 @@ static void fold_slot(int i)
     memset(slot_gauges(i), 0, (apr_size_t)nservers * sizeof(h2gw_gauges_t));
     h->started = apr_time_now();
     __atomic_store_n(&h->used, 1, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&h->seq, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->seq, seq + 1, __ATOMIC_RELEASE);
 }
 
 static apr_status_t release_slot(void *data)
