@@ -154,14 +154,16 @@ static void json_up_counters(apr_array_header_t *out, apr_pool_t *p,
     json_failures(out, p, c);
 }
 
-/* The upstream counters as ", name n" after the upstream's line. */
+/* The upstream counters as "name n, name n; failures: ...". */
 static void html_up_counters(apr_array_header_t *out, apr_pool_t *p,
                              const h2gw_up_counters_t *c)
 {
+    const char *sep = "";
     int f;
 
 #define HTML_COUNTER(f, name, help)                                          \
-    PUSH(apr_psprintf(p, ", " #f " %" APR_UINT64_T_FMT, c->f));
+    PUSH(apr_psprintf(p, "%s" #f " %" APR_UINT64_T_FMT, sep, c->f));        \
+    sep = ", ";
     H2GW_UPSTREAM_COUNTERS(HTML_COUNTER)
 #undef HTML_COUNTER
     PUSH("; failures:");
@@ -278,7 +280,7 @@ static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
         const h2gw_pool_t *pool = APR_ARRAY_IDX(pools, i, h2gw_pool_t *);
 
         PUSH(apr_psprintf(p, "<h3>%s</h3>\n<p>lb %s, max-conns %d, "
-                          "max-streams %d; queued now %d",
+                          "max-streams %d; queued now %d; ",
                           ap_escape_html(p, pool->up->name),
                           pool->up->lb == H2GW_LB_ROUND_ROBIN
                               ? "round-robin" : "least-streams",
