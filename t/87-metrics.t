@@ -19,7 +19,7 @@ use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(sleep);
 
-plan tests => 63;
+plan tests => 65;
 
 my $vars = Apache::Test::vars();
 my $top = File::Spec->rel2abs("$FindBin::Bin/..");
@@ -341,6 +341,10 @@ ok t_cmp($html =~ /mod_h2gw: all processes/ && $html =~ /Child processes/ ? 1 : 
 # The metrics.
 my ($m, $bad, $ctype, $text) = scrape();
 ok t_cmp($ctype, 'text/plain; version=0.0.4; charset=utf-8', "metrics: text format 0.0.4");
+ok t_cmp(req(proto => 'h1', url => "$base/h2gw-metrics", method => 'POST')->{code}, 405, "metrics: POST is refused (405)");
+my $head = req(proto => 'h1', url => "$base/h2gw-metrics", method => 'HEAD');
+# (curl -I writes the headers where the body would go.)
+ok t_cmp($head->{code} == 200 && $head->{body} !~ /h2gw_/ ? 1 : 0, 1, "metrics: HEAD answers without a body");
 ok t_cmp(join("\n", @$bad), '', "metrics: the strict parser finds no problem");
 promtool_check($text, 'the second Apache');
 my %sv = (upstream => $UP, server => "$UPURL/");
