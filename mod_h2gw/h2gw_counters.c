@@ -60,6 +60,11 @@ typedef struct slot_header_t {
     char pad[44];
 } slot_header_t;
 
+/* The gauges of a slot: every server's, then every upstream's. */
+#define GAUGES_SIZE(nups, nservers)                                          \
+    ((apr_size_t)(nservers) * sizeof(h2gw_gauges_t)                         \
+     + (apr_size_t)(nups) * sizeof(h2gw_up_gauges_t))
+
 /* Counters of every upstream then every server: the size of one set. */
 #define LIVE_SIZE(nups, nservers)                                            \
     ((apr_size_t)(nups) * sizeof(h2gw_up_counters_t)                        \
@@ -119,6 +124,7 @@ static void point_slot(h2gw_slot_t *slot, char *live, h2gw_gauges_t *g)
     slot->sv = (h2gw_counters_t *)(live + (apr_size_t)nups
                                              * sizeof(h2gw_up_counters_t));
     slot->g = g;
+    slot->ug = (h2gw_up_gauges_t *)(g + nservers);
 }
 
 const apr_array_header_t *h2gw_counters_upstreams(void)
@@ -153,9 +159,9 @@ static const char *number_layout(apr_pool_t *p, char ***up_keys,
     *sv_keys = apr_pcalloc(p, sizeof(char *) * (nservers + 1));
     APR_ARRAY_PUSH(sig, const char *) = apr_psprintf(
         p, "v%d slots %d sizes %" APR_SIZE_T_FMT " %" APR_SIZE_T_FMT " %"
-        APR_SIZE_T_FMT "\n", SHM_VERSION, nslots,
+        APR_SIZE_T_FMT " %" APR_SIZE_T_FMT "\n", SHM_VERSION, nslots,
         sizeof(h2gw_up_counters_t), sizeof(h2gw_counters_t),
-        sizeof(h2gw_gauges_t));
+        sizeof(h2gw_gauges_t), sizeof(h2gw_up_gauges_t));
     for (i = 0; i < counted->nelts; ++i) {
         h2gw_upstream_t *up = APR_ARRAY_IDX(counted, i, h2gw_upstream_t *);
 
@@ -278,7 +284,7 @@ apr_status_t h2gw_counters_post_config(apr_pool_t *pconf, server_rec *s)
     nslots = limit * SLOTS_PER_CHILD + SLOTS_EXTRA;
     sig = number_layout(pconf, &up_keys, &sv_keys);
     slot_size = sizeof(slot_header_t) + 2 * LIVE_SIZE(nups, nservers)
-                + (apr_size_t)nservers * sizeof(h2gw_gauges_t);
+                + GAUGES_SIZE(nups, nservers);
     slot_size = APR_ALIGN(slot_size, 64);
 
     apr_pool_userdata_get((void **)&keeper, KEEPER_KEY, pproc);
@@ -366,7 +372,7 @@ static void fold_slot(int i)
         base[k] += live[k];
         live[k] = 0;
     }
-    memset(slot_gauges(i), 0, (apr_size_t)nservers * sizeof(h2gw_gauges_t));
+    memset(slot_gauges(i), 0, GAUGES_SIZE(nups, nservers));
     h->started = apr_time_now();
     __atomic_store_n(&h->used, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&h->seq, seq + 1, __ATOMIC_RELEASE);
@@ -376,7 +382,7 @@ static apr_status_t release_slot(void *data)
 {
     slot_header_t *h = data;
 
-    memset(mine->g, 0, (apr_size_t)nservers * sizeof(h2gw_gauges_t));
+    memset(mine->g, 0, GAUGES_SIZE(nups, nservers));
     __atomic_store_n(&h->pid, 0, __ATOMIC_RELEASE);
     mine = NULL;
     my_header = NULL;
@@ -406,8 +412,8 @@ h2gw_slot_t *h2gw_counters_child_init(apr_pool_t *pchild, server_rec *s)
         /* Counted all the same, for this child's own status page. */
         char *live = apr_pcalloc(pchild, LIVE_SIZE(nups, nservers));
 
-        point_slot(mine, live, apr_pcalloc(pchild, (apr_size_t)nservers
-                                                   * sizeof(h2gw_gauges_t)
+        point_slot(mine, live, apr_pcalloc(pchild, GAUGES_SIZE(nups,
+                                                               nservers)
                                                    + 1));
         if (segment) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, H2GW_LOGNO(00005)
@@ -446,7 +452,8 @@ static void view_init(apr_pool_t *p, h2gw_view_t *v)
                            + 1);
     v->sv = apr_pcalloc(p, (apr_size_t)nservers * sizeof(h2gw_counters_t)
                            + 1);
-    v->g = apr_pcalloc(p, (apr_size_t)nservers * sizeof(h2gw_gauges_t) + 1);
+    v->g = apr_pcalloc(p, GAUGES_SIZE(nups, nservers) + 1);
+    v->ug = (h2gw_up_gauges_t *)(v->g + nservers);
 }
 
 /* Adds a counter set (as a slot holds it) to v. */
@@ -472,6 +479,11 @@ static void view_add_gauges(h2gw_view_t *v, const h2gw_gauges_t *g,
         if (__atomic_load_n(&g[i].down_until, __ATOMIC_RELAXED) > now) {
             ++v->g[i].down_until;
         }
+    }
+    for (i = 0; i < nups; ++i) {
+        const h2gw_up_gauges_t *ug = (const h2gw_up_gauges_t *)(g + nservers);
+
+        v->ug[i].queued += __atomic_load_n(&ug[i].queued, __ATOMIC_RELAXED);
     }
 }
 
@@ -547,7 +559,8 @@ static void scratch(apr_pool_t *p, h2gw_view_t *v)
                            + 1);
     v->sv = apr_pcalloc(p, 2 * (apr_size_t)nservers * sizeof(h2gw_counters_t)
                            + 1);
-    v->g = apr_pcalloc(p, (apr_size_t)nservers * sizeof(h2gw_gauges_t) + 1);
+    v->g = apr_pcalloc(p, GAUGES_SIZE(nups, nservers) + 1);
+    v->ug = (h2gw_up_gauges_t *)(v->g + nservers);
 }
 
 int h2gw_counters_read(apr_pool_t *p, h2gw_view_t *total,

@@ -121,6 +121,11 @@ typedef struct h2gw_gauges_t {
     apr_int64_t down_until;    /* apr_time_t: skipped until then */
 } h2gw_gauges_t;
 
+/* What one child's engine sees right now of an upstream, likewise. */
+typedef struct h2gw_up_gauges_t {
+    apr_int64_t queued;        /* requests waiting for a free stream */
+} h2gw_up_gauges_t;
+
 /*
  * One child's counters, as its engine sees them: arrays indexed by the
  * upstream's cidx and the server's index (h2gw_counters_server()). Either
@@ -130,6 +135,7 @@ typedef struct h2gw_slot_t {
     h2gw_up_counters_t *up;
     h2gw_counters_t *sv;
     h2gw_gauges_t *g;
+    h2gw_up_gauges_t *ug;      /* by the upstream's cidx */
 } h2gw_slot_t;
 
 /* A sum over some slots, in memory of the caller's pool: the totals of
@@ -140,6 +146,7 @@ typedef struct h2gw_view_t {
     h2gw_gauges_t *g;          /* streams and conns summed over live
                                 * children; down_until: how many live
                                 * children see the server down now */
+    h2gw_up_gauges_t *ug;      /* summed over live children */
     long pid;                  /* one child's view: its pid; totals: 0 */
     int slot;                  /* its slot; totals: number of slots */
     int children;              /* live children in the view */

@@ -145,6 +145,16 @@ static void gauges(const expo_t *x)
             }
         }
     }
+    family(x->r, "h2gw_queued", "gauge",
+           "Requests waiting in the upstream's queue for a free stream now, "
+           "over live children.");
+    for (i = 0; i < x->ups->nelts; ++i) {
+        const h2gw_upstream_t *up = APR_ARRAY_IDX(x->ups, i,
+                                                  const h2gw_upstream_t *);
+
+        ap_rprintf(x->r, "h2gw_queued{%s} %" APR_INT64_T_FMT "\n",
+                   x->up_labels[up->cidx], x->v->ug[up->cidx].queued);
+    }
     family(x->r, "h2gw_upstream_up", "gauge",
            "1 when some server of the upstream is up (h2gw_server_up), "
            "else 0.");

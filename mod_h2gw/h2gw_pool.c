@@ -32,9 +32,11 @@ h2gw_pool_t *h2gw_pool_create(h2gw_loop_t *loop, const h2gw_upstream_t *up)
      * without one (no slot; the fuzz target) counts on its own. */
     if (loop->slot && up->cidx >= 0) {
         pool->c = &loop->slot->up[up->cidx];
+        pool->ug = &loop->slot->ug[up->cidx];
     }
     else {
         pool->c = apr_pcalloc(loop->pool, sizeof(*pool->c));
+        pool->ug = apr_pcalloc(loop->pool, sizeof(*pool->ug));
     }
     for (i = 0; i < pool->nservers; ++i) {
         h2gw_server_t *sv = &pool->servers[i];
@@ -432,6 +434,7 @@ static void enqueue(h2gw_pool_t *pool, h2gw_stream_t *st, int front)
         pool->queue_tail = st;
     }
     ++pool->nqueued;
+    pool->ug->queued = pool->nqueued;
 }
 
 static h2gw_stream_t *dequeue(h2gw_pool_t *pool)
@@ -445,6 +448,7 @@ static h2gw_stream_t *dequeue(h2gw_pool_t *pool)
         }
         st->retry_next = NULL;
         --pool->nqueued;
+        pool->ug->queued = pool->nqueued;
     }
     return st;
 }
@@ -470,6 +474,7 @@ int h2gw_pool_unqueue(h2gw_pool_t *pool, h2gw_stream_t *st)
     st->retry_next = NULL;
     st->queued = 0;
     --pool->nqueued;
+    pool->ug->queued = pool->nqueued;
     return 1;
 }
 

@@ -82,6 +82,7 @@ struct h2gw_pool_t {
     h2gw_stream_t *queue_head, *queue_tail;  /* via retry_next */
     int nqueued;
     h2gw_up_counters_t *c;     /* in this child's slot (shared memory) */
+    h2gw_up_gauges_t *ug;      /* ... likewise: nqueued, published */
     int probing;               /* a probe connection is in flight: with
                                 * every server down, one request at a time
                                 * still tries one (see try_place) */

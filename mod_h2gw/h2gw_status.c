@@ -329,8 +329,9 @@ static void json_view(apr_array_header_t *out, apr_pool_t *p,
         const h2gw_upstream_t *up = APR_ARRAY_IDX(ups, i,
                                                   const h2gw_upstream_t *);
 
-        PUSH(apr_psprintf(p, "%s{\"name\":%s", i ? "," : "",
-                          json_str(p, up->name)));
+        PUSH(apr_psprintf(p, "%s{\"name\":%s,\"queued\":%" APR_INT64_T_FMT,
+                          i ? "," : "", json_str(p, up->name),
+                          v->ug[up->cidx].queued));
         json_up_counters(out, p, &v->up[up->cidx]);
         PUSH(",\"servers\":[");
         for (j = 0; j < up->servers->nelts; ++j) {
@@ -436,8 +437,9 @@ static const char *render_totals_html(apr_pool_t *p)
         const h2gw_upstream_t *up = APR_ARRAY_IDX(ups, i,
                                                   const h2gw_upstream_t *);
 
-        PUSH(apr_psprintf(p, "<h3>%s (all processes)</h3>\n<p>",
-                          ap_escape_html(p, up->name)));
+        PUSH(apr_psprintf(p, "<h3>%s (all processes)</h3>\n<p>queued now %"
+                          APR_INT64_T_FMT "; ", ap_escape_html(p, up->name),
+                          total.ug[up->cidx].queued));
         html_up_counters(out, p, &total.up[up->cidx]);
         PUSH("</p>\n<table border=\"1\"><tr><th>server</th>"
              "<th>health</th><th>conns</th><th>streams</th>");

@@ -19,7 +19,7 @@ use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(sleep);
 
-plan tests => 65;
+plan tests => 70;
 
 my $vars = Apache::Test::vars();
 my $top = File::Spec->rel2abs("$FindBin::Bin/..");
@@ -82,6 +82,9 @@ H2GWPass /up/ $UPURL/
 H2GWUpstream pair h2c://127.0.0.1:$up h2c://127.0.0.1:$up2 lb=round-robin
 H2GWPass /pair/ upstream://pair/
 H2GWPass /dead/ h2c://127.0.0.1:$dead/ retry=30
+# One stream at a time per child: the rest wait in its queue.
+H2GWUpstream tiny h2c://127.0.0.1:$up max-conns=1 max-streams=1 queue-timeout=20
+H2GWPass /tiny/ upstream://tiny/
 # Label values to escape: a backslash, a double quote.
 H2GWPass /back\\slash/ $UPURL/ window=100K
 H2GWPass '/q"uote/' $UPURL/ window=120K
@@ -373,6 +376,29 @@ ok t_cmp(index($text, 'upstream="h2c://127.0.0.1:' . $up . ' (H2GWPass /back\\\\
 ok t_cmp($m->{'h2gw_child_processes{}'}, 2, "metrics: two child processes");
 ok t_cmp($m->{ m_key('h2gw_connections_opened_total', %sv) } >= 2 ? 1 : 0, 1,
          "metrics: each child opened its own connection");
+
+# Requests queued: six at once, each held 1.5 s, one at a time per child.
+my $qpid = fork // die "fork: $!";
+if (!$qpid) {
+    my @r = quiet_get(6, "$base/tiny/data?size=10&delay=1500");
+    POSIX::_exit((grep { $_->{code} == 200 } @r) == 6 ? 0 : 1);
+}
+my $queued = 0;
+for (1 .. 100) {
+    my ($q) = scrape();
+    $queued = $q->{ m_key('h2gw_queued', upstream => 'tiny') } // 0;
+    last if $queued >= 1;
+    sleep 0.05;
+}
+ok t_cmp($queued >= 1 ? 1 : 0, 1, "metrics: h2gw_queued shows requests waiting ($queued)");
+waitpid $qpid, 0;
+ok t_cmp($?, 0, "all six queued requests answered 200");
+($m) = scrape();
+ok t_cmp($m->{ m_key('h2gw_queued', upstream => 'tiny') }, 0, "metrics: nothing queued afterwards");
+ok t_cmp($m->{ m_key('h2gw_queue_waits_total', upstream => 'tiny') } >= 2 ? 1 : 0, 1,
+         "metrics: h2gw_queue_waits_total counts them ("
+         . $m->{ m_key('h2gw_queue_waits_total', upstream => 'tiny') } . ")");
+ok t_cmp(m_sum($m, 'h2gw_requests_total', upstream => 'tiny'), 6, "metrics: six requests to tiny");
 
 # A child killed outright: its counts stay in the totals.
 my @pids = sort keys %{ per_child(status()) };
