@@ -164,6 +164,10 @@ typedef struct h2gw_upstream_t {
     uint32_t header_table_size;  /* SETTINGS_HEADER_TABLE_SIZE we announce */
     uint32_t max_header_list;    /* announced, and enforced on responses */
     SSL_CTX *ssl_ctx;          /* when a server is h2:// */
+    /* Numbered by h2gw_counters_post_config() (-1 for one that shares
+     * another's connections): where its counters are in a slot. */
+    int cidx;                  /* its upstream counters */
+    int csv0;                  /* its first server's counters */
 } h2gw_upstream_t;
 
 /* One H2GWPass: a client path prefix and the upstream it maps to. */

@@ -25,6 +25,7 @@
 
 #include "mod_h2gw.h"
 #include "h2gw_config.h"
+#include "h2gw_counters.h"
 #include "h2gw_engine.h"
 #include "h2gw_handler.h"
 
@@ -1298,6 +1299,7 @@ static int report_failure(h2gw_req_t *ctx)
     reason = apr_pstrdup(ctx->r->pool, st->fail_reason ? st->fail_reason
                                                        : "unknown");
     apr_thread_mutex_unlock(st->lock);
+    h2gw_counters_fail(st->target.upstream, fail);
     REQ_LOG(ctx, APLOG_ERR, 0, H2GW_LOGNO(00203) "upstream %s: %s (%s)%s",
             ctx->route.pass->url, h2gw_stream_fail_name(fail), reason,
             ctx->headers_sent ? ", response aborted" : "");
@@ -1344,6 +1346,7 @@ static int proxy(h2gw_req_t *ctx)
     int send_body;
 
     ctx->submitted = apr_time_now();
+    ctx->st->submitted_at = ctx->submitted;
     if (h2gw_engine_submit(ctx->engine, ctx->st) != APR_SUCCESS) {
         return HTTP_SERVICE_UNAVAILABLE;
     }

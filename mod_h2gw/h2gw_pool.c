@@ -28,11 +28,29 @@ h2gw_pool_t *h2gw_pool_create(h2gw_loop_t *loop, const h2gw_upstream_t *up)
     pool->nservers = up->servers->nelts;
     pool->servers = apr_pcalloc(loop->pool,
                                 sizeof(h2gw_server_t) * pool->nservers);
+    /* Counted in this child's slot, read by every child; an upstream
+     * without one (no slot; the fuzz target) counts on its own. */
+    if (loop->slot && up->cidx >= 0) {
+        pool->c = &loop->slot->up[up->cidx];
+        pool->ug = &loop->slot->ug[up->cidx];
+    }
+    else {
+        pool->c = apr_pcalloc(loop->pool, sizeof(*pool->c));
+        pool->ug = apr_pcalloc(loop->pool, sizeof(*pool->ug));
+    }
     for (i = 0; i < pool->nservers; ++i) {
         h2gw_server_t *sv = &pool->servers[i];
 
         sv->pool = pool;
         sv->conf = &APR_ARRAY_IDX(up->servers, i, h2gw_server_conf_t);
+        if (loop->slot && up->cidx >= 0) {
+            sv->c = &loop->slot->sv[h2gw_counters_server(up, i)];
+            sv->g = &loop->slot->g[h2gw_counters_server(up, i)];
+        }
+        else {
+            sv->c = apr_pcalloc(loop->pool, sizeof(*sv->c));
+            sv->g = apr_pcalloc(loop->pool, sizeof(*sv->g));
+        }
         apr_pool_create(&sv->addr_pool, loop->pool);
     }
     return pool;
@@ -43,7 +61,7 @@ void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
 {
     h2gw_pool_t *pool = sv->pool;
 
-    ++sv->c.conns_failed;
+    ++sv->c->conns_failed;
     sv->last_fail = fail;
     sv->last_error_at = apr_time_now();
     apr_cpystrn(sv->last_error, why, sizeof(sv->last_error));
@@ -55,6 +73,7 @@ void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
                      apr_time_as_msec(pool->up->retry));
     }
     sv->down_until = sv->last_error_at + pool->up->retry;
+    h2gw_pool_gauges(sv);
 }
 
 static int server_is_up(const h2gw_server_t *sv, apr_time_t now)
@@ -175,7 +194,7 @@ static void fail_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
             last = &pool->servers[i];
         }
     }
-    ++pool->all_down;
+    ++pool->c->all_down;
     if (last && last->last_fail == H2GW_FAIL_TLS) {
         /* A server we cannot talk TLS to is misconfigured on one side:
          * 502 (the gateway got an invalid answer), not "unavailable". */
@@ -260,6 +279,7 @@ static h2gw_conn_t *place_on(h2gw_server_t *sv, h2gw_stream_t *st,
         conn->next = sv->conns;
         sv->conns = conn;
         ++sv->nconns;
+        h2gw_pool_gauges(sv);
     }
     ++st->placements;
     h2gw_conn_add_stream(conn, st);
@@ -284,7 +304,7 @@ static int try_probe(h2gw_pool_t *pool, h2gw_stream_t *st)
     }
     sv = probe_server(pool);
     st->probed = 1;
-    ++pool->probes;
+    ++pool->c->probes;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, pool->loop->s,
                  "upstream %s: every server down; request %lu probes %s",
                  pool->up->name, st->id, sv->conf->url);
@@ -389,7 +409,7 @@ static void enqueue(h2gw_pool_t *pool, h2gw_stream_t *st, int front)
 {
     if (!st->queued) {
         st->queue_deadline = apr_time_now() + pool->up->queue_timeout;
-        ++pool->queued_total;
+        ++pool->c->queued_total;
     }
     st->queued = 1;
     if (pool->probing && !st->probed) {
@@ -414,6 +434,7 @@ static void enqueue(h2gw_pool_t *pool, h2gw_stream_t *st, int front)
         pool->queue_tail = st;
     }
     ++pool->nqueued;
+    pool->ug->queued = pool->nqueued;
 }
 
 static h2gw_stream_t *dequeue(h2gw_pool_t *pool)
@@ -427,6 +448,7 @@ static h2gw_stream_t *dequeue(h2gw_pool_t *pool)
         }
         st->retry_next = NULL;
         --pool->nqueued;
+        pool->ug->queued = pool->nqueued;
     }
     return st;
 }
@@ -452,6 +474,7 @@ int h2gw_pool_unqueue(h2gw_pool_t *pool, h2gw_stream_t *st)
     st->retry_next = NULL;
     st->queued = 0;
     --pool->nqueued;
+    pool->ug->queued = pool->nqueued;
     return 1;
 }
 
@@ -500,7 +523,7 @@ void h2gw_pool_dispatch(h2gw_pool_t *pool)
         }
         if (now >= st->queue_deadline) {
             st->queued = 0;
-            ++pool->queue_timeouts;
+            ++pool->c->queue_timeouts;
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pool->loop->s,
                          H2GW_LOGNO(00106) "upstream %s: no free stream "
                          "within queue-timeout (%" APR_TIME_T_FMT " ms; "
@@ -562,6 +585,7 @@ void h2gw_pool_flush_and_reap(h2gw_pool_t *pool, int kill_all)
             if (conn->dead) {
                 *pconn = conn->next;
                 --sv->nconns;
+                h2gw_pool_gauges(sv);
                 h2gw_conn_destroy(conn);
                 continue;
             }
@@ -645,6 +669,7 @@ void h2gw_pool_resolved(h2gw_resolution_t *res)
              * at once. (A server down for failed connects waits out
              * retry=, whatever a new lookup says.) */
             sv->down_until = 0;
+            h2gw_pool_gauges(sv);
         }
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, pool->loop->s,
                      "upstream %s: %s has %d address%s", sv->conf->url,

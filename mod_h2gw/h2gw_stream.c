@@ -323,6 +323,26 @@ const char *h2gw_stream_fail_name(h2gw_fail_t fail)
     return "unknown";
 }
 
+const char *h2gw_stream_fail_key(h2gw_fail_t fail)
+{
+    switch (fail) {
+    case H2GW_FAIL_NONE: return "none";
+    case H2GW_FAIL_CONNECT: return "connect";
+    case H2GW_FAIL_CONNECT_TIMEOUT: return "connect_timeout";
+    case H2GW_FAIL_RESET: return "reset";
+    case H2GW_FAIL_PROTOCOL: return "protocol";
+    case H2GW_FAIL_CONN_LOST: return "conn_lost";
+    case H2GW_FAIL_REFUSED: return "refused";
+    case H2GW_FAIL_TIMEOUT: return "timeout";
+    case H2GW_FAIL_CANCELLED: return "cancelled";
+    case H2GW_FAIL_QUEUE_TIMEOUT: return "queue_timeout";
+    case H2GW_FAIL_ALL_DOWN: return "all_down";
+    case H2GW_FAIL_TLS: return "tls";
+    case H2GW_FAIL_INTERNAL: return "internal";
+    }
+    return "unknown";
+}
+
 int h2gw_stream_method_idempotent(const char *method, int has_key)
 {
     static const char *const idempotent[] = {

@@ -47,6 +47,9 @@ typedef enum {
     H2GW_FAIL_INTERNAL         /* out of memory, nghttp2 refused a call */
 } h2gw_fail_t;
 
+/* Causes counted (H2GW_FAIL_NONE included, never counted). */
+#define H2GW_FAIL_NCAUSES (H2GW_FAIL_INTERNAL + 1)
+
 /* A piece of response body, one malloc()ed block. Ownership passes from
  * the engine (which fills it) to the handler (which hands it to a bucket
  * whose free function releases it). */
@@ -112,6 +115,8 @@ struct h2gw_stream_t {
     h2gw_target_t target;
     nghttp2_nv *nv;
     size_t nvlen;
+    apr_time_t submitted_at;   /* handed to the engine: the response-header
+                                * time counts from here */
     int has_body;              /* a request body follows the HEADERS */
     int server_authority;      /* nv[2] (:authority) is the server's: the
                                 * engine sets it for the server it picks */
@@ -240,6 +245,10 @@ int h2gw_stream_fail_status(h2gw_fail_t fail);
 
 /* A short name for a failure cause, for log lines. */
 const char *h2gw_stream_fail_name(h2gw_fail_t fail);
+
+/* The cause as one lowercase word ("connect", "queue_timeout"), for the
+ * status page's keys and the metrics' cause label. */
+const char *h2gw_stream_fail_key(h2gw_fail_t fail);
 
 /* Returns 1 when a request with this method is idempotent (RFC 9110
  * §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE; the method's case

@@ -8,7 +8,7 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       libnghttp2-dev libssl-dev
       libapache2-mod-perl2
       curl nghttp2-client nghttp2-server openssl
-      python3-grpcio nodejs)
+      python3-grpcio nodejs prometheus)
 
 missing=()
 for p in "${PKGS[@]}"; do
