@@ -142,6 +142,17 @@ static void touch_stream(h2gw_stream_t *st)
 static void give_back(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
     stream_inactive(conn, st);
+    if (st->check) {
+        /* A health check is of this server or of none: it fails with
+         * the connection that was to carry it (h2gw_health reads why). */
+        h2gw_stream_fail(st, conn->dead && conn->dead_fail != H2GW_FAIL_NONE
+                                 ? conn->dead_fail : H2GW_FAIL_CONN_LOST,
+                         conn->dead && conn->dead_reason
+                             ? apr_pstrdup(st->pool, conn->dead_reason)
+                             : "the connection took no new stream");
+        release_stream(conn, st);
+        return;
+    }
     unlink_stream(conn, st);
     if (conn->dead && conn->dead_fail != H2GW_FAIL_NONE) {
         if (!conn->peer_settings) {
@@ -638,6 +649,20 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
     apr_status_t rv;
 
     conn->srv->c.bytes_in += len;
+    if (st && st->check && !st->handler_gone) {
+        /* A health check's answer is read by the engine: the window goes
+         * back at once, the first bytes are kept, nothing is queued. */
+        size_t keep = H2GW_CHECK_BODY_KEEP - st->check_len;
+
+        nghttp2_session_consume(ngh, stream_id, len);
+        if (!st->check_body) {
+            st->check_body = apr_palloc(st->pool, H2GW_CHECK_BODY_KEEP);
+        }
+        memcpy(st->check_body + st->check_len, data, len < keep ? len : keep);
+        st->check_len += len < keep ? len : keep;
+        touch_stream(st);
+        return 0;
+    }
     if (!st || st->handler_gone) {
         /* Nobody will read it: give the window back at once. */
         nghttp2_session_consume(ngh, stream_id, len);
@@ -902,7 +927,9 @@ static void submit_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
         release_stream(conn, st);
         return;
     }
-    ++conn->srv->c.requests;
+    if (!st->check) {
+        ++conn->srv->c.requests;  /* (checks are counted apart) */
+    }
     st->stream_id = id;
     st->ngh_open = 1;
     /* Timed from here: waiting for the connection is not the upstream's
@@ -1423,7 +1450,9 @@ static void on_connected(h2gw_conn_t *conn)
         char ip[64] = "?";
 
         apr_sockaddr_ip_getbuf(ip, sizeof(ip), conn->addr);
-        CONN_LOG(conn, APLOG_WARNING, err,
+        /* A server out by its health checks is expected to fail: its
+         * checks' connects say nothing new. */
+        CONN_LOG(conn, sv->hc_down ? APLOG_DEBUG : APLOG_WARNING, err,
                  H2GW_LOGNO(00307) "connect to %s:%d (%s) failed",
                  sv->conf->host, sv->conf->port, ip);
         (void)h2gw_pool_resolve(sv);  /* the name may have moved */
@@ -1770,7 +1799,8 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
                                   : "no SETTINGS (or ACK) from the upstream "
                                     "within settings-timeout";
 
-            CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00312) "%s", why);
+            CONN_LOG(conn, conn->srv->hc_down ? APLOG_DEBUG : APLOG_WARNING,
+                     0, H2GW_LOGNO(00312) "%s", why);
             h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONNECT_TIMEOUT, why);
             h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT, why);
             return;

@@ -55,6 +55,8 @@ typedef struct h2gw_counters_t {
     apr_uint64_t tls_resumed;      /* handshakes that resumed a session */
     apr_uint64_t writes_blocked;   /* the socket took only part of a write
                                     * (the upstream reads slower) */
+    apr_uint64_t checks;           /* active health checks sent */
+    apr_uint64_t checks_failed;    /* ... that failed */
 } h2gw_counters_t;
 
 typedef struct h2gw_server_t {
@@ -84,6 +86,16 @@ typedef struct h2gw_server_t {
     h2gw_fail_t last_fail;     /* what the last failure was */
     SSL_SESSION *tls_session;  /* for resumption (h2:// servers) */
     apr_time_t last_error_at;
+    /* Active health checks (h2gw_health); unused without health-check=. */
+    int hc_down;               /* out of rotation by its checks */
+    int hc_fails;              /* checks failed in a row */
+    int hc_passes;             /* checks passed in a row */
+    h2gw_stream_t *hc_stream;  /* the check in flight, its own
+                                * reference held; or NULL */
+    apr_time_t hc_started;     /* when the check in flight began */
+    apr_time_t hc_next;        /* when the next check is due */
+    apr_time_t hc_last_at;     /* when the last check ended; 0: none */
+    char hc_last[160];         /* "passed", or "failed: " and why */
     h2gw_counters_t c;
 } h2gw_server_t;
 
@@ -102,6 +114,7 @@ struct h2gw_pool_t {
                                 * every server down, one request at a time
                                 * still tries one (see try_place) */
     apr_uint64_t probes;       /* probe connections opened */
+    int hc_inflight;           /* servers with a health check in flight */
 };
 
 /* Creates the pool of up in loop->pool. */
@@ -144,6 +157,16 @@ int h2gw_pool_resolve(h2gw_server_t *sv);
  * dispatched again. Takes res over. */
 struct h2gw_resolution_t;
 void h2gw_pool_resolved(struct h2gw_resolution_t *res);
+
+/*
+ * Puts the health check st on a connection of sv itself (no server
+ * choice, no queue): one with a free slot, or a new one. Returns 1 when
+ * placed (the engine's reference taken), 0 when it cannot go now (sv's
+ * name is being looked up, or every connection is full at max-conns),
+ * -1 when the connect failed at once (sv is marked down, st->held_reason
+ * says why).
+ */
+int h2gw_pool_place_check(h2gw_server_t *sv, h2gw_stream_t *st);
 
 /* Frees what the pool holds outside its memory (TLS sessions, resolved
  * addresses). */
