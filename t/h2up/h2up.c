@@ -6,7 +6,7 @@
  * /echo, /_stats, /_reset) and query modifiers (status, delay, stall, reset,
  * drip, stop_after, cookies, hdr, trailers, early, nobody, ctype, tag,
  * close_after, reject, nocontinue, bigfield, hold/release, switch/
- * switch_set, and per tag
+ * switch_set/switch_next, and per tag
  * refuse_first, goaway_first, reset_first, drop_first), so that
  * proxy tests can provoke specific upstream behaviour and afterwards ask, via
  * /_stats, what the upstream actually saw (resets, flow-control blocking,
@@ -122,6 +122,8 @@ struct params {
                          * NAME (200 until set), whatever status= says */
     int sw_set;         /* switch_set=STATUS: set NAME's status first (a
                          * health check path flipped at run time) */
+    long sw_next;       /* switch_next=N: with switch_set=, for the next N
+                         * requests naming NAME only, then back */
 };
 
 /* Named statuses of switch=; they outlive /_reset. */
@@ -129,6 +131,8 @@ struct status_switch {
     struct status_switch *next;
     char name[MAX_TAG_LEN + 1];
     int status;
+    int next_status;    /* switch_next=: answered next_left more times */
+    long next_left;
 };
 static struct status_switch *g_switches;
 
@@ -815,6 +819,8 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->sw = v;
     } else if (strcmp(k, "switch_set") == 0) {
         p->sw_set = atoi(v);
+    } else if (strcmp(k, "switch_next") == 0) {
+        p->sw_next = atol(v);
     }
     return 0;
 }
@@ -1314,10 +1320,21 @@ static int on_request_headers(struct stream *st)
     if (st->p.sw) {
         struct status_switch *sw = find_switch(st->p.sw);
 
-        if (sw && st->p.sw_set >= 100 && st->p.sw_set <= 999)
-            sw->status = st->p.sw_set;
-        if (sw)
+        if (sw && st->p.sw_set >= 100 && st->p.sw_set <= 999) {
+            if (st->p.sw_next > 0) {
+                sw->next_status = st->p.sw_set;
+                sw->next_left = st->p.sw_next;
+            } else {
+                sw->status = st->p.sw_set;
+                sw->next_left = 0;
+            }
+            st->status = st->p.sw_set;
+        } else if (sw && sw->next_left > 0) {
+            sw->next_left--;
+            st->status = sw->next_status;
+        } else if (sw) {
             st->status = sw->status;
+        }
     }
     st->no_body = st->status == 204 || st->status == 304 ||
                   (st->method && strcmp(st->method, "HEAD") == 0);
