@@ -1139,8 +1139,11 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
     h2gw_loop_timer(loop, conn->connect_deadline);
     ++sv->c.conns_opened;
     *pconn = conn;
-    CONN_LOG(conn, APLOG_DEBUG, 0, "connecting (%" APR_UINT64_T_FMT
-             " opened so far)", sv->c.conns_opened);
+    /* (Only the health checks connect to a server out by them: one
+     * line each interval would drown the rest.) */
+    CONN_LOG(conn, sv->hc_down ? APLOG_TRACE1 : APLOG_DEBUG, 0,
+             "connecting (%" APR_UINT64_T_FMT " opened so far)",
+             sv->c.conns_opened);
     return APR_SUCCESS;
 }
 
@@ -1452,7 +1455,7 @@ static void on_connected(h2gw_conn_t *conn)
         apr_sockaddr_ip_getbuf(ip, sizeof(ip), conn->addr);
         /* A server out by its health checks is expected to fail: its
          * checks' connects say nothing new. */
-        CONN_LOG(conn, sv->hc_down ? APLOG_DEBUG : APLOG_WARNING, err,
+        CONN_LOG(conn, sv->hc_down ? APLOG_TRACE1 : APLOG_WARNING, err,
                  H2GW_LOGNO(00307) "connect to %s:%d (%s) failed",
                  sv->conf->host, sv->conf->port, ip);
         (void)h2gw_pool_resolve(sv);  /* the name may have moved */
@@ -1799,7 +1802,7 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
                                   : "no SETTINGS (or ACK) from the upstream "
                                     "within settings-timeout";
 
-            CONN_LOG(conn, conn->srv->hc_down ? APLOG_DEBUG : APLOG_WARNING,
+            CONN_LOG(conn, conn->srv->hc_down ? APLOG_TRACE1 : APLOG_WARNING,
                      0, H2GW_LOGNO(00312) "%s", why);
             h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONNECT_TIMEOUT, why);
             h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT, why);
@@ -1951,7 +1954,7 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
     if (conn->sock) {
         apr_socket_close(conn->sock);
     }
-    CONN_LOG(conn, APLOG_DEBUG, 0, "closed: %s",
-             conn->dead_reason ? conn->dead_reason : "done");
+    CONN_LOG(conn, conn->srv->hc_down ? APLOG_TRACE1 : APLOG_DEBUG, 0,
+             "closed: %s", conn->dead_reason ? conn->dead_reason : "done");
     apr_pool_destroy(conn->pool);
 }
