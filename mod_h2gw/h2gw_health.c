@@ -37,112 +37,6 @@ static const char *serving_name(int status)
     return "an unknown ServingStatus";
 }
 
-/* Appends v as a protobuf varint; returns the bytes written. */
-static size_t put_varint(unsigned char *out, apr_uint64_t v)
-{
-    size_t n = 0;
-
-    while (v >= 0x80) {
-        out[n++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (unsigned char)v;
-    return n;
-}
-
-/* Reads a varint at b[*i], below end. Returns 0 when it runs off. */
-static int get_varint(const unsigned char *b, size_t *i, size_t end,
-                      apr_uint64_t *v)
-{
-    int shift;
-
-    *v = 0;
-    for (shift = 0; shift < 64 && *i < end; shift += 7) {
-        unsigned char c = b[(*i)++];
-
-        *v |= (apr_uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-size_t h2gw_health_grpc_request(const char *service, unsigned char *out)
-{
-    size_t slen = strlen(service), mlen = 0;
-
-    if (slen > H2GW_MAX_HEALTH_SERVICE) {
-        slen = H2GW_MAX_HEALTH_SERVICE;  /* the configuration allows no more */
-    }
-    /* HealthCheckRequest { string service = 1; }: field 1, length-
-     * delimited; proto3 leaves an empty string out. */
-    if (slen) {
-        out[5] = 0x0a;
-        mlen = 1 + put_varint(out + 6, slen);
-        memcpy(out + 5 + mlen, service, slen);
-        mlen += slen;
-    }
-    /* gRPC's message prefix: not compressed, big-endian length. */
-    out[0] = 0;
-    out[1] = (unsigned char)(mlen >> 24);
-    out[2] = (unsigned char)(mlen >> 16);
-    out[3] = (unsigned char)(mlen >> 8);
-    out[4] = (unsigned char)mlen;
-    return 5 + mlen;
-}
-
-int h2gw_health_grpc_serving(const unsigned char *b, size_t len)
-{
-    size_t i = 5, end;
-    apr_uint64_t mlen, key, v;
-    int status = 0;  /* proto3: a field left out is 0, UNKNOWN */
-
-    /* A compressed message cannot be: we offered no grpc-accept-encoding. */
-    if (len < 5 || b[0] != 0) {
-        return -1;
-    }
-    mlen = ((apr_uint64_t)b[1] << 24) | ((apr_uint64_t)b[2] << 16)
-           | ((apr_uint64_t)b[3] << 8) | b[4];
-    if (mlen > len - 5) {
-        return -1;
-    }
-    end = 5 + (size_t)mlen;
-    while (i < end) {
-        if (!get_varint(b, &i, end, &key)) {
-            return -1;
-        }
-        switch (key & 7) {
-        case 0:
-            if (!get_varint(b, &i, end, &v)) {
-                return -1;
-            }
-            if ((key >> 3) == 1) {
-                status = v > 1000 ? 1000 : (int)v;
-            }
-            break;
-        case 1:
-            i += 8;
-            break;
-        case 2:
-            if (!get_varint(b, &i, end, &v) || v > end - i) {
-                return -1;
-            }
-            i += (size_t)v;
-            break;
-        case 5:
-            i += 4;
-            break;
-        default:
-            return -1;
-        }
-        if (i > end) {
-            return -1;
-        }
-    }
-    return status;
-}
-
 void h2gw_health_init(h2gw_pool_t *pool)
 {
     apr_time_t now = apr_time_now();
@@ -170,13 +64,14 @@ static void set_nv(nghttp2_nv *nv, const char *name, const char *value)
 static h2gw_stream_t *make_check(h2gw_server_t *sv)
 {
     const h2gw_upstream_t *up = sv->pool->up;
-    unsigned char body[H2GW_HEALTH_GRPC_REQ_MAX];
+    unsigned char body[H2GW_HEADERS_GRPC_HEALTH_REQ(H2GW_MAX_HEALTH_SERVICE)];
     size_t blen = 0;
     h2gw_stream_t *st;
     int grpc = (up->hc_kind == H2GW_HC_GRPC);
 
     if (grpc) {
-        blen = h2gw_health_grpc_request(up->hc_service, body);
+        blen = h2gw_headers_grpc_health_request(up->hc_service,
+                                                strlen(up->hc_service), body);
     }
     if (h2gw_stream_create(&st, blen) != APR_SUCCESS) {
         return NULL;
@@ -278,7 +173,8 @@ static const char *judge_answer(apr_pool_t *p, const h2gw_upstream_t *up,
         return apr_psprintf(p, "grpc-status %.8s%s%.80s%s", gs,
                             msg ? " (" : "", msg ? msg : "", msg ? ")" : "");
     }
-    serving = h2gw_health_grpc_serving(st->check_body, st->check_len);
+    serving = h2gw_headers_grpc_health_serving(st->check_body,
+                                               st->check_len);
     if (serving < 0) {
         return "no HealthCheckResponse in the answer";
     }

@@ -32,17 +32,4 @@ void h2gw_health_collect(h2gw_pool_t *pool);
  * destroyed). */
 void h2gw_health_destroy(h2gw_pool_t *pool);
 
-/*
- * Pure, exposed for the unit tests. h2gw_health_grpc_request() writes the
- * gRPC request asking about service ("" for the server as a whole) into
- * out, which has room for H2GW_HEALTH_GRPC_REQ_MAX bytes, and returns its
- * length. h2gw_health_grpc_serving() reads the ServingStatus of the first
- * message in a gRPC response body (0 UNKNOWN, 1 SERVING, 2 NOT_SERVING,
- * 3 SERVICE_UNKNOWN, or another number a newer server may send), or
- * returns -1 when the bytes hold no such message.
- */
-#define H2GW_HEALTH_GRPC_REQ_MAX (5 + 1 + 2 + H2GW_MAX_HEALTH_SERVICE)
-size_t h2gw_health_grpc_request(const char *service, unsigned char *out);
-int h2gw_health_grpc_serving(const unsigned char *body, size_t len);
-
 #endif /* H2GW_HEALTH_H */
