@@ -138,6 +138,21 @@ static const char *field(const apr_array_header_t *fields, const char *name)
     return NULL;
 }
 
+/* A copy of at most max bytes of s fit for a log line and the status
+ * page: bytes outside printable ASCII become '?' (the upstream chose
+ * them). */
+static const char *printable(apr_pool_t *p, const char *s, size_t max)
+{
+    char *out = apr_pstrndup(p, s, max), *c;
+
+    for (c = out; *c; ++c) {
+        if (*c < 0x20 || *c > 0x7e) {
+            *c = '?';
+        }
+    }
+    return out;
+}
+
 /* Why the complete answer of a check fails it, or NULL when it passes. */
 static const char *judge_answer(apr_pool_t *p, const h2gw_upstream_t *up,
                                 const h2gw_stream_t *st)
@@ -170,8 +185,9 @@ static const char *judge_answer(apr_pool_t *p, const h2gw_upstream_t *up,
         if (!msg) {
             msg = field(st->resp_fields, "grpc-message");
         }
-        return apr_psprintf(p, "grpc-status %.8s%s%.80s%s", gs,
-                            msg ? " (" : "", msg ? msg : "", msg ? ")" : "");
+        return apr_psprintf(p, "grpc-status %s%s%s%s", printable(p, gs, 8),
+                            msg ? " (" : "", msg ? printable(p, msg, 80) : "",
+                            msg ? ")" : "");
     }
     serving = h2gw_headers_grpc_health_serving(st->check_body,
                                                st->check_len);
