@@ -112,6 +112,9 @@ static void release_check(h2gw_server_t *sv)
 
     sv->hc_stream = NULL;
     --sv->pool->hc_inflight;
+    /* Its own timeout was the check's: the connection's stream timer
+     * must not fire for it again (a second reset). */
+    st->deadline = 0;
     if (conn && !conn->dead) {
         h2gw_conn_stream_update(conn, st, 0, 0, 1);
         /* What it sent (a reset) goes out with the next flush. */

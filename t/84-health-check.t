@@ -1,11 +1,7 @@
-# Active health checks (health-check=): a server whose check path starts
-# failing is out of rotation after health-fails checks and gets no client
-# request while the other answers them all; passing checks fewer than
-# health-passes do not bring it back, health-passes in a row do; a killed
-# server is out before any client request finds it; a real gRPC server's
-# standard health service flips its server (SERVING / NOT_SERVING), and
-# with every server out by its checks requests get 503 without a probe.
-# Counts and states, polled; no wall-clock bound.
+# Active health checks: a failing check path takes a server out after
+# health-fails checks (no request reaches it), fewer passes than
+# health-passes keep it out; killed or frozen, a server is out by its checks
+# before a request finds it; a gRPC health service flips its server.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test;
@@ -17,7 +13,7 @@ use H2GW::Upstream;
 my $py = '/usr/bin/python3';
 system("$py -c 'import grpc' 2>/dev/null") == 0
     or die "python3-grpcio is not installed (tools/deps.sh installs it)\n";
-plan tests => 37;
+plan tests => 41;
 
 my $vars = Apache::Test::vars();
 my ($p1, $p2, $pg) = @ENV{qw(H2GW_HC1_PORT H2GW_HC2_PORT H2GW_HC_GRPC_PORT)};
@@ -26,6 +22,7 @@ my %up = (hc1 => H2GW::Upstream::start(name => 'hc1', port => $p1),
 my ($gpid, $runner) = (0, $$);
 END {
     if ($$ == $runner) {
+        kill 'CONT', map { $_->{pid} } grep { $_ } values %up;
         H2GW::Upstream::stop(map { $_->{pid} } grep { $_ } values %up);
         kill 'TERM', $gpid if $gpid;
     }
@@ -169,6 +166,19 @@ ok t_cmp($ga->{probes} - $gb->{probes}, 0, "... without a probe of it (its check
 
 grpc_control('h2gw.test.Echo=SERVING');
 ok t_cmp(wait_for(sub { in_rotation(0, 'hcgrpc') }), 1, "SERVING again: back in rotation");
+
+# ---- A server that stops answering: its checks time out ------------------
+# (health-timeout: connect-timeout, H2GWConnectTimeout 3.)
+$mark = error_log_mark();
+kill 'STOP', $up{hc1}{pid};
+ok t_cmp(wait_for(sub { server(0)->{health_check} eq 'down' }), 1,
+         "hc1 frozen (SIGSTOP): out by health check");
+ok t_cmp(server(0)->{health_check_last}, 'failed: timeout (no complete answer within 3000 ms)',
+         "... its checks timed out");
+ok t_cmp(error_log_since($mark) =~ /H2GW00108: upstream hc: server h2c:\/\/127\.0\.0\.1:$p1 is down by health check \(timeout \(no complete answer within 3000 ms\); 2 failed in a row\)/ ? 1 : 0, 1,
+         "... logged with the reason");
+kill 'CONT', $up{hc1}{pid};
+ok t_cmp(wait_for(sub { in_rotation(0) }), 1, "thawed: back in rotation");
 
 # Stopped here, not left to END: the pipe's implicit close waits for it.
 kill 'TERM', $gpid;
