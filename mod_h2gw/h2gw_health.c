@@ -121,7 +121,7 @@ static void release_check(h2gw_server_t *sv)
         h2gw_loop_timer(sv->pool->loop, apr_time_now());
     }
     else {
-        st->handler_gone = 1;  /* the dead connection lets go of it */
+        st->handler_gone = 1; /* the dead connection lets go of it */
     }
     h2gw_stream_unref(st);
 }
@@ -192,8 +192,7 @@ static const char *judge_answer(apr_pool_t *p, const h2gw_upstream_t *up,
                             msg ? " (" : "", msg ? printable(p, msg, 80) : "",
                             msg ? ")" : "");
     }
-    serving = h2gw_headers_grpc_health_serving(st->check_body,
-                                               st->check_len);
+    serving = h2gw_headers_grpc_health_serving(st->check_body, st->check_len);
     if (serving < 0) {
         return "no HealthCheckResponse in the answer";
     }
@@ -241,10 +240,12 @@ static void record(h2gw_server_t *sv, const char *why, apr_time_t now)
             sv->hc_down = 0;
             /* Logged as a warning like its going out: an administrator
              * who saw that line must see this one at the same level. */
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, loop->s,
-                         H2GW_LOGNO(00109) "upstream %s: server %s is up "
-                         "again by health check (%d passed in a row)",
-                         up->name, sv->conf->url, sv->hc_passes);
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, 0, loop->s,
+                H2GW_LOGNO(00109) "upstream %s: server %s "
+                                  "is up again by health check (%d passed in "
+                                  "a row)",
+                up->name, sv->conf->url, sv->hc_passes);
             /* Requests in the queue may go to it now. */
             h2gw_loop_timer(loop, now);
         }
@@ -259,13 +260,14 @@ static void record(h2gw_server_t *sv, const char *why, apr_time_t now)
     if (!sv->hc_down && sv->hc_fails >= up->hc_fails) {
         sv->hc_down = 1;
         /* Requests failing with every server down say why. */
-        apr_snprintf(sv->last_error, sizeof(sv->last_error),
-                     "health check: %s", why);
+        apr_snprintf(sv->last_error, sizeof(sv->last_error), "health check: %s",
+                     why);
         sv->last_error_at = now;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, loop->s,
-                     H2GW_LOGNO(00108) "upstream %s: server %s is down by "
-                     "health check (%s; %d failed in a row)", up->name,
-                     sv->conf->url, why, sv->hc_fails);
+                     H2GW_LOGNO(00108) "upstream %s: server %s "
+                                       "is down by health check (%s; %d "
+                                       "failed in a row)",
+                     up->name, sv->conf->url, why, sv->hc_fails);
     }
 }
 
@@ -340,7 +342,8 @@ void h2gw_health_timers(h2gw_pool_t *pool, apr_time_t now)
         if (sv->hc_stream && now >= sv->hc_started + up->hc_timeout) {
             char why[80];
 
-            apr_snprintf(why, sizeof(why), "timeout (no complete answer "
+            apr_snprintf(why, sizeof(why),
+                         "timeout (no complete answer "
                          "within %" APR_TIME_T_FMT " ms)",
                          apr_time_as_msec(up->hc_timeout));
             /* Final, so that a connection still holding it unsent drops
