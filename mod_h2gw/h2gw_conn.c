@@ -1765,6 +1765,14 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
     }
 }
 
+void h2gw_conn_suspect(h2gw_conn_t *conn, apr_time_t now)
+{
+    if (send_ping(conn, now, 1)) {
+        CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "a health check timed out: "
+                 "PING to check the connection");
+    }
+}
+
 void h2gw_conn_drain(h2gw_conn_t *conn, const char *why)
 {
     if (conn->dead || conn->no_new) {

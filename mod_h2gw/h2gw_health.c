@@ -340,16 +340,24 @@ void h2gw_health_timers(h2gw_pool_t *pool, apr_time_t now)
         h2gw_server_t *sv = &pool->servers[i];
 
         if (sv->hc_stream && now >= sv->hc_started + up->hc_timeout) {
+            h2gw_stream_t *st = sv->hc_stream;
+            h2gw_conn_t *conn = st->conn;
             char why[80];
 
             apr_snprintf(why, sizeof(why),
                          "timeout (no complete answer "
                          "within %" APR_TIME_T_FMT " ms)",
                          apr_time_as_msec(up->hc_timeout));
+
+            /* Sent and unanswered: the connection may be dead (a frozen
+             * server, a blackhole) and must prove it is not, or the next
+             * checks would time out on it too. */
+            if (conn && !conn->dead && st->stream_id > 0) {
+                h2gw_conn_suspect(conn, now);
+            }
             /* Final, so that a connection still holding it unsent drops
              * it rather than sends it. */
-            h2gw_stream_fail(sv->hc_stream, H2GW_FAIL_TIMEOUT,
-                             "health check timed out");
+            h2gw_stream_fail(st, H2GW_FAIL_TIMEOUT, "health check timed out");
             finish_check(sv, why, now);
         }
         if (sv->hc_stream) {
