@@ -143,6 +143,17 @@ static void touch_stream(h2gw_stream_t *st)
 static void give_back(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
     stream_inactive(conn, st);
+    if (st->check) {
+        /* A health check is of this server or of none: it fails with
+         * the connection that was to carry it (h2gw_health reads why). */
+        h2gw_stream_fail(st, conn->dead && conn->dead_fail != H2GW_FAIL_NONE
+                                 ? conn->dead_fail : H2GW_FAIL_CONN_LOST,
+                         conn->dead && conn->dead_reason
+                             ? apr_pstrdup(st->pool, conn->dead_reason)
+                             : "the connection took no new stream");
+        release_stream(conn, st);
+        return;
+    }
     unlink_stream(conn, st);
     if (conn->dead && conn->dead_fail != H2GW_FAIL_NONE) {
         if (!conn->peer_settings) {
@@ -646,6 +657,20 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
     apr_status_t rv;
 
     conn->srv->c->bytes_in += len;
+    if (st && st->check && !st->handler_gone) {
+        /* A health check's answer is read by the engine: the window goes
+         * back at once, the first bytes are kept, nothing is queued. */
+        size_t keep = H2GW_CHECK_BODY_KEEP - st->check_len;
+
+        nghttp2_session_consume(ngh, stream_id, len);
+        if (!st->check_body) {
+            st->check_body = apr_palloc(st->pool, H2GW_CHECK_BODY_KEEP);
+        }
+        memcpy(st->check_body + st->check_len, data, len < keep ? len : keep);
+        st->check_len += len < keep ? len : keep;
+        touch_stream(st);
+        return 0;
+    }
     if (!st || st->handler_gone) {
         /* Nobody will read it: give the window back at once. */
         nghttp2_session_consume(ngh, stream_id, len);
@@ -910,7 +935,9 @@ static void submit_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
         release_stream(conn, st);
         return;
     }
-    ++conn->srv->c->requests;
+    if (!st->check) {
+        ++conn->srv->c->requests;  /* (checks are counted apart) */
+    }
     st->stream_id = id;
     st->ngh_open = 1;
     /* Timed from here: waiting for the connection is not the upstream's
@@ -1121,8 +1148,11 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
     h2gw_loop_timer(loop, conn->connect_deadline);
     ++sv->c->conns_opened;
     *pconn = conn;
-    CONN_LOG(conn, APLOG_DEBUG, 0, "connecting (%" APR_UINT64_T_FMT
-             " opened so far)", sv->c->conns_opened);
+    /* (Only the health checks connect to a server out by them: one
+     * line each interval would drown the rest.) */
+    CONN_LOG(conn, sv->hc_down ? APLOG_TRACE1 : APLOG_DEBUG, 0,
+             "connecting (%" APR_UINT64_T_FMT " opened so far)",
+             sv->c->conns_opened);
     return APR_SUCCESS;
 }
 
@@ -1433,7 +1463,9 @@ static void on_connected(h2gw_conn_t *conn)
         char ip[64] = "?";
 
         apr_sockaddr_ip_getbuf(ip, sizeof(ip), conn->addr);
-        CONN_LOG(conn, APLOG_WARNING, err,
+        /* A server out by its health checks is expected to fail: its
+         * checks' connects say nothing new. */
+        CONN_LOG(conn, sv->hc_down ? APLOG_TRACE1 : APLOG_WARNING, err,
                  H2GW_LOGNO(00307) "connect to %s:%d (%s) failed",
                  sv->conf->host, sv->conf->port, ip);
         (void)h2gw_pool_resolve(sv);  /* the name may have moved */
@@ -1743,6 +1775,14 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
     }
 }
 
+void h2gw_conn_suspect(h2gw_conn_t *conn, apr_time_t now)
+{
+    if (send_ping(conn, now, 1)) {
+        CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "a health check timed out: "
+                 "PING to check the connection");
+    }
+}
+
 void h2gw_conn_drain(h2gw_conn_t *conn, const char *why)
 {
     if (conn->dead || conn->no_new) {
@@ -1780,7 +1820,8 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
                                   : "no SETTINGS (or ACK) from the upstream "
                                     "within settings-timeout";
 
-            CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00312) "%s", why);
+            CONN_LOG(conn, conn->srv->hc_down ? APLOG_TRACE1 : APLOG_WARNING,
+                     0, H2GW_LOGNO(00312) "%s", why);
             h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONNECT_TIMEOUT, why);
             h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT, why);
             return;
@@ -1931,7 +1972,7 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
     if (conn->sock) {
         apr_socket_close(conn->sock);
     }
-    CONN_LOG(conn, APLOG_DEBUG, 0, "closed: %s",
-             conn->dead_reason ? conn->dead_reason : "done");
+    CONN_LOG(conn, conn->srv->hc_down ? APLOG_TRACE1 : APLOG_DEBUG, 0,
+             "closed: %s", conn->dead_reason ? conn->dead_reason : "done");
     apr_pool_destroy(conn->pool);
 }

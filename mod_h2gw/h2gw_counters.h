@@ -69,7 +69,12 @@
       "TLS handshakes that resumed an earlier session.")                    \
     X(writes_blocked, "h2gw_writes_blocked_total",                          \
       "Writes the server's socket took only in part (it reads slower "      \
-      "than the gateway sends).")
+      "than the gateway sends).")                                           \
+    X(checks, "h2gw_health_checks_total",                                   \
+      "Active health checks sent to the server (health-check=).")           \
+    X(checks_failed, "h2gw_health_checks_failed_total",                     \
+      "Active health checks that failed (status, NOT_SERVING, timeout, "    \
+      "connect error).")
 
 /* Counters of one upstream, as the server counters. */
 #define H2GW_UPSTREAM_COUNTERS(X)                                            \

@@ -8,6 +8,7 @@
 #include "h2gw_pool.h"
 #include "h2gw_resolve.h"
 #include "h2gw_conn.h"
+#include "h2gw_health.h"
 
 APLOG_USE_MODULE(h2gw);
 
@@ -53,6 +54,7 @@ h2gw_pool_t *h2gw_pool_create(h2gw_loop_t *loop, const h2gw_upstream_t *up)
         }
         apr_pool_create(&sv->addr_pool, loop->pool);
     }
+    h2gw_health_init(pool);
     return pool;
 }
 
@@ -65,7 +67,9 @@ void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
     sv->last_fail = fail;
     sv->last_error_at = apr_time_now();
     apr_cpystrn(sv->last_error, why, sizeof(sv->last_error));
-    if (sv->down_until <= sv->last_error_at) {
+    /* (A server out by its health checks had its line: the checks that
+     * keep failing to connect to it say nothing new.) */
+    if (sv->down_until <= sv->last_error_at && !sv->hc_down) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pool->loop->s,
                      H2GW_LOGNO(00105) "upstream %s: server %s is down "
                      "(%s); skipped for %" APR_TIME_T_FMT " ms",
@@ -76,9 +80,11 @@ void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
     h2gw_pool_gauges(sv);
 }
 
+/* In rotation: not skipped after a failure (retry=), and not out by its
+ * health checks. */
 static int server_is_up(const h2gw_server_t *sv, apr_time_t now)
 {
-    return sv->down_until <= now;
+    return sv->down_until <= now && !sv->hc_down;
 }
 
 static int taking_conns(const h2gw_server_t *sv);
@@ -226,7 +232,8 @@ void h2gw_pool_probe_done(h2gw_pool_t *pool)
 }
 
 /* The down server to probe: the one down longest (its retry= ends
- * first). */
+ * first). Never one out by its health checks: those tell when it is
+ * back. NULL when there is none. */
 static h2gw_server_t *probe_server(h2gw_pool_t *pool)
 {
     h2gw_server_t *best = NULL;
@@ -235,6 +242,9 @@ static h2gw_server_t *probe_server(h2gw_pool_t *pool)
     for (i = 0; i < pool->nservers; ++i) {
         h2gw_server_t *sv = &pool->servers[i];
 
+        if (sv->hc_down) {
+            continue;
+        }
         if (!best || sv->down_until < best->down_until) {
             best = sv;
         }
@@ -302,7 +312,9 @@ static int try_probe(h2gw_pool_t *pool, h2gw_stream_t *st)
         || pool->loop->stopping) {
         return 0;
     }
-    sv = probe_server(pool);
+    if ((sv = probe_server(pool)) == NULL) {
+        return 0;  /* every server is out by its health checks */
+    }
     st->probed = 1;
     ++pool->c->probes;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, pool->loop->s,
@@ -550,10 +562,27 @@ void h2gw_pool_dispatch(h2gw_pool_t *pool)
     }
 }
 
+int h2gw_pool_place_check(h2gw_server_t *sv, h2gw_stream_t *st)
+{
+    int resolving;
+
+    if (!server_can_take(sv, st)) {
+        return 0;  /* busy: it answers requests, the next check will do */
+    }
+    h2gw_stream_ref(st);
+    st->engine_ref = 1;
+    if (place_on(sv, st, &resolving)) {
+        return 1;
+    }
+    drop_engine_ref(st);
+    return resolving ? 0 : -1;
+}
+
 void h2gw_pool_check_timers(h2gw_pool_t *pool, apr_time_t now)
 {
     int i;
 
+    h2gw_health_timers(pool, now);
     for (i = 0; i < pool->nservers; ++i) {
         h2gw_conn_t *conn;
 
@@ -592,12 +621,15 @@ void h2gw_pool_flush_and_reap(h2gw_pool_t *pool, int kill_all)
             pconn = &conn->next;
         }
     }
+    /* Checks whose stream ended above or in the events before. */
+    h2gw_health_collect(pool);
 }
 
 void h2gw_pool_destroy(h2gw_pool_t *pool)
 {
     int i;
 
+    h2gw_health_destroy(pool);
     for (i = 0; i < pool->nservers; ++i) {
         if (pool->servers[i].tls_session) {
             SSL_SESSION_free(pool->servers[i].tls_session);

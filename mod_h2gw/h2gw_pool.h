@@ -71,6 +71,16 @@ typedef struct h2gw_server_t {
     apr_time_t last_error_at;
     h2gw_counters_t *c;        /* in this child's slot (shared memory) */
     h2gw_gauges_t *g;          /* ... likewise: see h2gw_pool_gauges() */
+    /* Active health checks (h2gw_health); unused without health-check=. */
+    int hc_down;               /* out of rotation by its checks */
+    int hc_fails;              /* checks failed in a row */
+    int hc_passes;             /* checks passed in a row */
+    h2gw_stream_t *hc_stream;  /* the check in flight, its own
+                                * reference held; or NULL */
+    apr_time_t hc_started;     /* when the check in flight began */
+    apr_time_t hc_next;        /* when the next check is due */
+    apr_time_t hc_last_at;     /* when the last check ended; 0: none */
+    char hc_last[160];         /* "passed", or "failed: " and why */
 } h2gw_server_t;
 
 struct h2gw_pool_t {
@@ -86,6 +96,7 @@ struct h2gw_pool_t {
     int probing;               /* a probe connection is in flight: with
                                 * every server down, one request at a time
                                 * still tries one (see try_place) */
+    int hc_inflight;           /* servers with a health check in flight */
 };
 
 /* Creates the pool of up in loop->pool. */
@@ -129,6 +140,16 @@ int h2gw_pool_resolve(h2gw_server_t *sv);
 struct h2gw_resolution_t;
 void h2gw_pool_resolved(struct h2gw_resolution_t *res);
 
+/*
+ * Puts the health check st on a connection of sv itself (no server
+ * choice, no queue): one with a free slot, or a new one. Returns 1 when
+ * placed (the engine's reference taken), 0 when it cannot go now (sv's
+ * name is being looked up, or every connection is full at max-conns),
+ * -1 when the connect failed at once (sv is marked down, st->held_reason
+ * says why).
+ */
+int h2gw_pool_place_check(h2gw_server_t *sv, h2gw_stream_t *st);
+
 /* Frees what the pool holds outside its memory (TLS sessions, resolved
  * addresses). */
 void h2gw_pool_destroy(h2gw_pool_t *pool);
@@ -144,7 +165,8 @@ static inline void h2gw_pool_gauges(h2gw_server_t *sv)
 {
     sv->g->streams_active = sv->nstreams;
     sv->g->conns = sv->nconns;
-    sv->g->down_until = sv->down_until;
+    /* Out by its health checks: down until they pass, whenever that is. */
+    sv->g->down_until = sv->hc_down ? APR_INT64_MAX : sv->down_until;
 }
 
 /* Active streams and open connections over every server. */

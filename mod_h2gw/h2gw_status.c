@@ -207,6 +207,22 @@ static void html_counters(apr_array_header_t *out, apr_pool_t *p,
                         : 0.0));
 }
 
+/* In rotation: neither skipped after a failure nor out by its checks. */
+static int server_up(const h2gw_server_t *sv, apr_time_t now)
+{
+    return sv->down_until <= now && !sv->hc_down;
+}
+
+/* The state of a server's active health checks. */
+static const char *check_state(const h2gw_pool_t *pool,
+                               const h2gw_server_t *sv)
+{
+    if (pool->up->hc_kind == H2GW_HC_NONE) {
+        return "off";
+    }
+    return sv->hc_down ? "down" : "up";
+}
+
 static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
 {
     apr_array_header_t *out = apr_array_make(p, 64, sizeof(const char *));
@@ -216,9 +232,9 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
 
     PUSH(apr_psprintf(p, "{\"pid\":%ld,\"streams_alive\":%u,"
                       "\"chunks_alive\":%u,\"handler_wakeups\":%u,"
-                      "\"upstreams\":[",
+                      "\"checks_alive\":%u,\"upstreams\":[",
                       (long)getpid(), streams, chunks,
-                      h2gw_stream_wakeups()));
+                      h2gw_stream_wakeups(), h2gw_stream_checks_alive()));
     for (i = 0; i < pools->nelts; ++i) {
         const h2gw_pool_t *pool = APR_ARRAY_IDX(pools, i, h2gw_pool_t *);
 
@@ -244,11 +260,18 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
                 "\"peer_initial_window_size\":%d,"
                 "\"peer_max_frame_size\":%d",
                 j ? "," : "", json_str(p, sv->conf->url),
-                sv->down_until > now ? "down" : "up",
+                server_up(sv, now) ? "up" : "down",
                 sv->down_until > now ? apr_time_as_msec(sv->down_until - now)
                                      : 0,
                 cc.open, cc.draining, cc.starting, sv->nstreams,
                 cc.peer_streams, cc.peer_window, cc.peer_frame));
+            PUSH(apr_psprintf(
+                p, ",\"health_check\":\"%s\",\"health_check_last\":%s,"
+                "\"health_check_last_age_ms\":%" APR_TIME_T_FMT ","
+                "\"health_check_fails\":%d,\"health_check_passes\":%d",
+                check_state(pool, sv), json_str(p, sv->hc_last),
+                sv->hc_last_at ? apr_time_as_msec(now - sv->hc_last_at) : -1,
+                sv->hc_fails, sv->hc_passes));
             json_counters(out, p, sv->c);
             PUSH(apr_psprintf(p, ",\"last_error\":%s,\"last_error_age_ms\":%"
                               APR_TIME_T_FMT "}",
@@ -264,6 +287,22 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
     return apr_array_pstrcat(p, out, 0);
 }
 
+/* "down: failed: status 503 (2 failed in a row)", "up: passed (5 passed
+ * in a row)", "off". */
+static const char *check_cell(apr_pool_t *p, const h2gw_pool_t *pool,
+                              const h2gw_server_t *sv)
+{
+    const char *state = check_state(pool, sv);
+
+    if (!strcmp(state, "off") || !sv->hc_last_at) {
+        return state;
+    }
+    return apr_psprintf(p, "%s: %s (%d %s in a row)", state,
+                        ap_escape_html(p, sv->hc_last),
+                        sv->hc_fails ? sv->hc_fails : sv->hc_passes,
+                        sv->hc_fails ? "failed" : "passed");
+}
+
 static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
 {
     apr_array_header_t *out = apr_array_make(p, 64, sizeof(const char *));
@@ -273,9 +312,9 @@ static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
 
     PUSH(apr_psprintf(p, "<h2>mod_h2gw upstreams (process %ld)</h2>\n"
                       "<p>streams alive %u, response chunks alive %u, "
-                      "handler wake-ups %u</p>\n",
+                      "handler wake-ups %u, health checks in flight %u</p>\n",
                       (long)getpid(), streams, chunks,
-                      h2gw_stream_wakeups()));
+                      h2gw_stream_wakeups(), h2gw_stream_checks_alive()));
     for (i = 0; i < pools->nelts; ++i) {
         const h2gw_pool_t *pool = APR_ARRAY_IDX(pools, i, h2gw_pool_t *);
 
@@ -288,6 +327,7 @@ static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
                           pool->nqueued));
         html_up_counters(out, p, pool->c);
         PUSH("</p>\n<table border=\"1\"><tr><th>server</th><th>health</th>"
+             "<th>health check</th>"
              "<th>conns open/draining/starting</th><th>streams</th>"
              "<th>peer max streams</th><th>peer window</th>"
              "<th>peer max frame</th>");
@@ -298,10 +338,12 @@ static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
             conn_census_t cc;
 
             census(sv, &cc);
-            PUSH(apr_psprintf(p, "<tr><td>%s</td><td>%s</td><td>%d/%d/%d</td>"
+            PUSH(apr_psprintf(p, "<tr><td>%s</td><td>%s</td><td>%s</td>"
+                              "<td>%d/%d/%d</td>"
                               "<td>%d</td><td>%d</td><td>%d</td><td>%d</td>",
                               ap_escape_html(p, sv->conf->url),
-                              sv->down_until > now ? "down" : "up", cc.open,
+                              server_up(sv, now) ? "up" : "down",
+                              check_cell(p, pool, sv), cc.open,
                               cc.draining, cc.starting, sv->nstreams,
                               cc.peer_streams, cc.peer_window,
                               cc.peer_frame));

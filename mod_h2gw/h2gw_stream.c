@@ -17,6 +17,7 @@ static apr_uint32_t next_id;
 static apr_uint32_t streams_alive;
 static apr_uint32_t chunks_alive;
 static apr_uint32_t handler_wakeups;
+static apr_uint32_t checks_alive;
 
 /* Stream pools and response chunks draw from one allocator per process,
  * which keeps up to STREAM_MAX_FREE of freed memory: a request body buffer
@@ -256,6 +257,18 @@ apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap)
     return APR_SUCCESS;
 }
 
+void h2gw_stream_set_check(h2gw_stream_t *st)
+{
+    st->check = 1;
+    apr_atomic_dec32(&streams_alive);
+    apr_atomic_inc32(&checks_alive);
+}
+
+apr_uint32_t h2gw_stream_checks_alive(void)
+{
+    return apr_atomic_read32(&checks_alive);
+}
+
 void h2gw_stream_ref(h2gw_stream_t *st)
 {
     apr_thread_mutex_lock(st->lock);
@@ -280,9 +293,11 @@ void h2gw_stream_unref(h2gw_stream_t *st)
     last = (--st->refs == 0);
     apr_thread_mutex_unlock(st->lock);
     if (last) {
+        int check = st->check;
+
         h2gw_stream_free_chunks(st->data_head);
         apr_pool_destroy(st->pool);
-        apr_atomic_dec32(&streams_alive);
+        apr_atomic_dec32(check ? &checks_alive : &streams_alive);
     }
 }
 

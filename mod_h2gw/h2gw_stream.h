@@ -215,7 +215,17 @@ struct h2gw_stream_t {
                                 * fails, so does it */
     h2gw_fail_t held_fail;     /* why its last connection failed before it */
     const char *held_reason;   /* was sent (static or engine memory) */
+    int check;                 /* an active health check (h2gw_health):
+                                * the engine's own, no handler; its body
+                                * is not queued but kept here: */
+    unsigned char *check_body; /* the first H2GW_CHECK_BODY_KEEP bytes of
+                                * its response body (its pool) */
+    size_t check_len;
 };
+
+/* Response body bytes a health check keeps: a gRPC health answer is
+ * 5 + 2 bytes; an HTTP check reads only the status. */
+#define H2GW_CHECK_BODY_KEEP 256
 
 /*
  * Child init, before the engine starts: streams created from here on take
@@ -230,6 +240,15 @@ apr_status_t h2gw_stream_child_init(apr_pool_t *pchild);
  * Returns APR_SUCCESS or an APR error from pool/mutex creation.
  */
 apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap);
+
+/* Before it is shared: st is an active health check of the engine, not
+ * a request. It is counted apart (h2gw_stream_checks_alive()), so that
+ * h2gw_stream_alive() counts requests only. */
+void h2gw_stream_set_check(h2gw_stream_t *st);
+
+/* Health check streams alive in this process (at most one per checked
+ * server). */
+apr_uint32_t h2gw_stream_checks_alive(void);
 
 /* Takes one more reference (the engine's, at submit). */
 void h2gw_stream_ref(h2gw_stream_t *st);

@@ -5,7 +5,8 @@
  * and answers each request according to its path (/headers, /data, /upload,
  * /echo, /_stats, /_reset, /_release) and query modifiers (status, delay, stall, reset,
  * drip, stop_after, cookies, hdr, trailers, early, nobody, ctype, tag,
- * close_after, reject, nocontinue, bigfield, hold/release, wait, and per tag
+ * close_after, reject, nocontinue, bigfield, hold/release, wait, switch/
+ * switch_set/switch_next, and per tag
  * refuse_first, goaway_first, reset_first, drop_first), so that
  * proxy tests can provoke specific upstream behaviour and afterwards ask, via
  * /_stats, what the upstream actually saw (resets, flow-control blocking,
@@ -122,7 +123,40 @@ struct params {
     const char *release; /* frees the holds of that name on OTHER conns */
     const char *wait;   /* answer only after /_release?tag=NAME (or
                          * WAIT_MS) */
+    const char *sw;     /* switch=NAME: answer with the status last set for
+                         * NAME (200 until set), whatever status= says */
+    int sw_set;         /* switch_set=STATUS: set NAME's status first (a
+                         * health check path flipped at run time) */
+    long sw_next;       /* switch_next=N: with switch_set=, for the next N
+                         * requests naming NAME only, then back */
 };
+
+/* Named statuses of switch=; they outlive /_reset. */
+struct status_switch {
+    struct status_switch *next;
+    char name[MAX_TAG_LEN + 1];
+    int status;
+    int next_status;    /* switch_next=: answered next_left more times */
+    long next_left;
+};
+static struct status_switch *g_switches;
+
+static struct status_switch *find_switch(const char *name)
+{
+    struct status_switch *sw;
+
+    for (sw = g_switches; sw; sw = sw->next) {
+        if (strcmp(sw->name, name) == 0)
+            return sw;
+    }
+    if (strlen(name) > MAX_TAG_LEN || !(sw = calloc(1, sizeof(*sw))))
+        return NULL;
+    strcpy(sw->name, name);
+    sw->status = 200;
+    sw->next = g_switches;
+    g_switches = sw;
+    return sw;
+}
 
 struct stream;
 
@@ -792,6 +826,12 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->release = v;
     } else if (strcmp(k, "wait") == 0) {
         p->wait = v;
+    } else if (strcmp(k, "switch") == 0) {
+        p->sw = v;
+    } else if (strcmp(k, "switch_set") == 0) {
+        p->sw_set = atoi(v);
+    } else if (strcmp(k, "switch_next") == 0) {
+        p->sw_next = atol(v);
     }
     return 0;
 }
@@ -1331,6 +1371,25 @@ static int on_request_headers(struct stream *st)
     }
     st->status = st->p.status >= 100 && st->p.status <= 999 ? st->p.status
                : st->handler == H_NOTFOUND ? 404 : 200;
+    if (st->p.sw) {
+        struct status_switch *sw = find_switch(st->p.sw);
+
+        if (sw && st->p.sw_set >= 100 && st->p.sw_set <= 999) {
+            if (st->p.sw_next > 0) {
+                sw->next_status = st->p.sw_set;
+                sw->next_left = st->p.sw_next;
+            } else {
+                sw->status = st->p.sw_set;
+                sw->next_left = 0;
+            }
+            st->status = st->p.sw_set;
+        } else if (sw && sw->next_left > 0) {
+            sw->next_left--;
+            st->status = sw->next_status;
+        } else if (sw) {
+            st->status = sw->status;
+        }
+    }
     st->no_body = st->status == 204 || st->status == 304 ||
                   (st->method && strcmp(st->method, "HEAD") == 0);
     if (st->handler == H_UPLOAD && !g_fixed) {
@@ -2297,6 +2356,12 @@ int main(int argc, char **argv)
     while (g_conns)
         close_conn(g_conns, "shutdown");
     free_tags();
+    while (g_switches) {
+        struct status_switch *sw = g_switches;
+
+        g_switches = sw->next;
+        free(sw);
+    }
     if (g_lfd >= 0)
         close(g_lfd);
     close(g_epfd);
