@@ -237,6 +237,19 @@ void h2gw_conn_kill(h2gw_conn_t *conn, h2gw_fail_t fail, const char *reason)
 static void on_ready(h2gw_conn_t *conn);
 static void submit_held(h2gw_conn_t *conn);
 
+/* The result rv of an nghttp2 call: a fatal one (out of memory, a broken
+ * session) ends the connection; any other (a stream nghttp2 closed
+ * already) changes nothing. Returns 0 when the connection is to end. */
+static int ngh_ok(h2gw_conn_t *conn, int rv, const char *what)
+{
+    if (rv < 0 && nghttp2_is_fatal(rv)) {
+        CONN_LOG(conn, APLOG_ERR, 0, "%s: %s", what, nghttp2_strerror(rv));
+        h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "nghttp2 call failed");
+        return 0;
+    }
+    return 1;
+}
+
 /* ---- nghttp2 callbacks ------------------------------------------------ */
 
 static ssize_t read_req_body(nghttp2_session *ngh, int32_t stream_id,
@@ -662,7 +675,10 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
          * back at once, the first bytes are kept, nothing is queued. */
         size_t keep = H2GW_CHECK_BODY_KEEP - st->check_len;
 
-        nghttp2_session_consume(ngh, stream_id, len);
+        if (!ngh_ok(conn, nghttp2_session_consume(ngh, stream_id, len),
+                    "consume")) {
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
         if (!st->check_body) {
             st->check_body = apr_palloc(st->pool, H2GW_CHECK_BODY_KEEP);
         }
@@ -673,8 +689,8 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
     }
     if (!st || st->handler_gone) {
         /* Nobody will read it: give the window back at once. */
-        nghttp2_session_consume(ngh, stream_id, len);
-        return 0;
+        return ngh_ok(conn, nghttp2_session_consume(ngh, stream_id, len),
+                      "consume") ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     apr_thread_mutex_lock(st->lock);
     if (st->state == H2GW_STREAM_ST_FAILED) {
@@ -690,11 +706,18 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
         signal_later(conn, st);
     }
     if (rv != APR_SUCCESS) {
-        nghttp2_session_consume(ngh, stream_id, len);
+        if (!ngh_ok(conn, nghttp2_session_consume(ngh, stream_id, len),
+                    "consume")) {
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
         if (rv == APR_ENOMEM) {
             h2gw_stream_fail(st, H2GW_FAIL_INTERNAL, "out of memory");
-            nghttp2_submit_rst_stream(ngh, NGHTTP2_FLAG_NONE, stream_id,
-                                      NGHTTP2_INTERNAL_ERROR);
+            if (!ngh_ok(conn, nghttp2_submit_rst_stream(
+                                  ngh, NGHTTP2_FLAG_NONE, stream_id,
+                                  NGHTTP2_INTERNAL_ERROR),
+                        "RST_STREAM")) {
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+            }
         }
         return 0;
     }
@@ -806,7 +829,7 @@ static int on_frame_send(nghttp2_session *ngh, const nghttp2_frame *frame,
              && !conn->protocol_error) {
         /* nghttp2 found a connection error in what the upstream sent. */
         /* nghttp2 puts its reason in the GOAWAY's debug data. */
-        const char *why = conn->lib_error;
+        const char *why = conn->lib_error[0] ? conn->lib_error : NULL;
 
         if (!why && frame->goaway.opaque_data_len) {
             why = apr_pstrmemdup(conn->pool,
@@ -842,8 +865,9 @@ static int on_error(nghttp2_session *ngh, int lib_error_code,
 
     CONN_LOG(conn, APLOG_DEBUG, 0, "nghttp2: %.*s", (int)len, msg);
     /* Kept: when nghttp2 ends the connection over it, this says why. */
-    conn->lib_error = apr_psprintf(conn->pool, "%.*s",
-                                   (int)(len > 200 ? 200 : len), msg);
+    apr_snprintf(conn->lib_error, sizeof(conn->lib_error), "%.*s",
+                 (int)(len < sizeof(conn->lib_error) - 1
+                           ? len : sizeof(conn->lib_error) - 1), msg);
     return 0;
 }
 
@@ -1620,8 +1644,11 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
         /* Drained: say goodbye; the session then wants no more I/O and is
          * closed below. */
         conn->goaway_sent = 1;
-        nghttp2_submit_goaway(conn->ngh, NGHTTP2_FLAG_NONE, 0,
-                              NGHTTP2_NO_ERROR, NULL, 0);
+        if (!ngh_ok(conn, nghttp2_submit_goaway(conn->ngh, NGHTTP2_FLAG_NONE,
+                                                0, NGHTTP2_NO_ERROR, NULL, 0),
+                    "GOAWAY")) {
+            return;
+        }
     }
     for (;;) {
         int more = 1;
@@ -1747,7 +1774,9 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
         apr_thread_mutex_lock(st->lock);
         st->req_starved = 0;
         apr_thread_mutex_unlock(st->lock);
-        nghttp2_session_resume_data(conn->ngh, st->stream_id);
+        (void)ngh_ok(conn, nghttp2_session_resume_data(conn->ngh,
+                                                       st->stream_id),
+                     "resume");
     }
     if (handler_gone) {
         st->handler_gone = 1;
@@ -1758,15 +1787,19 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
             rest = st->resp_recv - st->consumed;
             apr_thread_mutex_unlock(st->lock);
             if (rest > 0) {
-                nghttp2_session_consume(conn->ngh, st->stream_id,
-                                        (size_t)rest);
+                (void)ngh_ok(conn, nghttp2_session_consume(conn->ngh,
+                                                           st->stream_id,
+                                                           (size_t)rest),
+                             "consume");
                 st->consumed += rest;
             }
         }
         if (st->ngh_open) {
             /* The client is gone or done: the upstream may stop at once. */
-            nghttp2_submit_rst_stream(conn->ngh, NGHTTP2_FLAG_NONE,
-                                      st->stream_id, NGHTTP2_CANCEL);
+            (void)ngh_ok(conn, nghttp2_submit_rst_stream(
+                                   conn->ngh, NGHTTP2_FLAG_NONE,
+                                   st->stream_id, NGHTTP2_CANCEL),
+                         "RST_STREAM");
         }
         else {
             stream_inactive(conn, st);
@@ -1879,8 +1912,10 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
                                          : "no response headers within "
                                            "the timeout");
             if (st->ngh_open && conn->ngh) {
-                nghttp2_submit_rst_stream(conn->ngh, NGHTTP2_FLAG_NONE,
-                                          st->stream_id, NGHTTP2_CANCEL);
+                (void)ngh_ok(conn, nghttp2_submit_rst_stream(
+                                       conn->ngh, NGHTTP2_FLAG_NONE,
+                                       st->stream_id, NGHTTP2_CANCEL),
+                             "RST_STREAM");
             }
             /* A silent upstream may be a dead path (no FIN, no RST ever
              * comes): the connection must prove it is alive before it

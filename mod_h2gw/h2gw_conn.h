@@ -83,7 +83,9 @@ struct h2gw_conn_t {
     int goaway_sent;
     int no_new;                /* takes no new streams (a cap reached, idle,
                                 * the child exiting); closes once idle */
-    const char *lib_error;     /* nghttp2's last error message */
+    char lib_error[201];       /* nghttp2's last error message ("": none);
+                                * a fixed buffer, since nghttp2 may report
+                                * errors all the connection's life */
     const char *transport_error;  /* why TLS reading failed */
     const char *protocol_error; /* why nghttp2 ended the connection */
     int probe;                 /* opened as its pool's probe, not over yet */

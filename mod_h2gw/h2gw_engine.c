@@ -451,6 +451,10 @@ static apr_status_t engine_stop(void *data)
     return APR_SUCCESS;
 }
 
+/* How long a status page waits for the engine's snapshot before it takes
+ * its request back (a snapshot takes well under a millisecond). */
+#define STATUS_WAIT apr_time_from_sec(5)
+
 apr_status_t h2gw_engine_status(h2gw_engine_t *e, h2gw_status_req_t *req)
 {
     int down;
@@ -468,7 +472,28 @@ apr_status_t h2gw_engine_status(h2gw_engine_t *e, h2gw_status_req_t *req)
     apr_pollset_wakeup(e->pollset);
     apr_thread_mutex_lock(req->lock);
     while (!req->done) {
-        apr_thread_cond_wait(req->cond, req->lock);
+        if (apr_thread_cond_timedwait(req->cond, req->lock,
+                                      STATUS_WAIT) == APR_TIMEUP
+            && !req->done) {
+            /* A stuck or stopping engine: take the request back unless
+             * the engine already took it (then it is being answered). */
+            h2gw_status_req_t **pp;
+            int taken_back = 0;
+
+            apr_thread_mutex_lock(e->inbox_lock);
+            for (pp = &e->status_reqs; *pp; pp = &(*pp)->next) {
+                if (*pp == req) {
+                    *pp = req->next;
+                    taken_back = 1;
+                    break;
+                }
+            }
+            apr_thread_mutex_unlock(e->inbox_lock);
+            if (taken_back) {
+                apr_thread_mutex_unlock(req->lock);
+                return APR_TIMEUP;
+            }
+        }
     }
     apr_thread_mutex_unlock(req->lock);
     return APR_SUCCESS;

@@ -62,8 +62,9 @@ void h2gw_engine_release(h2gw_engine_t *e, h2gw_stream_t *st);
 
 /*
  * Asks the engine thread to render the state of its pools into req->pool
- * and waits for it. Returns APR_SUCCESS with req->text set, or
- * APR_ECONNABORTED when the engine is stopping.
+ * and waits for it. Returns APR_SUCCESS with req->text set,
+ * APR_ECONNABORTED when the engine is stopping, or APR_TIMEUP when it
+ * did not take the request within 5 s (it is taken back).
  */
 apr_status_t h2gw_engine_status(h2gw_engine_t *e, h2gw_status_req_t *req);
 

@@ -1300,7 +1300,9 @@ static int report_failure(h2gw_req_t *ctx)
                                                        : "unknown");
     apr_thread_mutex_unlock(st->lock);
     h2gw_counters_fail(st->target.upstream, fail);
-    REQ_LOG(ctx, APLOG_ERR, 0, H2GW_LOGNO(00203) "upstream %s: %s (%s)%s",
+    /* (STYLE: the upstream's doing is a warning, our own an error.) */
+    REQ_LOG(ctx, fail == H2GW_FAIL_INTERNAL ? APLOG_ERR : APLOG_WARNING, 0,
+            H2GW_LOGNO(00203) "upstream %s: %s (%s)%s",
             ctx->route.pass->url, h2gw_stream_fail_name(fail), reason,
             ctx->headers_sent ? ", response aborted" : "");
     return h2gw_stream_fail_status(fail);
@@ -1473,7 +1475,9 @@ int h2gw_handler_run(request_rec *r)
             apr_table_get(r->notes, "h2gw-retries"));
     h2gw_engine_release(ctx.engine, ctx.st);
     if (http_status == OK && !ctx.headers_sent) {
-        return HTTP_BAD_GATEWAY;  /* unreachable: no response, no failure */
+        /* The client went away before any response (the stream was
+         * cancelled): nothing reaches it, the access log shows 502. */
+        return HTTP_BAD_GATEWAY;
     }
     return http_status;
 }
