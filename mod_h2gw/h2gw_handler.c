@@ -26,6 +26,7 @@
 #include "mod_h2gw.h"
 #include "h2gw_config.h"
 #include "h2gw_engine.h"
+#include "h2gw_grpcweb.h"
 #include "h2gw_handler.h"
 
 APLOG_USE_MODULE(h2gw);
@@ -77,6 +78,7 @@ typedef struct h2gw_req_t {
     int batch_wait;            /* the last read found body bytes: the next
                                 * wait may ask for a batch (SO_RCVLOWAT) */
     apr_bucket_brigade *probe_bb;  /* for h2_input_aborted() */
+    h2gw_grpcweb_t *gw;        /* a gRPC-Web request: translated */
 } h2gw_req_t;
 
 #define REQ_LOG(ctx, lvl, rv, fmt, ...)                                      \
@@ -346,6 +348,9 @@ static int build_stream(h2gw_req_t *ctx)
     apr_table_unset(headers, "Expect");
     if (expect) {
         apr_table_setn(headers, "Expect", "100-continue");
+    }
+    if (ctx->gw) {
+        h2gw_grpcweb_request_fields(ctx->gw, headers);
     }
     apr_table_do(add_field, fields, headers, NULL);
     own_fields(ctx, own);
@@ -914,6 +919,10 @@ static apr_status_t send_data(h2gw_req_t *ctx, h2gw_chunk_t *head, size_t len,
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
     apr_status_t rv;
 
+    if (ctx->gw) {
+        h2gw_grpcweb_data(ctx->gw, ctx->bb, head, eos ? ctx->st : NULL);
+        head = NULL;
+    }
     while (head) {
         h2gw_chunk_t *next = head->next;
 
@@ -924,7 +933,9 @@ static apr_status_t send_data(h2gw_req_t *ctx, h2gw_chunk_t *head, size_t len,
         head = next;
     }
     if (eos) {
-        set_trailers(ctx);
+        if (!ctx->gw) {
+            set_trailers(ctx);
+        }
         APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_eos_create(ba));
     }
     /* No FLUSH: more may follow at once; relay() flushes before it waits
@@ -990,8 +1001,14 @@ static apr_status_t relay(h2gw_req_t *ctx)
         ctx->headers_at = apr_time_now();
         send_interim(ctx);  /* those that came with the final headers */
         set_headers(ctx);
-        rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, 0);
-        if (rv != APR_SUCCESS) {
+        if (ctx->gw && h2gw_grpcweb_response(ctx->gw)) {
+            /* Not a gRPC answer: a gRPC-Web error, without its body. */
+            head = NULL;
+            len = 0;
+            eos = 1;
+        }
+        else if ((rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, 0))
+                 != APR_SUCCESS) {
             /* No body part yet (or a failure): the headers go alone, now. */
             if (flush_out(ctx) != APR_SUCCESS
                 || ctx->r->connection->aborted) {
@@ -1158,6 +1175,11 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
                 return rv;
             }
             body_bytes += (apr_off_t)len;
+            if (ctx->gw
+                && (rv = h2gw_grpcweb_body(ctx->gw, &data, &len))
+                       != APR_SUCCESS) {
+                return rv;
+            }
             while (len > 0) {
                 rv = h2gw_stream_put_body(ctx->st, data, len, 0, &took,
                                           &wake);
@@ -1188,6 +1210,9 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
             }
         }
         apr_brigade_cleanup(in);
+    }
+    if (ctx->gw && (rv = h2gw_grpcweb_body_end(ctx->gw)) != APR_SUCCESS) {
+        return rv;
     }
     ctx->body_done = 1;
     trailers = request_trailers(r, &ntrailers);
@@ -1405,9 +1430,21 @@ static int proxy(h2gw_req_t *ctx)
             return report_failure(ctx);
         }
         report_failure(ctx);
-        abort_response(ctx);
+        if (!ctx->gw || h2gw_grpcweb_fail_body(ctx->gw, ctx->st)
+                            != APR_SUCCESS) {
+            abort_response(ctx);
+        }
         return OK;
     }
+}
+
+/* The answer for an HTTP error status before anything went out: the
+ * status itself, or for a gRPC-Web request a gRPC-Web error (never an
+ * HTML page in a gRPC-Web body). */
+static int gw_status(h2gw_req_t *ctx, int http_status)
+{
+    return ctx->gw ? h2gw_grpcweb_fail_headers(ctx->gw, NULL, http_status)
+                   : http_status;
 }
 
 int h2gw_handler_run(request_rec *r)
@@ -1428,26 +1465,35 @@ int h2gw_handler_run(request_rec *r)
     }
     memset(&ctx, 0, sizeof(ctx));
     ctx.r = r;
+    h2gw_config_route(r, pass, &ctx.route);
+    http_status = h2gw_grpcweb_begin(r, &ctx.route, &ctx.gw);
+    if (http_status != DECLINED) {
+        return http_status;  /* a CORS preflight, answered */
+    }
     ctx.engine = h2gw_engine_get();
     if (!ctx.engine) {
         REQ_LOG(&ctx, APLOG_ERR, 0, H2GW_LOGNO(00205) "%s",
                 "engine not running in this process");
-        return HTTP_SERVICE_UNAVAILABLE;
+        return gw_status(&ctx, HTTP_SERVICE_UNAVAILABLE);
     }
     ctx.wake_fd = thread_wake_fd();
     if (ctx.wake_fd < 0) {
         REQ_LOG(&ctx, APLOG_ERR, APR_FROM_OS_ERROR(errno), H2GW_LOGNO(00206)
                 "%s", "no wake descriptor for this thread (eventfd)");
-        return HTTP_SERVICE_UNAVAILABLE;
+        return gw_status(&ctx, HTTP_SERVICE_UNAVAILABLE);
     }
     find_client_fd(&ctx);
     ctx.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    h2gw_config_route(r, pass, &ctx.route);
     http_status = build_stream(&ctx);
     if (http_status != OK) {
-        return http_status;
+        return gw_status(&ctx, http_status);
     }
     http_status = proxy(&ctx);
+    if (ctx.gw && http_status != OK && !ctx.headers_sent) {
+        /* Its stream still tells why: a gRPC-Web error, no HTML page. */
+        http_status = h2gw_grpcweb_fail_headers(ctx.gw, ctx.st, http_status);
+        ctx.headers_sent = 1;
+    }
     set_notes(&ctx);
     REQ_LOG(&ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: done, %s, %" APR_OFF_T_FMT
             " body bytes out, %s ms, upstream stream %s on %s, %s retries",
@@ -1462,7 +1508,8 @@ int h2gw_handler_run(request_rec *r)
             apr_table_get(r->notes, "h2gw-retries"));
     h2gw_engine_release(ctx.engine, ctx.st);
     if (http_status == OK && !ctx.headers_sent) {
-        return HTTP_BAD_GATEWAY;  /* unreachable: no response, no failure */
+        /* unreachable: no response, no failure */
+        return gw_status(&ctx, HTTP_BAD_GATEWAY);
     }
     return http_status;
 }
