@@ -66,9 +66,10 @@ static const char *allowed_origin(request_rec *r, const h2gw_route_t *route,
     return NULL;
 }
 
-/* The CORS fields of an answer to an allowed origin. A listed origin
- * may send credentials (cookies, Authorization: PROTOCOL-WEB.md's
- * "CORS preflight"); "*" lets any page call, without them. */
+/* The CORS fields of an answer to an allowed origin (a preflight's or a
+ * call's). A listed origin may send credentials (cookies, Authorization:
+ * PROTOCOL-WEB.md's "CORS preflight"); "*" lets any page call, without
+ * them. */
 static void cors_fields(h2gw_grpcweb_t *gw, apr_table_t *t)
 {
     if (!gw->origin) {
@@ -82,6 +83,23 @@ static void cors_fields(h2gw_grpcweb_t *gw, apr_table_t *t)
         apr_table_setn(t, "Access-Control-Allow-Credentials", "true");
         apr_table_mergen(t, "Vary", "Origin");
     }
+}
+
+/* The CORS fields of a call's answer: those of cors_fields() and the
+ * response fields a script may read, gRPC's own and grpc-web-expose=. */
+static void cors_answer(h2gw_grpcweb_t *gw)
+{
+    request_rec *r = gw->r;
+
+    if (!gw->origin) {
+        return;
+    }
+    cors_fields(gw, r->headers_out);
+    apr_table_setn(r->headers_out, "Access-Control-Expose-Headers",
+                   gw->route->grpc_web_expose
+                       ? apr_pstrcat(r->pool, EXPOSE_GRPC, ", ",
+                                     gw->route->grpc_web_expose, NULL)
+                       : EXPOSE_GRPC);
 }
 
 /* Answers a CORS preflight for an allowed origin: 204, the methods
@@ -241,9 +259,7 @@ static void error_headers(h2gw_grpcweb_t *gw, int status, const char *msg)
                    apr_psprintf(r->pool, "%d", status));
     apr_table_setn(r->headers_out, "grpc-message",
                    h2gw_grpcweb_codec_message(r->pool, msg));
-    cors_fields(gw, r->headers_out);
-    apr_table_setn(r->headers_out, "Access-Control-Expose-Headers",
-                   EXPOSE_GRPC);
+    cors_answer(gw);
     gw->trailers_only = 1;
 }
 
@@ -274,14 +290,7 @@ int h2gw_grpcweb_response(h2gw_grpcweb_t *gw)
     /* The body changes length (a trailer frame, base64). */
     apr_table_unset(r->headers_out, "Content-Length");
     gw->trailers_only = apr_table_get(r->headers_out, "grpc-status") != NULL;
-    cors_fields(gw, r->headers_out);
-    if (gw->origin) {
-        apr_table_setn(r->headers_out, "Access-Control-Expose-Headers",
-                       gw->route->grpc_web_expose
-                           ? apr_pstrcat(r->pool, EXPOSE_GRPC, ", ",
-                                         gw->route->grpc_web_expose, NULL)
-                           : EXPOSE_GRPC);
-    }
+    cors_answer(gw);
     return 0;
 }
 
