@@ -245,7 +245,8 @@ static const char *answer_type(h2gw_grpcweb_t *gw, const char *sfx,
 }
 
 /* Makes r a trailers-only gRPC-Web answer: 200, status and message in
- * the headers, the CORS fields, no body. */
+ * the headers, the CORS fields, no body. The fields of a non-gRPC answer
+ * go; err_headers_out (the administrator's "Header always") stays. */
 static void error_headers(h2gw_grpcweb_t *gw, int status, const char *msg)
 {
     request_rec *r = gw->r;
@@ -253,7 +254,6 @@ static void error_headers(h2gw_grpcweb_t *gw, int status, const char *msg)
     r->status = HTTP_OK;
     r->status_line = NULL;
     apr_table_clear(r->headers_out);
-    apr_table_clear(r->err_headers_out);
     ap_set_content_type(r, answer_type(gw, NULL, 0));
     apr_table_setn(r->headers_out, "grpc-status",
                    apr_psprintf(r->pool, "%d", status));
