@@ -1490,9 +1490,10 @@ int h2gw_handler_run(request_rec *r)
     }
     http_status = proxy(&ctx);
     if (ctx.gw && http_status != OK && !ctx.headers_sent) {
-        /* Its stream still tells why: a gRPC-Web error, no HTML page. */
+        /* Its stream still tells why: a gRPC-Web error, no HTML page,
+         * and a complete answer. */
         http_status = h2gw_grpcweb_fail_headers(ctx.gw, ctx.st, http_status);
-        ctx.headers_sent = 1;
+        ctx.headers_sent = ctx.eos_sent = 1;
     }
     set_notes(&ctx);
     REQ_LOG(&ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: done, %s, %" APR_OFF_T_FMT
