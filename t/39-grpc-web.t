@@ -27,7 +27,7 @@ my $cdir = "$vars->{serverroot}/grpcweb";
     or die "the gRPC-Web client's npm packages are missing: make check "
          . "installs them (npm ci in t/grpcweb)\n";
 
-plan tests => 75;
+plan tests => 77;
 
 my $dir = $vars->{t_logs};
 my $bin = "$vars->{serverroot}/grpc";
@@ -126,6 +126,11 @@ my @gw = ('content-type: application/grpc-web+proto', 'x-grpc-web: 1');
              . 'frame (0x80, length, lowercase lines)');
     ok t_cmp($res->{hdr}{'content-type'}, 'application/grpc-web+proto',
              'the response content type');
+    $res = req(proto => 'h1', url => "$base/h2gw.test.Web/Say",
+               headers => [@gw, 'x-h2gw-in: fields', 'x-user-agent: grpc-web-javascript/0.1'],
+               upload => frame_file('fields'));
+    ok t_cmp($res->{hdr}{'x-h2gw-saw'}, 'x-grpc-web=none x-user-agent=grpc-web-javascript/0.1',
+             'upstream: x-grpc-web (the hop marker) dropped, x-user-agent passed on');
 
     $res = req(proto => 'h1', url => "$base/h2gw.test.Web/Say", headers => \@gw,
                upload => frame_file('fail:wire'));
@@ -166,6 +171,10 @@ for my $v ('1.1', '2') {
     my $r = node_json('client.js', 'call', "$base/gwany", '2', 'h2gw.test.Web', 'nap', 1500);
     ok t_cmp($r->{code}, 'DeadlineExceeded',
              'no answer within timeout=1: DEADLINE_EXCEEDED');
+    $r = node_json('client.js', 'call', "$base/gwany", '1.1', 'h2gw.test.Web', 'nap', 1500, 20000);
+    ok t_cmp("$r->{code} " . ($r->{text} // ''), 'OK awake',
+             "the client's deadline (grpc-timeout 20 s) passed on: the 1.5 s call "
+             . 'outlives timeout=1');
 
     $res = req(proto => 'h2', url => "$base/gwhtml/data?status=404&size=300&ctype=text/html",
                headers => \@gw, upload => frame_file('x'));

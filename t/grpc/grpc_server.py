@@ -170,7 +170,12 @@ def say(request, context):
             ("x-h2gw-trailer", "failed"),))
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, text[5:])
     if seen:
-        context.send_initial_metadata((("x-h2gw-echo", seen),))
+        # What arrived of the gRPC-Web request's own fields.
+        saw = "x-grpc-web=%s x-user-agent=%s" % (
+            meta(context, "x-grpc-web") or "none",
+            meta(context, "x-user-agent") or "none")
+        context.send_initial_metadata((("x-h2gw-echo", seen),
+                                       ("x-h2gw-saw", saw)))
     context.set_trailing_metadata((("x-h2gw-trailer", "seen-" + seen),))
     return pb_msg("echo:" + text)
 

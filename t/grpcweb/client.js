@@ -9,8 +9,8 @@
 //       of 10,000 messages that the server holds after the first until
 //       this client calls Release (so the first must arrive while the
 //       server is still sending), a stream that ends in an error
-//   node client.js call BASEURL 1.1|2 SERVICE METHOD TEXT
-//       one unary call
+//   node client.js call BASEURL 1.1|2 SERVICE METHOD TEXT [TIMEOUT_MS]
+//       one unary call, with a deadline (grpc-timeout) when given
 // Prints one JSON object.
 "use strict";
 const { proto3, MethodKind } = require("@bufbuild/protobuf");
@@ -128,10 +128,11 @@ async function main() {
         };
     }
     else {
-        const [typeName, method, text] = rest;
+        const [typeName, method, text, timeoutMs] = rest;
         const c = client(baseUrl, httpVersion, typeName);
         try {
-            const res = await c[method]({ text });
+            const res = await c[method]({ text }, timeoutMs
+                ? { timeoutMs: Number(timeoutMs) } : {});
             out = { code: "OK", text: res.text };
         }
         catch (e) {
