@@ -79,12 +79,15 @@ static void encode(apr_pool_t *p, const uint8_t *data, size_t size,
         abort();  /* the encoding must give back what was given */
     }
     if (h2gw_grpcweb_codec_out_at_boundary(&to)) {
+        unsigned char *frame;
+
         t = h2gw_grpcweb_codec_trailer(p, &to, &f, 1, 0, NULL, &tl);
+        frame = apr_palloc(p, H2GW_B64_DECODED_MAX(tl));
         memset(&d, 0, sizeof(d));
         if (to.ncarry != 0 || tl % 4
-            || h2gw_grpcweb_codec_b64_decode(&d, t, tl, back, &blen)
+            || h2gw_grpcweb_codec_b64_decode(&d, t, tl, frame, &blen)
                    != APR_SUCCESS
-            || blen < 5 || back[0] != H2GW_GRPCWEB_TRAILER_FLAG) {
+            || blen < 5 || frame[0] != H2GW_GRPCWEB_TRAILER_FLAG) {
             abort();
         }
     }
