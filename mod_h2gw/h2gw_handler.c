@@ -52,6 +52,14 @@ APLOG_USE_MODULE(h2gw);
  * was reached) waits after a complete response for the stream's end
  * flag, which a client sends right after the last byte. */
 #define CLIENT_END_WAIT apr_time_from_msec(500)
+/* An HTTP/1 response that went out complete with keep-alive before the
+ * client ended its body (the upstream answered first; often only the
+ * last chunk is still in flight, e.g. a gRPC-Web call's) has the rest of
+ * the body read, at most this much for at most this long, so that the
+ * connection the response promised to keep serves the next request;
+ * closing it instead would fail that request on the client. */
+#define DRAIN_MAX (64 * 1024)
+#define DRAIN_WAIT apr_time_from_sec(1)
 /* How long a request with "Expect: 100-continue" waits for the upstream's
  * 100 before its body is sent anyway. */
 #define EXPECT_WAIT apr_time_from_sec(1)
@@ -1271,6 +1279,69 @@ static void await_client_end(h2gw_req_t *ctx)
     }
 }
 
+/*
+ * After a complete response to an HTTP/1 request whose body had not
+ * ended (see DRAIN_MAX): reads and drops the rest of the body. Returns 1
+ * when it ended within the bounds, 0 otherwise (the caller closes the
+ * connection).
+ */
+static int drain_body(h2gw_req_t *ctx)
+{
+    conn_rec *c = ctx->r->connection;
+    apr_bucket_brigade *bb;
+    apr_time_t until = apr_time_now() + DRAIN_WAIT;
+    apr_off_t seen = 0;
+
+    if (!ctx->eos_sent || ctx->client_fd < 0 || ctx->client_tls
+        || c->aborted) {
+        return 0;  /* (over TLS the socket cannot tell of held input) */
+    }
+    /* The core holds a small complete response back (to join the next
+     * one): the client waits for it before it sends the rest. */
+    bb = apr_brigade_create(ctx->r->pool, c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
+    if (ap_pass_brigade(c->output_filters, bb) != APR_SUCCESS) {
+        return 0;
+    }
+    apr_brigade_cleanup(bb);
+    for (;;) {
+        struct pollfd pfd;
+        apr_interval_time_t left;
+        apr_bucket *b;
+        apr_status_t rv = ap_get_brigade(ctx->r->input_filters, bb,
+                                         AP_MODE_READBYTES,
+                                         APR_NONBLOCK_READ, BODY_READ_CHUNK);
+
+        if (rv == APR_SUCCESS) {
+            for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+                 b = APR_BUCKET_NEXT(b)) {
+                if (APR_BUCKET_IS_EOS(b)) {
+                    apr_brigade_cleanup(bb);
+                    return 1;
+                }
+                seen += b->length == (apr_size_t)-1 ? 0 : b->length;
+            }
+            apr_brigade_cleanup(bb);
+            if (seen > DRAIN_MAX) {
+                return 0;
+            }
+            continue;
+        }
+        apr_brigade_cleanup(bb);
+        left = until - apr_time_now();
+        if (!APR_STATUS_IS_EAGAIN(rv) || left <= 0) {
+            return 0;
+        }
+        pfd.fd = ctx->client_fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, (int)((left + 999) / 1000)) != 1
+            || (pfd.revents & (POLLERR | POLLHUP | POLLNVAL))) {
+            return 0;
+        }
+    }
+}
+
 /* ---- the recipe ------------------------------------------------------- */
 
 /* Notes for LogFormat's %{...}n: see the README's Logging section. */
@@ -1388,7 +1459,8 @@ static int proxy(h2gw_req_t *ctx)
     }
     if (send_body) {
         rv = pump_body(ctx);
-        if (rv == APR_ECONNABORTED && !r->connection->master) {
+        if (rv == APR_ECONNABORTED && !r->connection->master
+            && !drain_body(ctx)) {
             /* The upstream answered before taking the whole body: close
              * rather than read and discard an unbounded rest. */
             r->connection->keepalive = AP_CONN_CLOSE;

@@ -11,6 +11,8 @@ use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
 use JSON::PP qw(decode_json);
+use IO::Select;
+use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
 
 my $py = '/usr/bin/python3';
@@ -27,16 +29,19 @@ my $cdir = "$vars->{serverroot}/grpcweb";
     or die "the gRPC-Web client's npm packages are missing: make check "
          . "installs them (npm ci in t/grpcweb)\n";
 
-plan tests => 77;
+plan tests => 79;
 
 my $dir = $vars->{t_logs};
 my $bin = "$vars->{serverroot}/grpc";
 my $events = "$dir/grpc-web-events";
 unlink $events;
 
+# The pipe is a global: closing it waits for the server, so it must
+# outlive the END block that stops the server, even when the test dies.
+our $sfh;
 my ($spid, $runner) = (0, $$);
 END { kill 'TERM', $spid if $spid && $$ == $runner }
-$spid = open(my $sfh, '-|', $py, "$bin/grpc_server.py",
+$spid = open($sfh, '-|', $py, "$bin/grpc_server.py",
              '--port', $ENV{H2GW_GRPC_PORT}, '--events', $events)
     // die "cannot start the gRPC server: $!";
 my $ready = <$sfh>;
@@ -69,7 +74,7 @@ sub frame_file {
 for my $v ('1.1', '2') {
     my $tag = tag();
     my $r = node_json('client.js', 'suite', $base, $v, $tag);
-    my ($u, $e, $s, $f) = @$r{qw(unary error stream streamFail)};
+    my ($u, $e, $s, $f) = map { $_ // {} } @$r{qw(unary error stream streamFail)};
     ok t_cmp($u->{code}, 'OK', "HTTP/$v unary: OK") or t_debug(JSON::PP::encode_json($r));
     ok t_cmp($u->{text}, 'echo:hello', "HTTP/$v unary: the response");
     ok t_cmp($u->{header}, 'meta-in',
@@ -83,13 +88,13 @@ for my $v ('1.1', '2') {
     ok t_cmp($s->{count}, 10000, "HTTP/$v server stream: 10,000 messages");
     ok t_cmp(($s->{inOrder} && !$s->{expired}) ? 1 : 0, 1,
              "HTTP/$v server stream: in order, the server never gave up its hold");
-    ok t_cmp(($s->{released} && $s->{releasedAt} == 1) ? 1 : 0, 1,
+    ok t_cmp(($s->{released} && ($s->{releasedAt} // 0) == 1) ? 1 : 0, 1,
              "HTTP/$v server stream: the first message arrived while the server "
              . "held the rest (released by the client after it)");
     ok t_cmp($s->{trailer}, '10000', "HTTP/$v server stream: its trailer");
     ok t_cmp(join(',', @{ $f->{texts} // [] }), 'a,b',
              "HTTP/$v stream then error: the messages before it");
-    ok t_cmp("$f->{code}: $f->{message}", 'ResourceExhausted: quota: x',
+    ok t_cmp(($f->{code} // '') . ': ' . ($f->{message} // ''), 'ResourceExhausted: quota: x',
              "HTTP/$v stream then error: status and message from the trailer frame");
     ok t_cmp($f->{meta}{'x-h2gw-trailer'}, 'after-b',
              "HTTP/$v stream then error: trailing metadata");
@@ -152,6 +157,54 @@ my @gw = ('content-type: application/grpc-web+proto', 'x-grpc-web: 1');
     ok t_cmp("$res->{code} $res->{hdr}{'grpc-status'} $res->{hdr}{'content-type'} $res->{size}",
              '200 13 application/grpc-web-text 0',
              'a -text body that is no base64: INTERNAL, a gRPC-Web answer');
+}
+
+# ---- HTTP/1.1 keep-alive when the answer comes before the body's end ----
+# A trailers-only error answers as soon as the server read the message:
+# the client (holding back its last chunk, as a streaming client may
+# still have it in flight) gets the whole answer first. The connection
+# that answer kept open must then serve the next request.
+{
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $vars->{port},
+                                     Proto => 'tcp') or die "connect: $!";
+    binmode $sock;
+    my $read_response = sub {
+        my ($buf, $head) = ('', undef);
+        my $sel = IO::Select->new($sock);
+        while ($sel->can_read(60)) {
+            last unless sysread($sock, $buf, 65536, length $buf);
+            if (!defined $head && $buf =~ /\r\n\r\n/) {
+                ($head) = $buf =~ /^(.*?\r\n)\r\n/s;
+            }
+            if (defined $head) {
+                my ($cl) = $head =~ /^Content-Length:\s*(\d+)/mi;
+                my $body = substr($buf, length($head) + 2);
+                return ($head, $body) if defined $cl && length $body >= $cl;
+                return ($head, $body) if $head =~ /chunked/i && $body =~ /\r\n0\r\n\r\n$/;
+            }
+        }
+        return ($head // $buf, '');
+    };
+    my $m = "\x0a\x0bfail:early";
+    my $f = "\0" . pack('N', length $m) . $m;
+    print $sock "POST /h2gw.test.Web/Say HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        . "Content-Type: application/grpc-web+proto\r\nTransfer-Encoding: chunked\r\n\r\n"
+        . sprintf("%x\r\n", length $f) . "$f\r\n";
+    my ($h1) = $read_response->();
+    ok t_cmp(($h1 =~ /^grpc-status: 3\r?$/m ? 'status 3' : 'no status')
+             . ($h1 =~ /^Connection: close/mi ? ', close' : ', kept'),
+             'status 3, kept', 'HTTP/1.1: a trailers-only answer before the body ended, '
+             . 'the connection kept open');
+    $m = "\x0a\x05again";
+    $f = "\0" . pack('N', length $m) . $m;
+    print $sock "0\r\n\r\nPOST /h2gw.test.Web/Say HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        . "Content-Type: application/grpc-web+proto\r\nContent-Length: " . length($f)
+        . "\r\n\r\n$f";
+    my ($h2, $b2) = $read_response->();
+    ok t_cmp(($h2 =~ m{^HTTP/1.1 (\d+)} ? $1 : 'none') . ' '
+             . (index($b2, 'echo:again') >= 0 ? 'echo' : 'no echo'), '200 echo',
+             '... and the next request on it is answered');
+    close $sock;
 }
 
 # ---- failures: gRPC-Web errors, never an HTML page ----
