@@ -126,10 +126,18 @@ if ($meta{sweep}) {
     emit "- H2MinWorkers = H2MaxWorkers = $meta{workers_gw} for every Apache column "
       . "(no sweep" . ($meta{mode} eq 'quick' ? ' in --quick mode' : '') . ').';
 }
-emit "- Upstream: t/h2up --fixed-bodies (one process, single-threaded; /data bodies are "
-  . "copies of one fixed 256 KiB random block, uploads are counted and dropped, nothing is "
-  . "hashed). `direct` = h2load straight to it "
-  . "(HTTP/2 only: the HTTP/1.1 workloads run there as h2c with -m 1 on as many connections).";
+if (($meta{upstream} // 'h2up') eq 'nghttpd') {
+    emit "- Upstream: **nghttpd** (nghttp2's server, `-n 1`, h2c) serving files (sparse, "
+      . "read as zeros) of each size; an upload is answered with a 1 KiB file after nghttpd "
+      . "read the body; it keeps no counters, so the upstream request and connection figures "
+      . "are blank. `direct` = h2load straight to it "
+      . "(HTTP/2 only: the HTTP/1.1 workloads run there as h2c with -m 1 on as many connections).";
+} else {
+    emit "- Upstream: t/h2up --fixed-bodies (one process, single-threaded; /data bodies are "
+      . "copies of one fixed 256 KiB random block, uploads are counted and dropped, nothing is "
+      . "hashed). `direct` = h2load straight to it "
+      . "(HTTP/2 only: the HTTP/1.1 workloads run there as h2c with -m 1 on as many connections).";
+}
 emit '';
 
 # ---------------------------------------------------------------- main table

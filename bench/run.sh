@@ -4,12 +4,15 @@
 #   mp      mod_proxy_http2          (same Apache build/MPM/threads, ProxyPass /mp/ -> t/h2up)
 #   ceil    ceiling: the same Apache answering from memory (bench/mod_bench_ceiling.c)
 #   direct  h2load straight to t/h2up (the machine's limit; Apache figures n/a)
+# (or, with --upstream nghttpd, the same columns in front of nghttpd
+# serving files: an upstream nobody in this project wrote)
 # interleaved within each round, repeated, medians reported; a table with
 # ratios to mod_proxy_http2 and to the ceiling, and the issue's targets.
 #
 # Usage (from the repository root, after `make`):
 #   bench/run.sh [--quick] [--out FILE] [--rounds N] [--duration SEC]
 #                [--workers "8 32"] [--no-sweep] [--keep] [--only "W ..."]
+#                [--upstream h2up|nghttpd]
 #   --quick       1 round, 2 s runs, no H2MaxWorkers sweep: < 2 minutes
 #   --out FILE    where the Markdown table goes (default bench/results/<timestamp>.md)
 #   --rounds N    rounds (default 3; quick 1)
@@ -19,6 +22,12 @@
 #   --keep        keep the scratch directory (configs, logs, h2load output)
 #   --only L      run only these workloads (1k-h2 1k-h1 100k 20m up1m slow mem),
 #                 for working on one of them; the table lists just those
+#   --upstream U  h2up (default): t/h2up --fixed-bodies, with its counters
+#                 (upstream requests/connections columns); nghttpd: nghttp2's
+#                 own server (one worker, h2c) serving files of the sizes the
+#                 workloads ask for (/data?size=N becomes /data/N?size=N, an
+#                 upload goes to /upload/1024, which nghttpd answers after
+#                 reading the body); no upstream counters then
 #
 # Apache setup (one instance per Apache column, all alike except the
 # column's own module and location): MPM event, ServerLimit 1 (one child
@@ -41,6 +50,7 @@ WORKERS="8 32"
 SWEEP=1
 KEEP=0
 ONLY=""
+UPSTREAM=h2up
 SERVER_LIMIT=1
 THREADS=64
 
@@ -56,6 +66,7 @@ while [ $# -gt 0 ]; do
     --no-sweep) SWEEP=0 ;;
     --keep) KEEP=1 ;;
     --only) ONLY=${2:?--only needs workload names}; shift ;;
+    --upstream) UPSTREAM=${2:?--upstream needs h2up or nghttpd}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -78,6 +89,11 @@ need() {  # command, Debian package
 }
 need apxs apache2-dev
 need h2load nghttp2-client
+case "$UPSTREAM" in
+h2up) ;;
+nghttpd) need nghttpd nghttp2-server; need truncate coreutils ;;
+*) echo "run.sh: --upstream $UPSTREAM: h2up or nghttpd" >&2; exit 2 ;;
+esac
 need curl curl
 need perl perl-base
 need awk mawk
@@ -181,16 +197,48 @@ fi
 CEIL_SO="$W/ceiling/.libs/mod_bench_ceiling.so"
 
 # ------------------------------------------------------------------ upstream
-"$TOP/t/h2up/h2up" --port 0 --port-file "$W/h2up.port" --quiet --die-with-parent --fixed-bodies \
-    < /dev/null > "$W/h2up.log" 2>&1 &
-UP_PID=$!
-track "$UP_PID" upstream
-for i in $(seq 100); do [ -s "$W/h2up.port" ] && break; sleep 0.05; done
-[ -s "$W/h2up.port" ] || { cat "$W/h2up.log" >&2; echo "run.sh: h2up did not start" >&2; exit 1; }
-UP_PORT=$(cat "$W/h2up.port")
-UP="http://127.0.0.1:$UP_PORT"
-upc() { curl -s --max-time 10 --http2-prior-knowledge "$UP$1"; }
-upc /_stats > /dev/null || { echo "run.sh: h2up does not answer" >&2; exit 1; }
+# upath PATH: the path a workload asks for, as the upstream serves it.
+if [ "$UPSTREAM" = h2up ]; then
+    "$TOP/t/h2up/h2up" --port 0 --port-file "$W/h2up.port" --quiet --die-with-parent --fixed-bodies \
+        < /dev/null > "$W/h2up.log" 2>&1 &
+    UP_PID=$!
+    track "$UP_PID" upstream
+    for i in $(seq 100); do [ -s "$W/h2up.port" ] && break; sleep 0.05; done
+    [ -s "$W/h2up.port" ] || { cat "$W/h2up.log" >&2; echo "run.sh: h2up did not start" >&2; exit 1; }
+    UP_PORT=$(cat "$W/h2up.port")
+    UP="http://127.0.0.1:$UP_PORT"
+    upc() { curl -s --max-time 10 --http2-prior-knowledge "$UP$1"; }
+    upc /_stats > /dev/null || { echo "run.sh: h2up does not answer" >&2; exit 1; }
+    upath() { echo "$1"; }
+else
+    # Files of every size a workload asks for (sparse: read as zeros),
+    # /data/N for N bytes; /upload/1024 answers an upload.
+    mkdir -p "$W/docs/data" "$W/docs/upload"
+    for n in 1024 102400 20971520 $((64 * 1024 * 1024)) $((256 * 1024 * 1024)); do
+        truncate -s "$n" "$W/docs/data/$n"
+    done
+    truncate -s 1024 "$W/docs/upload/1024"
+    chmod -R a+rX "$W/docs"
+    UP_PORT=$(free_port)
+    nghttpd --no-tls -a 127.0.0.1 -n 1 -d "$W/docs" "$UP_PORT" < /dev/null > "$W/nghttpd.log" 2>&1 &
+    UP_PID=$!
+    track "$UP_PID" upstream
+    UP="http://127.0.0.1:$UP_PORT"
+    for i in $(seq 100); do
+        curl -s -o /dev/null --max-time 2 --http2-prior-knowledge "$UP/data/1024" && break
+        sleep 0.05
+    done
+    curl -s -o /dev/null --max-time 2 --http2-prior-knowledge "$UP/data/1024" \
+        || { cat "$W/nghttpd.log" >&2; echo "run.sh: nghttpd does not answer" >&2; exit 1; }
+    upc() { :; }   # no counters
+    upath() {
+        case "$1" in
+        /data\?size=*) echo "/data/${1#/data\?size=}?size=${1#/data\?size=}" ;;
+        /upload) echo "/upload/1024" ;;
+        *) echo "$1" ;;
+        esac
+    }
+fi
 
 # ------------------------------------------------------------------ Apache instances
 declare -A AP_PID AP_PORT AP_DIR AP_WORKERS
@@ -358,7 +406,7 @@ measure() {
     local tag="$wl.$col.$round" base url apid="" args=() rc=0
     local t0=0 t1=0 u0 u1 out lat stats ok=1 note="$extra_note"
     base=$(col_base "$col")
-    url="$base$path"
+    url="$base$(upath "$path")"
     [ "$col" = direct ] || apid=${AP_PID[$col]}
     if [ "$fe" = h1 ]; then
         if [ "$col" = direct ]; then
@@ -455,7 +503,8 @@ measure() {
     upconns=$(stat_of "$stats" conns)
     # accepted counts every TCP connection since /_reset, the one that
     # asked for /_stats included (it is accepted before it is answered).
-    upnew=$(( $(stat_of "$stats" accepted) - 1 ))
+    upnew=$(stat_of "$stats" accepted)
+    upnew=${upnew:+$((upnew - 1))}   # blank without counters (nghttpd)
     [ "$(stat_of "$stats" rst_recv)" -gt 0 ] 2>/dev/null && note="${note:+$note; }upstream saw $(stat_of "$stats" rst_recv) RST_STREAM"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$wl" "$col" "$round" "$ok" "$rps" "$mbps" "$mean" "$p99v" "$apcpu" "$upcpu" \
@@ -502,7 +551,7 @@ slow_reader_test() {  # col round
     if [ "$col" = direct ]; then curlproto=--http2-prior-knowledge; else curlproto=--http1.1; fi
     rm -f "$W/slow.progress"
     perl "$TOP/bench/slowread.pl" "$SLOW_RATE" "$W/slow.progress" -s $curlproto \
-        "$base/data?size=$SLOW_SIZE" < /dev/null 2> "$W/slow.err" &
+        "$base$(upath "/data?size=$SLOW_SIZE")" < /dev/null 2> "$W/slow.err" &
     SLOW_PID=$!
     track "$SLOW_PID" slowread
     sleep "$SETTLE"
@@ -547,11 +596,11 @@ memory_test() {
         start_apache "$col" "$FIXED_WORKERS" "$key"
         port=${AP_PORT[$key]}
         # One request first: the engine and a connection are up, as in use.
-        curl -s -o /dev/null --max-time 10 "http://127.0.0.1:$port/$col/data?size=1024" || true
+        curl -s -o /dev/null --max-time 10 "http://127.0.0.1:$port/$col$(upath /data?size=1024)" || true
         sleep 0.5
         child=$(children "${AP_PID[$key]}" | head -1)
         before=$(rss_kb "$child")
-        perl "$TOP/bench/slowmany.pl" "$MEM_N" "$port" "/$col/data?size=$MEM_SIZE" 120 \
+        perl "$TOP/bench/slowmany.pl" "$MEM_N" "$port" "/$col$(upath "/data?size=$MEM_SIZE")" 120 \
             > "$W/mem-$col.out" 2> "$W/mem-$col.err" &
         mpid=$!
         track "$mpid" "slow clients"
@@ -658,6 +707,7 @@ T_END=$(date +%s)
     printf 'module\t%s\n' "$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown), .libs/mod_h2gw.so of $(date -r "$TOP/.libs/mod_h2gw.so" '+%F %T')"
     printf 'mem_window\t%s\n' 262144   # mod_h2gw's default H2GWStreamWindow
     printf 'server_limit\t%s\n' "$SERVER_LIMIT"
+    printf 'upstream\t%s\n' "$UPSTREAM"
     printf 'threads\t%s\n' "$THREADS"
     printf 'sweep\t%s\n' "$SWEEP"
     printf 'workers_list\t%s\n' "$WORKERS"

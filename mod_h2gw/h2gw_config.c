@@ -209,6 +209,22 @@ static void params_init(h2gw_params_t *pm)
     pm->max_frame_size = pm->header_table_size = pm->max_header_list = UNSET;
     memset(&pm->tls, 0, sizeof(pm->tls));
     pm->tls.verify = UNSET;
+    pm->health_check = NULL;
+    pm->health_interval = pm->health_timeout = UNSET;
+    pm->health_fails = pm->health_passes = UNSET;
+    pm->health_status = NULL;
+}
+
+/* Does pm set a health-check parameter other than health-check= itself?
+ * Returns its name. */
+static const char *params_health_key(const h2gw_params_t *pm)
+{
+    if (pm->health_interval != UNSET) return "health-interval";
+    if (pm->health_timeout != UNSET) return "health-timeout";
+    if (pm->health_fails != UNSET) return "health-fails";
+    if (pm->health_passes != UNSET) return "health-passes";
+    if (pm->health_status) return "health-status";
+    return NULL;
 }
 
 /* Does pm set any TLS parameter? Returns its name. */
@@ -244,6 +260,8 @@ static const char *params_pool_key(const h2gw_params_t *pm)
     if (pm->max_frame_size != UNSET) return "max-frame-size";
     if (pm->header_table_size != UNSET) return "header-table-size";
     if (pm->max_header_list != UNSET) return "max-header-list";
+    if (pm->health_check) return "health-check";
+    if (params_health_key(pm)) return params_health_key(pm);
     return params_tls_key(pm);
 }
 
@@ -256,7 +274,100 @@ static const char *params_pool_key(const h2gw_params_t *pm)
     "idle-timeout, settings-timeout, resolve, tls-verify, tls-ca, "       \
     "tls-ca-path, "                                                        \
     "tls-name, tls-sni, tls-cert, tls-key, max-frame-size, "               \
-    "header-table-size, max-header-list, retry-idempotent"
+    "header-table-size, max-header-list, retry-idempotent, "               \
+    "health-check, health-interval, health-timeout, health-fails, "        \
+    "health-passes, health-status"
+
+/* health-check=: "/path" (an HTTP GET of it), "grpc" (the gRPC health
+ * service about the server as a whole) or "grpc:SERVICE". A path goes
+ * upstream as given, so it must be one: printable, no space, no '#'. */
+static const char *parse_health_check(apr_pool_t *p, const char *what,
+                                      const char *val, const char **out)
+{
+    const char *c, *svc = NULL;
+
+    if (!strcasecmp(val, "grpc")) {
+        svc = "";
+    }
+    else if (!strncasecmp(val, "grpc:", 5)) {
+        svc = val + 5;
+        if (!*svc || strlen(svc) > H2GW_MAX_HEALTH_SERVICE) {
+            return apr_psprintf(p, "%s: '%s' names no gRPC service (grpc, "
+                                "or grpc:SERVICE with a name of 1 to %d "
+                                "characters)", what, val,
+                                H2GW_MAX_HEALTH_SERVICE);
+        }
+    }
+    else if (*val != '/') {
+        return apr_psprintf(p, "%s: '%s' is not a path starting with '/', "
+                            "grpc or grpc:SERVICE", what, val);
+    }
+    for (c = svc ? svc : val; *c; ++c) {
+        if (*c <= 0x20 || *c >= 0x7f || *c == '#') {
+            return apr_psprintf(p, "%s: '%s' holds a space, a control "
+                                "character, '#' or a byte above ASCII",
+                                what, val);
+        }
+    }
+    *out = val;
+    return NULL;
+}
+
+/* health-status=: statuses (200) and classes (2xx), comma-separated;
+ * *out gets a flag per status. */
+static const char *parse_health_status(apr_pool_t *p, const char *what,
+                                       const char *val,
+                                       const unsigned char **out)
+{
+    unsigned char *map = apr_pcalloc(p, H2GW_HEALTH_STATUS_MAX);
+    char *list = apr_pstrdup(p, val), *tok, *last = NULL;
+    int n = 0;
+
+    for (tok = apr_strtok(list, ",", &last); tok;
+         tok = apr_strtok(NULL, ",", &last)) {
+        if (strlen(tok) == 3 && tok[0] >= '1' && tok[0] <= '5'
+            && (tok[1] == 'x' || tok[1] == 'X') && tok[1] == tok[2]) {
+            memset(map + (tok[0] - '0') * 100, 1, 100);
+        }
+        else if (strlen(tok) == 3 && apr_isdigit(tok[0])
+                 && apr_isdigit(tok[1]) && apr_isdigit(tok[2])
+                 && atoi(tok) >= 100 && atoi(tok) < H2GW_HEALTH_STATUS_MAX) {
+            map[atoi(tok)] = 1;
+        }
+        else {
+            n = -1;
+            break;
+        }
+        ++n;
+    }
+    if (n <= 0) {
+        return apr_psprintf(p, "%s: '%s' is not a list of statuses from "
+                            "100 to 599 or classes (e.g. 200,204 or 2xx)",
+                            what, val);
+    }
+    *out = map;
+    return NULL;
+}
+
+/* The health-check parameters of one directive fit together: the others
+ * need health-check=, health-status= an HTTP check. */
+static const char *check_health_params(apr_pool_t *p, const char *dir,
+                                       const h2gw_params_t *pm)
+{
+    const char *key = params_health_key(pm);
+
+    if (key && !pm->health_check) {
+        return apr_psprintf(p, "%s: '%s' needs health-check= (the check "
+                            "to run: /path, grpc or grpc:SERVICE)", dir,
+                            key);
+    }
+    if (pm->health_status && pm->health_check
+        && *pm->health_check != '/') {
+        return apr_psprintf(p, "%s: health-status= is for health-check="
+                            "/path; a gRPC check passes on SERVING", dir);
+    }
+    return NULL;
+}
 
 /* grpc-web-origins=: a comma-separated list of origins as browsers send
  * them in Origin (scheme://host[:port], RFC 6454 §6.1: no path, no
@@ -453,6 +564,28 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
         if (!strcasecmp(key, "tls-name")) pm->tls.name = val;
         else pm->tls.sni = val;
         return NULL;
+    }
+    if (!strcasecmp(key, "health-check")) {
+        return parse_health_check(p, what, val, &pm->health_check);
+    }
+    if (!strcasecmp(key, "health-interval")) {
+        return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 0,
+                                 &pm->health_interval);
+    }
+    if (!strcasecmp(key, "health-timeout")) {
+        return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 0,
+                                 &pm->health_timeout);
+    }
+    if (!strcasecmp(key, "health-fails")) {
+        return parse_int(p, what, val, 1, H2GW_MAX_HEALTH_COUNT,
+                         &pm->health_fails);
+    }
+    if (!strcasecmp(key, "health-passes")) {
+        return parse_int(p, what, val, 1, H2GW_MAX_HEALTH_COUNT,
+                         &pm->health_passes);
+    }
+    if (!strcasecmp(key, "health-status")) {
+        return parse_health_status(p, what, val, &pm->health_status);
     }
     if (!strcasecmp(key, "lb")) {
         if (!strcasecmp(val, "least-streams")) {
@@ -697,6 +830,10 @@ static const char *cmd_upstream(cmd_parms *cmd, void *dconf, const char *args)
         return apr_psprintf(cmd->pool, "H2GWUpstream: more than %d servers",
                             H2GW_MAX_SERVERS);
     }
+    if ((err = check_health_params(cmd->pool, "H2GWUpstream", &up->params))
+        != NULL) {
+        return err;
+    }
     return check_tls_params(cmd->pool, "H2GWUpstream", &up->params,
                             up->servers);
 }
@@ -803,7 +940,9 @@ static const char *cmd_pass(cmd_parms *cmd, void *dconf, const char *args)
         if ((err = parse_server_url(cmd->pool, "H2GWPass", pass->url, sv,
                                     &pass->base_path)) != NULL
             || (err = check_tls_params(cmd->pool, "H2GWPass", &pass->params,
-                                       up->servers)) != NULL) {
+                                       up->servers)) != NULL
+            || (err = check_health_params(cmd->pool, "H2GWPass",
+                                          &pass->params)) != NULL) {
             return err;
         }
         /* The pass's own upstream takes its pool parameters. */
@@ -960,6 +1099,26 @@ const h2gw_pass_t *h2gw_config_match_location(request_rec *r)
 #define PICK2(a, b, def) ((a) != UNSET ? (a) : ((b) != UNSET ? (b) : (def)))
 #define PICK3(a, b, c, def) ((a) != UNSET ? (a) : PICK2(b, c, def))
 
+/* The health check in force: none without health-check=. */
+static void resolve_health(h2gw_upstream_t *up)
+{
+    const h2gw_params_t *pm = &up->params;
+    const char *hc = pm->health_check;
+
+    up->hc_kind = !hc ? H2GW_HC_NONE
+                  : *hc == '/' ? H2GW_HC_HTTP : H2GW_HC_GRPC;
+    up->hc_path = !hc ? NULL : *hc == '/' ? hc : H2GW_GRPC_HEALTH_PATH;
+    up->hc_service = hc && *hc != '/' ? (hc[4] == ':' ? hc + 5 : "")
+                                      : NULL;
+    up->hc_interval = PICK2(pm->health_interval, UNSET,
+                            H2GW_DEFAULT_HEALTH_INTERVAL);
+    up->hc_timeout = PICK2(pm->health_timeout, UNSET, up->connect_timeout);
+    up->hc_fails = PICK2(pm->health_fails, UNSET, H2GW_DEFAULT_HEALTH_FAILS);
+    up->hc_passes = PICK2(pm->health_passes, UNSET,
+                          H2GW_DEFAULT_HEALTH_PASSES);
+    up->hc_status = pm->health_status;
+}
+
 static void resolve_upstream(h2gw_upstream_t *up)
 {
     const h2gw_params_t *pm = &up->params;
@@ -993,6 +1152,7 @@ static void resolve_upstream(h2gw_upstream_t *up)
                                             H2GW_DEFAULT_HEADER_TABLE);
     up->max_header_list = (uint32_t)PICK2(pm->max_header_list, UNSET,
                                           H2GW_DEFAULT_MAX_HEADER_LIST);
+    resolve_health(up);
 }
 
 /* What a pass fixes at startup; the values that depend on the server
@@ -1012,6 +1172,27 @@ static void resolve_pass(h2gw_pass_t *pass)
     /* Location pointing into the upstream is almost never what a client
      * should see: rewritten unless turned off. */
     pass->reverse = PICK3(pm->reverse, um->reverse, UNSET, 1);
+}
+
+/* Do two resolved upstreams check their servers alike? */
+static int same_health(const h2gw_upstream_t *a, const h2gw_upstream_t *b)
+{
+    if (a->hc_kind != b->hc_kind) {
+        return 0;
+    }
+    if (a->hc_kind == H2GW_HC_NONE) {
+        return 1;
+    }
+    return !strcmp(a->hc_path, b->hc_path)
+           && !strcmp(a->hc_service ? a->hc_service : "",
+                      b->hc_service ? b->hc_service : "")
+           && a->hc_interval == b->hc_interval
+           && a->hc_timeout == b->hc_timeout && a->hc_fails == b->hc_fails
+           && a->hc_passes == b->hc_passes
+           && (a->hc_status == b->hc_status
+               || (a->hc_status && b->hc_status
+                   && !memcmp(a->hc_status, b->hc_status,
+                              H2GW_HEALTH_STATUS_MAX)));
 }
 
 /* Do two resolved upstreams open the same kind of connections? */
@@ -1038,7 +1219,8 @@ static int same_pool(const h2gw_upstream_t *a, const h2gw_upstream_t *b)
            && a->conn_window == b->conn_window
            && a->max_frame_size == b->max_frame_size
            && a->header_table_size == b->header_table_size
-           && a->max_header_list == b->max_header_list;
+           && a->max_header_list == b->max_header_list
+           && same_health(a, b);
 }
 
 /* Implicit upstreams (an H2GWPass with a server URL) are named after the

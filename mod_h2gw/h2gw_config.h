@@ -79,6 +79,30 @@
 #define H2GW_DEFAULT_MAX_HEADER_LIST  (64 * 1024)
 #define H2GW_MAX_SERVERS              64
 
+/* Active health checks (health-check=). A check every 5 s finds a dead
+ * server within seconds at the cost of one small stream per server and
+ * child process; two failures in a row put it out (one lost answer, a
+ * pause of the server, does not), two passes bring it back (one lucky
+ * answer of a flapping server does not). */
+#define H2GW_DEFAULT_HEALTH_INTERVAL  apr_time_from_sec(5)
+#define H2GW_DEFAULT_HEALTH_FAILS     2
+#define H2GW_DEFAULT_HEALTH_PASSES    2
+/* Checks in a row past which counting means nothing more. */
+#define H2GW_MAX_HEALTH_COUNT         100
+/* The gRPC health service (grpc/grpc-proto health/v1/health.proto). */
+#define H2GW_GRPC_HEALTH_PATH         "/grpc.health.v1.Health/Check"
+/* Longest service name a gRPC check asks about: it travels in one
+ * small request message. */
+#define H2GW_MAX_HEALTH_SERVICE       1000
+/* Statuses an HTTP check may name (health-status=): 100 to 599. */
+#define H2GW_HEALTH_STATUS_MAX        600
+
+typedef enum {
+    H2GW_HC_NONE,              /* no active health check */
+    H2GW_HC_HTTP,              /* GET of a path, passes on a chosen status */
+    H2GW_HC_GRPC               /* grpc.health.v1.Health/Check, SERVING */
+} h2gw_hc_kind_t;
+
 typedef enum {
     H2GW_LB_LEAST_STREAMS,     /* the server with the fewest active streams */
     H2GW_LB_ROUND_ROBIN        /* each server in turn */
@@ -127,6 +151,15 @@ typedef struct h2gw_params_t {
     apr_int64_t header_table_size;
     apr_int64_t max_header_list;
     h2gw_tls_conf_t tls;       /* for h2:// servers */
+    /* Active health checks (pool parameters too); NULL/-1 when not
+     * given. */
+    const char *health_check;  /* "/path", "grpc" or "grpc:SERVICE" */
+    apr_interval_time_t health_interval;
+    apr_interval_time_t health_timeout;
+    int health_fails;
+    int health_passes;
+    const unsigned char *health_status;  /* H2GW_HEALTH_STATUS_MAX flags:
+                                          * the statuses that pass */
 } h2gw_params_t;
 
 /* One server of an upstream. */
@@ -172,6 +205,23 @@ typedef struct h2gw_upstream_t {
     uint32_t header_table_size;  /* SETTINGS_HEADER_TABLE_SIZE we announce */
     uint32_t max_header_list;    /* announced, and enforced on responses */
     SSL_CTX *ssl_ctx;          /* when a server is h2:// */
+    /* Numbered by h2gw_counters_post_config() (-1 for one that shares
+     * another's connections): where its counters are in a slot. */
+    int cidx;                  /* its upstream counters */
+    int csv0;                  /* its first server's counters */
+    /* Active health checks of every server (h2gw_health). */
+    h2gw_hc_kind_t hc_kind;
+    const char *hc_path;         /* the :path a check asks for */
+    const char *hc_service;      /* gRPC: the service asked about ("": the
+                                  * server as a whole) */
+    apr_interval_time_t hc_interval;  /* from the start of one check to
+                                       * the next */
+    apr_interval_time_t hc_timeout;   /* a check's whole answer, from its
+                                       * start */
+    int hc_fails;                /* failed checks in a row: out */
+    int hc_passes;               /* passed checks in a row: back in */
+    const unsigned char *hc_status;   /* HTTP: statuses that pass (flags by
+                                       * status); NULL: any 2xx */
 } h2gw_upstream_t;
 
 /* One H2GWPass: a client path prefix and the upstream it maps to. */

@@ -113,6 +113,7 @@ static void stream_inactive(h2gw_conn_t *conn, h2gw_stream_t *st)
         st->active = 0;
         --conn->nactive;
         --conn->srv->nstreams;
+        conn->srv->g->streams_active = conn->srv->nstreams;
         if (conn->nactive == 0) {
             conn->idle_since = apr_time_now();
             h2gw_loop_timer(conn->loop, conn->idle_since
@@ -142,6 +143,17 @@ static void touch_stream(h2gw_stream_t *st)
 static void give_back(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
     stream_inactive(conn, st);
+    if (st->check) {
+        /* A health check is of this server or of none: it fails with
+         * the connection that was to carry it (h2gw_health reads why). */
+        h2gw_stream_fail(st, conn->dead && conn->dead_fail != H2GW_FAIL_NONE
+                                 ? conn->dead_fail : H2GW_FAIL_CONN_LOST,
+                         conn->dead && conn->dead_reason
+                             ? apr_pstrdup(st->pool, conn->dead_reason)
+                             : "the connection took no new stream");
+        release_stream(conn, st);
+        return;
+    }
     unlink_stream(conn, st);
     if (conn->dead && conn->dead_fail != H2GW_FAIL_NONE) {
         if (!conn->peer_settings) {
@@ -195,7 +207,7 @@ static void retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
     stream_inactive(conn, st);
     unlink_stream(conn, st);
     --st->retries_left;
-    ++conn->srv->c.retries;
+    ++conn->srv->c->retries;
     st->retried_from = conn->id;
     apr_thread_mutex_lock(st->lock);
     ++st->retried;
@@ -446,6 +458,8 @@ static void signal_later(h2gw_conn_t *conn, h2gw_stream_t *st)
 static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
                                 const nghttp2_frame *frame)
 {
+    int final = 0;
+
     if (st->state >= H2GW_STREAM_ST_HEADERS) {
         return;  /* trailers */
     }
@@ -494,8 +508,13 @@ static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
         st->state = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
                         ? H2GW_STREAM_ST_CLOSED : H2GW_STREAM_ST_HEADERS;
         st->resp_headers = 1;
+        final = 1;
     }
     apr_thread_mutex_unlock(st->lock);
+    if (final && st->submitted_at) {
+        h2gw_counters_observe(&conn->srv->c->header_time,
+                              apr_time_now() - st->submitted_at);
+    }
     signal_later(conn, st);
     touch_stream(st);
 }
@@ -591,7 +610,7 @@ static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
         }
         break;
     case NGHTTP2_RST_STREAM:
-        ++conn->srv->c.resets_recv;
+        ++conn->srv->c->resets_recv;
         if (st) {
             st->rst_recv = 1;
             st->rst_code = frame->rst_stream.error_code;
@@ -601,7 +620,7 @@ static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
         CONN_LOG(conn, APLOG_DEBUG, 0, "GOAWAY received, last stream %d, "
                  "error %s", frame->goaway.last_stream_id,
                  nghttp2_http2_strerror(frame->goaway.error_code));
-        ++conn->srv->c.goaways_recv;
+        ++conn->srv->c->goaways_recv;
         conn->state = H2GW_CONN_ST_DRAINING;
         /* Streams not yet sent go to another connection. */
         submit_held(conn);
@@ -637,7 +656,21 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
     h2gw_stream_t *st = nghttp2_session_get_stream_user_data(ngh, stream_id);
     apr_status_t rv;
 
-    conn->srv->c.bytes_in += len;
+    conn->srv->c->bytes_in += len;
+    if (st && st->check && !st->handler_gone) {
+        /* A health check's answer is read by the engine: the window goes
+         * back at once, the first bytes are kept, nothing is queued. */
+        size_t keep = H2GW_CHECK_BODY_KEEP - st->check_len;
+
+        nghttp2_session_consume(ngh, stream_id, len);
+        if (!st->check_body) {
+            st->check_body = apr_palloc(st->pool, H2GW_CHECK_BODY_KEEP);
+        }
+        memcpy(st->check_body + st->check_len, data, len < keep ? len : keep);
+        st->check_len += len < keep ? len : keep;
+        touch_stream(st);
+        return 0;
+    }
     if (!st || st->handler_gone) {
         /* Nobody will read it: give the window back at once. */
         nghttp2_session_consume(ngh, stream_id, len);
@@ -766,7 +799,7 @@ static int on_frame_send(nghttp2_session *ngh, const nghttp2_frame *frame,
 
     trace_frame(conn, "send", frame);
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
-        ++conn->srv->c.resets_sent;
+        ++conn->srv->c->resets_sent;
     }
     else if (frame->hd.type == NGHTTP2_GOAWAY
              && frame->goaway.error_code != NGHTTP2_NO_ERROR
@@ -791,7 +824,7 @@ static int on_frame_send(nghttp2_session *ngh, const nghttp2_frame *frame,
                  conn->protocol_error);
     }
     else if (frame->hd.type == NGHTTP2_DATA) {
-        conn->srv->c.bytes_out += frame->hd.length;
+        conn->srv->c->bytes_out += frame->hd.length;
     }
     else if (frame->hd.type == NGHTTP2_HEADERS) {
         st = nghttp2_session_get_stream_user_data(ngh, frame->hd.stream_id);
@@ -902,7 +935,9 @@ static void submit_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
         release_stream(conn, st);
         return;
     }
-    ++conn->srv->c.requests;
+    if (!st->check) {
+        ++conn->srv->c->requests;  /* (checks are counted apart) */
+    }
     st->stream_id = id;
     st->ngh_open = 1;
     /* Timed from here: waiting for the connection is not the upstream's
@@ -998,6 +1033,7 @@ static void on_ready(h2gw_conn_t *conn)
     }
     conn->srv->down_until = 0;
     conn->srv->addr_fails = 0;
+    h2gw_pool_gauges(conn->srv);
     if (conn->probe) {
         conn->probe = 0;
         h2gw_pool_probe_done(conn->srv->pool);
@@ -1110,10 +1146,13 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
     conn->connect_deadline = conn->opened_at
                              + UPSTREAM(conn)->connect_timeout;
     h2gw_loop_timer(loop, conn->connect_deadline);
-    ++sv->c.conns_opened;
+    ++sv->c->conns_opened;
     *pconn = conn;
-    CONN_LOG(conn, APLOG_DEBUG, 0, "connecting (%" APR_UINT64_T_FMT
-             " opened so far)", sv->c.conns_opened);
+    /* (Only the health checks connect to a server out by them: one
+     * line each interval would drown the rest.) */
+    CONN_LOG(conn, sv->hc_down ? APLOG_TRACE1 : APLOG_DEBUG, 0,
+             "connecting (%" APR_UINT64_T_FMT " opened so far)",
+             sv->c->conns_opened);
     return APR_SUCCESS;
 }
 
@@ -1157,7 +1196,7 @@ static int send_ping(h2gw_conn_t *conn, apr_time_t now, int suspect)
         || nghttp2_submit_ping(conn->ngh, NGHTTP2_FLAG_NONE, NULL) != 0) {
         return 0;
     }
-    ++conn->srv->c.pings_sent;
+    ++conn->srv->c->pings_sent;
     conn->ping_pending = 1;
     conn->ping_suspect = suspect;
     conn->ping_deadline = now + UPSTREAM(conn)->connect_timeout;
@@ -1194,6 +1233,7 @@ void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     ++conn->nactive;
     ++conn->nrequests;
     ++conn->srv->nstreams;
+    conn->srv->g->streams_active = conn->srv->nstreams;
     conn->idle_since = 0;
     maybe_ping(conn);
     if (is_ready(conn)) {
@@ -1273,7 +1313,7 @@ static void tls_handshake(h2gw_conn_t *conn)
             return;
         }
     }
-    ++conn->srv->c.tls_handshakes;
+    ++conn->srv->c->tls_handshakes;
     SSL_get0_alpn_selected(conn->ssl, &proto, &plen);
     if (plen != 2 || memcmp(proto, "h2", 2)) {
         /* RFC 9113 §3.2: h2 over TLS is chosen by ALPN, nothing else. */
@@ -1285,7 +1325,7 @@ static void tls_handshake(h2gw_conn_t *conn)
         return;
     }
     if (SSL_session_reused(conn->ssl)) {
-        ++conn->srv->c.tls_resumed;
+        ++conn->srv->c->tls_resumed;
     }
     if (h2gw_conn_start_session(conn) != APR_SUCCESS) {
         h2gw_conn_kill(conn, H2GW_FAIL_INTERNAL, "session setup failed");
@@ -1423,7 +1463,9 @@ static void on_connected(h2gw_conn_t *conn)
         char ip[64] = "?";
 
         apr_sockaddr_ip_getbuf(ip, sizeof(ip), conn->addr);
-        CONN_LOG(conn, APLOG_WARNING, err,
+        /* A server out by its health checks is expected to fail: its
+         * checks' connects say nothing new. */
+        CONN_LOG(conn, sv->hc_down ? APLOG_TRACE1 : APLOG_WARNING, err,
                  H2GW_LOGNO(00307) "connect to %s:%d (%s) failed",
                  sv->conf->host, sv->conf->port, ip);
         (void)h2gw_pool_resolve(sv);  /* the name may have moved */
@@ -1626,7 +1668,7 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
         conn->woff += len;
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && conn->woff < conn->wlen)) {
-            ++conn->srv->c.writes_blocked;
+            ++conn->srv->c->writes_blocked;
             events |= APR_POLLOUT;
             break;
         }
@@ -1733,6 +1775,14 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
     }
 }
 
+void h2gw_conn_suspect(h2gw_conn_t *conn, apr_time_t now)
+{
+    if (send_ping(conn, now, 1)) {
+        CONN_LOG(conn, APLOG_DEBUG, 0, "%s", "a health check timed out: "
+                 "PING to check the connection");
+    }
+}
+
 void h2gw_conn_drain(h2gw_conn_t *conn, const char *why)
 {
     if (conn->dead || conn->no_new) {
@@ -1770,7 +1820,8 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
                                   : "no SETTINGS (or ACK) from the upstream "
                                     "within settings-timeout";
 
-            CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00312) "%s", why);
+            CONN_LOG(conn, conn->srv->hc_down ? APLOG_TRACE1 : APLOG_WARNING,
+                     0, H2GW_LOGNO(00312) "%s", why);
             h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONNECT_TIMEOUT, why);
             h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT, why);
             return;
@@ -1822,7 +1873,7 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
         }
         if (now >= st->deadline) {
             st->deadline = 0;
-            ++conn->srv->c.timeouts;
+            ++conn->srv->c->timeouts;
             h2gw_stream_fail(st, H2GW_FAIL_TIMEOUT,
                         st->resp_headers ? "upstream stalled mid-response"
                                          : "no response headers within "
@@ -1921,7 +1972,7 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
     if (conn->sock) {
         apr_socket_close(conn->sock);
     }
-    CONN_LOG(conn, APLOG_DEBUG, 0, "closed: %s",
-             conn->dead_reason ? conn->dead_reason : "done");
+    CONN_LOG(conn, conn->srv->hc_down ? APLOG_TRACE1 : APLOG_DEBUG, 0,
+             "closed: %s", conn->dead_reason ? conn->dead_reason : "done");
     apr_pool_destroy(conn->pool);
 }

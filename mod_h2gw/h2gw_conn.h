@@ -148,6 +148,11 @@ void h2gw_conn_flush(h2gw_conn_t *conn);
  * loop's next timer to the nearest remaining one. */
 void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now);
 
+/* A stream on conn went unanswered (a health check timed out): PINGs it
+ * as a request's timeout does; without an ACK within connect-timeout the
+ * connection is dropped and its server marked down. */
+void h2gw_conn_suspect(h2gw_conn_t *conn, apr_time_t now);
+
 /* Takes no new streams from now on; says GOAWAY and closes once idle. */
 void h2gw_conn_drain(h2gw_conn_t *conn, const char *why);
 

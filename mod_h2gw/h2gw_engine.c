@@ -495,6 +495,7 @@ apr_status_t h2gw_engine_start(apr_pool_t *pchild, server_rec *s)
     e->pool_list = apr_array_make(pool, 8, sizeof(h2gw_pool_t *));
     e->loop.pool = pool;
     e->loop.s = s;
+    e->loop.slot = h2gw_counters_mine();
     {
         /* Every configured upstream, so the status page lists them all. */
         const apr_array_header_t *ups = h2gw_config_upstreams();

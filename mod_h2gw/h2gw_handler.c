@@ -25,6 +25,7 @@
 
 #include "mod_h2gw.h"
 #include "h2gw_config.h"
+#include "h2gw_counters.h"
 #include "h2gw_engine.h"
 #include "h2gw_grpcweb.h"
 #include "h2gw_handler.h"
@@ -1152,9 +1153,17 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
             if (rv != APR_EAGAIN) {
                 return APR_ECONNABORTED;
             }
-            rv = wait_event(ctx, 1, 0, -1,
-                            declared >= 0 ? declared - body_bytes : 0,
-                            &backoff);
+            if (!h2gw_stream_body_room(ctx->st)) {
+                /* The engine has half a buffer and more to send: wait
+                 * until it sent that, then take what the client sent
+                 * meanwhile at once (one wake-up, not one per piece). */
+                rv = wait_event(ctx, 0, H2GW_WAIT_SPACE, -1, 0, NULL);
+            }
+            else {
+                rv = wait_event(ctx, 1, 0, -1,
+                                declared >= 0 ? declared - body_bytes : 0,
+                                &backoff);
+            }
             if (rv != APR_SUCCESS) {
                 return rv;
             }
@@ -1386,6 +1395,7 @@ static int report_failure(h2gw_req_t *ctx)
     reason = apr_pstrdup(ctx->r->pool, st->fail_reason ? st->fail_reason
                                                        : "unknown");
     apr_thread_mutex_unlock(st->lock);
+    h2gw_counters_fail(st->target.upstream, fail);
     REQ_LOG(ctx, APLOG_ERR, 0, H2GW_LOGNO(00203) "upstream %s: %s (%s)%s",
             ctx->route.pass->url, h2gw_stream_fail_name(fail), reason,
             ctx->headers_sent ? ", response aborted" : "");
@@ -1432,6 +1442,7 @@ static int proxy(h2gw_req_t *ctx)
     int send_body;
 
     ctx->submitted = apr_time_now();
+    ctx->st->submitted_at = ctx->submitted;
     if (h2gw_engine_submit(ctx->engine, ctx->st) != APR_SUCCESS) {
         return HTTP_SERVICE_UNAVAILABLE;
     }

@@ -331,3 +331,109 @@ int h2gw_headers_parse_status(const uint8_t *value, size_t len)
     status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
     return (status >= 100 && status <= 599) ? status : -1;
 }
+
+/* ---- gRPC health service messages (grpc.health.v1, health.proto) ---- */
+
+/* Appends v as a protobuf varint; returns the bytes written. */
+static size_t put_varint(unsigned char *out, uint64_t v)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        out[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (unsigned char)v;
+    return n;
+}
+
+/* Reads a varint at b[*i], below end. Returns 0 when it runs off. */
+static int get_varint(const unsigned char *b, size_t *i, size_t end,
+                      uint64_t *v)
+{
+    int shift;
+
+    *v = 0;
+    for (shift = 0; shift < 64 && *i < end; shift += 7) {
+        unsigned char c = b[(*i)++];
+
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+size_t h2gw_headers_grpc_health_request(const char *service, size_t slen,
+                                        unsigned char *out)
+{
+    size_t mlen = 0;
+
+    /* HealthCheckRequest { string service = 1; }: field 1, length-
+     * delimited; proto3 leaves an empty string out. */
+    if (slen) {
+        out[5] = 0x0a;
+        mlen = 1 + put_varint(out + 6, slen);
+        memcpy(out + 5 + mlen, service, slen);
+        mlen += slen;
+    }
+    /* gRPC's message prefix: not compressed, big-endian length. */
+    out[0] = 0;
+    out[1] = (unsigned char)(mlen >> 24);
+    out[2] = (unsigned char)(mlen >> 16);
+    out[3] = (unsigned char)(mlen >> 8);
+    out[4] = (unsigned char)mlen;
+    return 5 + mlen;
+}
+
+int h2gw_headers_grpc_health_serving(const unsigned char *b, size_t len)
+{
+    size_t i = 5, end;
+    uint64_t mlen, key, v;
+    int status = 0;  /* proto3: a field left out is 0, UNKNOWN */
+
+    /* A compressed message cannot be: we offered no grpc-accept-encoding. */
+    if (len < 5 || b[0] != 0) {
+        return -1;
+    }
+    mlen = ((uint64_t)b[1] << 24) | ((uint64_t)b[2] << 16)
+           | ((uint64_t)b[3] << 8) | b[4];
+    if (mlen > len - 5) {
+        return -1;
+    }
+    end = 5 + (size_t)mlen;
+    while (i < end) {
+        if (!get_varint(b, &i, end, &key)) {
+            return -1;
+        }
+        switch (key & 7) {
+        case 0:
+            if (!get_varint(b, &i, end, &v)) {
+                return -1;
+            }
+            if ((key >> 3) == 1) {
+                status = v > 1000 ? 1000 : (int)v;
+            }
+            break;
+        case 1:
+            i += 8;
+            break;
+        case 2:
+            if (!get_varint(b, &i, end, &v) || v > end - i) {
+                return -1;
+            }
+            i += (size_t)v;
+            break;
+        case 5:
+            i += 4;
+            break;
+        default:
+            return -1;
+        }
+        if (i > end) {
+            return -1;
+        }
+    }
+    return status;
+}

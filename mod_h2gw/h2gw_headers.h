@@ -98,6 +98,24 @@ int h2gw_headers_parse_status(const uint8_t *value, size_t len);
  */
 apr_interval_time_t h2gw_headers_grpc_timeout(const char *value);
 
+/*
+ * gRPC's standard health service (grpc.health.v1.Health/Check), on raw
+ * protobuf bytes. h2gw_headers_grpc_health_request() writes the request
+ * body asking about the service of slen bytes ("" for the server as a
+ * whole) into out, which has room for H2GW_HEADERS_GRPC_HEALTH_REQ(slen)
+ * bytes, and returns its length: gRPC's 5-byte prefix, then
+ * HealthCheckRequest { string service = 1; }.
+ * h2gw_headers_grpc_health_serving() reads the ServingStatus (field 1) of
+ * the first message of a response body: 0 UNKNOWN (also when left out,
+ * as proto3 does), 1 SERVING, 2 NOT_SERVING, 3 SERVICE_UNKNOWN, or a
+ * newer value (capped at 1000); -1 when the bytes hold no complete,
+ * uncompressed message of that form.
+ */
+#define H2GW_HEADERS_GRPC_HEALTH_REQ(slen) (5 + 1 + 10 + (slen))
+size_t h2gw_headers_grpc_health_request(const char *service, size_t slen,
+                                        unsigned char *out);
+int h2gw_headers_grpc_health_serving(const unsigned char *body, size_t len);
+
 /* Returns 1 when name is a valid field name (RFC 9110 §5.1 token). */
 int h2gw_headers_valid_name(const uint8_t *name, size_t len);
 

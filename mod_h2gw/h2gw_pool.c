@@ -8,6 +8,7 @@
 #include "h2gw_pool.h"
 #include "h2gw_resolve.h"
 #include "h2gw_conn.h"
+#include "h2gw_health.h"
 
 APLOG_USE_MODULE(h2gw);
 
@@ -28,13 +29,32 @@ h2gw_pool_t *h2gw_pool_create(h2gw_loop_t *loop, const h2gw_upstream_t *up)
     pool->nservers = up->servers->nelts;
     pool->servers = apr_pcalloc(loop->pool,
                                 sizeof(h2gw_server_t) * pool->nservers);
+    /* Counted in this child's slot, read by every child; an upstream
+     * without one (no slot; the fuzz target) counts on its own. */
+    if (loop->slot && up->cidx >= 0) {
+        pool->c = &loop->slot->up[up->cidx];
+        pool->ug = &loop->slot->ug[up->cidx];
+    }
+    else {
+        pool->c = apr_pcalloc(loop->pool, sizeof(*pool->c));
+        pool->ug = apr_pcalloc(loop->pool, sizeof(*pool->ug));
+    }
     for (i = 0; i < pool->nservers; ++i) {
         h2gw_server_t *sv = &pool->servers[i];
 
         sv->pool = pool;
         sv->conf = &APR_ARRAY_IDX(up->servers, i, h2gw_server_conf_t);
+        if (loop->slot && up->cidx >= 0) {
+            sv->c = &loop->slot->sv[h2gw_counters_server(up, i)];
+            sv->g = &loop->slot->g[h2gw_counters_server(up, i)];
+        }
+        else {
+            sv->c = apr_pcalloc(loop->pool, sizeof(*sv->c));
+            sv->g = apr_pcalloc(loop->pool, sizeof(*sv->g));
+        }
         apr_pool_create(&sv->addr_pool, loop->pool);
     }
+    h2gw_health_init(pool);
     return pool;
 }
 
@@ -43,11 +63,13 @@ void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
 {
     h2gw_pool_t *pool = sv->pool;
 
-    ++sv->c.conns_failed;
+    ++sv->c->conns_failed;
     sv->last_fail = fail;
     sv->last_error_at = apr_time_now();
     apr_cpystrn(sv->last_error, why, sizeof(sv->last_error));
-    if (sv->down_until <= sv->last_error_at) {
+    /* (A server out by its health checks had its line: the checks that
+     * keep failing to connect to it say nothing new.) */
+    if (sv->down_until <= sv->last_error_at && !sv->hc_down) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pool->loop->s,
                      H2GW_LOGNO(00105) "upstream %s: server %s is down "
                      "(%s); skipped for %" APR_TIME_T_FMT " ms",
@@ -55,11 +77,14 @@ void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
                      apr_time_as_msec(pool->up->retry));
     }
     sv->down_until = sv->last_error_at + pool->up->retry;
+    h2gw_pool_gauges(sv);
 }
 
+/* In rotation: not skipped after a failure (retry=), and not out by its
+ * health checks. */
 static int server_is_up(const h2gw_server_t *sv, apr_time_t now)
 {
-    return sv->down_until <= now;
+    return sv->down_until <= now && !sv->hc_down;
 }
 
 static int taking_conns(const h2gw_server_t *sv);
@@ -175,7 +200,7 @@ static void fail_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
             last = &pool->servers[i];
         }
     }
-    ++pool->all_down;
+    ++pool->c->all_down;
     if (last && last->last_fail == H2GW_FAIL_TLS) {
         /* A server we cannot talk TLS to is misconfigured on one side:
          * 502 (the gateway got an invalid answer), not "unavailable". */
@@ -207,7 +232,8 @@ void h2gw_pool_probe_done(h2gw_pool_t *pool)
 }
 
 /* The down server to probe: the one down longest (its retry= ends
- * first). */
+ * first). Never one out by its health checks: those tell when it is
+ * back. NULL when there is none. */
 static h2gw_server_t *probe_server(h2gw_pool_t *pool)
 {
     h2gw_server_t *best = NULL;
@@ -216,6 +242,9 @@ static h2gw_server_t *probe_server(h2gw_pool_t *pool)
     for (i = 0; i < pool->nservers; ++i) {
         h2gw_server_t *sv = &pool->servers[i];
 
+        if (sv->hc_down) {
+            continue;
+        }
         if (!best || sv->down_until < best->down_until) {
             best = sv;
         }
@@ -260,6 +289,7 @@ static h2gw_conn_t *place_on(h2gw_server_t *sv, h2gw_stream_t *st,
         conn->next = sv->conns;
         sv->conns = conn;
         ++sv->nconns;
+        h2gw_pool_gauges(sv);
     }
     ++st->placements;
     h2gw_conn_add_stream(conn, st);
@@ -282,9 +312,11 @@ static int try_probe(h2gw_pool_t *pool, h2gw_stream_t *st)
         || pool->loop->stopping) {
         return 0;
     }
-    sv = probe_server(pool);
+    if ((sv = probe_server(pool)) == NULL) {
+        return 0;  /* every server is out by its health checks */
+    }
     st->probed = 1;
-    ++pool->probes;
+    ++pool->c->probes;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, pool->loop->s,
                  "upstream %s: every server down; request %lu probes %s",
                  pool->up->name, st->id, sv->conf->url);
@@ -389,7 +421,7 @@ static void enqueue(h2gw_pool_t *pool, h2gw_stream_t *st, int front)
 {
     if (!st->queued) {
         st->queue_deadline = apr_time_now() + pool->up->queue_timeout;
-        ++pool->queued_total;
+        ++pool->c->queued_total;
     }
     st->queued = 1;
     if (pool->probing && !st->probed) {
@@ -414,6 +446,7 @@ static void enqueue(h2gw_pool_t *pool, h2gw_stream_t *st, int front)
         pool->queue_tail = st;
     }
     ++pool->nqueued;
+    pool->ug->queued = pool->nqueued;
 }
 
 static h2gw_stream_t *dequeue(h2gw_pool_t *pool)
@@ -427,6 +460,7 @@ static h2gw_stream_t *dequeue(h2gw_pool_t *pool)
         }
         st->retry_next = NULL;
         --pool->nqueued;
+        pool->ug->queued = pool->nqueued;
     }
     return st;
 }
@@ -452,6 +486,7 @@ int h2gw_pool_unqueue(h2gw_pool_t *pool, h2gw_stream_t *st)
     st->retry_next = NULL;
     st->queued = 0;
     --pool->nqueued;
+    pool->ug->queued = pool->nqueued;
     return 1;
 }
 
@@ -500,7 +535,7 @@ void h2gw_pool_dispatch(h2gw_pool_t *pool)
         }
         if (now >= st->queue_deadline) {
             st->queued = 0;
-            ++pool->queue_timeouts;
+            ++pool->c->queue_timeouts;
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pool->loop->s,
                          H2GW_LOGNO(00106) "upstream %s: no free stream "
                          "within queue-timeout (%" APR_TIME_T_FMT " ms; "
@@ -527,10 +562,27 @@ void h2gw_pool_dispatch(h2gw_pool_t *pool)
     }
 }
 
+int h2gw_pool_place_check(h2gw_server_t *sv, h2gw_stream_t *st)
+{
+    int resolving;
+
+    if (!server_can_take(sv, st)) {
+        return 0;  /* busy: it answers requests, the next check will do */
+    }
+    h2gw_stream_ref(st);
+    st->engine_ref = 1;
+    if (place_on(sv, st, &resolving)) {
+        return 1;
+    }
+    drop_engine_ref(st);
+    return resolving ? 0 : -1;
+}
+
 void h2gw_pool_check_timers(h2gw_pool_t *pool, apr_time_t now)
 {
     int i;
 
+    h2gw_health_timers(pool, now);
     for (i = 0; i < pool->nservers; ++i) {
         h2gw_conn_t *conn;
 
@@ -562,18 +614,22 @@ void h2gw_pool_flush_and_reap(h2gw_pool_t *pool, int kill_all)
             if (conn->dead) {
                 *pconn = conn->next;
                 --sv->nconns;
+                h2gw_pool_gauges(sv);
                 h2gw_conn_destroy(conn);
                 continue;
             }
             pconn = &conn->next;
         }
     }
+    /* Checks whose stream ended above or in the events before. */
+    h2gw_health_collect(pool);
 }
 
 void h2gw_pool_destroy(h2gw_pool_t *pool)
 {
     int i;
 
+    h2gw_health_destroy(pool);
     for (i = 0; i < pool->nservers; ++i) {
         if (pool->servers[i].tls_session) {
             SSL_SESSION_free(pool->servers[i].tls_session);
@@ -645,6 +701,7 @@ void h2gw_pool_resolved(h2gw_resolution_t *res)
              * at once. (A server down for failed connects waits out
              * retry=, whatever a new lookup says.) */
             sv->down_until = 0;
+            h2gw_pool_gauges(sv);
         }
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, pool->loop->s,
                      "upstream %s: %s has %d address%s", sv->conf->url,

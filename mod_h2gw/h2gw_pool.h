@@ -17,6 +17,7 @@
 
 #include "h2gw_config.h"
 #include "h2gw_stream.h"
+#include "h2gw_counters.h"
 
 typedef struct h2gw_conn_t h2gw_conn_t;
 typedef struct h2gw_pool_t h2gw_pool_t;
@@ -33,29 +34,13 @@ typedef struct h2gw_loop_t {
     uint8_t *rbuf;             /* what connections read into, in turn */
     struct h2gw_resolver_t *resolver;  /* NULL: names resolve inline
                                         * (no engine: the fuzz target) */
+    h2gw_slot_t *slot;         /* this child's counters; NULL: each pool
+                                * counts in memory of its own */
 } h2gw_loop_t;
 
 /* Lowers loop->next_timer to t (0 = no timer). */
 void h2gw_loop_timer(h2gw_loop_t *loop, apr_time_t t);
 
-/* Counters of one server; the status page shows them. */
-typedef struct h2gw_counters_t {
-    apr_uint64_t conns_opened;
-    apr_uint64_t conns_failed;     /* connect or handshake failed */
-    apr_uint64_t requests;         /* streams submitted */
-    apr_uint64_t retries;          /* streams sent again */
-    apr_uint64_t resets_sent;
-    apr_uint64_t resets_recv;
-    apr_uint64_t timeouts;         /* response or read timeouts */
-    apr_uint64_t goaways_recv;
-    apr_uint64_t pings_sent;
-    apr_uint64_t bytes_out;        /* request body bytes sent */
-    apr_uint64_t bytes_in;         /* response body bytes received */
-    apr_uint64_t tls_handshakes;
-    apr_uint64_t tls_resumed;      /* handshakes that resumed a session */
-    apr_uint64_t writes_blocked;   /* the socket took only part of a write
-                                    * (the upstream reads slower) */
-} h2gw_counters_t;
 
 typedef struct h2gw_server_t {
     h2gw_pool_t *pool;
@@ -84,7 +69,18 @@ typedef struct h2gw_server_t {
     h2gw_fail_t last_fail;     /* what the last failure was */
     SSL_SESSION *tls_session;  /* for resumption (h2:// servers) */
     apr_time_t last_error_at;
-    h2gw_counters_t c;
+    h2gw_counters_t *c;        /* in this child's slot (shared memory) */
+    h2gw_gauges_t *g;          /* ... likewise: see h2gw_pool_gauges() */
+    /* Active health checks (h2gw_health); unused without health-check=. */
+    int hc_down;               /* out of rotation by its checks */
+    int hc_fails;              /* checks failed in a row */
+    int hc_passes;             /* checks passed in a row */
+    h2gw_stream_t *hc_stream;  /* the check in flight, its own
+                                * reference held; or NULL */
+    apr_time_t hc_started;     /* when the check in flight began */
+    apr_time_t hc_next;        /* when the next check is due */
+    apr_time_t hc_last_at;     /* when the last check ended; 0: none */
+    char hc_last[160];         /* "passed", or "failed: " and why */
 } h2gw_server_t;
 
 struct h2gw_pool_t {
@@ -95,13 +91,12 @@ struct h2gw_pool_t {
     unsigned int rr;           /* round robin: the next server */
     h2gw_stream_t *queue_head, *queue_tail;  /* via retry_next */
     int nqueued;
-    apr_uint64_t queued_total;
-    apr_uint64_t queue_timeouts;
-    apr_uint64_t all_down;     /* requests failed with every server down */
+    h2gw_up_counters_t *c;     /* in this child's slot (shared memory) */
+    h2gw_up_gauges_t *ug;      /* ... likewise: nqueued, published */
     int probing;               /* a probe connection is in flight: with
                                 * every server down, one request at a time
                                 * still tries one (see try_place) */
-    apr_uint64_t probes;       /* probe connections opened */
+    int hc_inflight;           /* servers with a health check in flight */
 };
 
 /* Creates the pool of up in loop->pool. */
@@ -145,6 +140,16 @@ int h2gw_pool_resolve(h2gw_server_t *sv);
 struct h2gw_resolution_t;
 void h2gw_pool_resolved(struct h2gw_resolution_t *res);
 
+/*
+ * Puts the health check st on a connection of sv itself (no server
+ * choice, no queue): one with a free slot, or a new one. Returns 1 when
+ * placed (the engine's reference taken), 0 when it cannot go now (sv's
+ * name is being looked up, or every connection is full at max-conns),
+ * -1 when the connect failed at once (sv is marked down, st->held_reason
+ * says why).
+ */
+int h2gw_pool_place_check(h2gw_server_t *sv, h2gw_stream_t *st);
+
 /* Frees what the pool holds outside its memory (TLS sessions, resolved
  * addresses). */
 void h2gw_pool_destroy(h2gw_pool_t *pool);
@@ -153,6 +158,16 @@ void h2gw_pool_destroy(h2gw_pool_t *pool);
  * the dead ones. */
 void h2gw_pool_check_timers(h2gw_pool_t *pool, apr_time_t now);
 void h2gw_pool_flush_and_reap(h2gw_pool_t *pool, int kill_all);
+
+/* Publishes sv's streams, connections and health to its gauges (after
+ * each change: readers in other processes see only these). */
+static inline void h2gw_pool_gauges(h2gw_server_t *sv)
+{
+    sv->g->streams_active = sv->nstreams;
+    sv->g->conns = sv->nconns;
+    /* Out by its health checks: down until they pass, whenever that is. */
+    sv->g->down_until = sv->hc_down ? APR_INT64_MAX : sv->down_until;
+}
 
 /* Active streams and open connections over every server. */
 int h2gw_pool_active(const h2gw_pool_t *pool, int *nconns);

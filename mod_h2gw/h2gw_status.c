@@ -1,6 +1,8 @@
 /*
- * h2gw_status: rendering (on the engine thread) and the handlers that
- * ask for it.
+ * h2gw_status: the status page. The answering child's section is rendered
+ * on its engine thread (which owns pools and connections); the totals
+ * over every child and each child's counters come from the shared
+ * counters (h2gw_counters), read on the handler's thread.
  */
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include "h2gw_engine.h"
 #include "h2gw_pool.h"
 #include "h2gw_conn.h"
+#include "h2gw_counters.h"
 
 APLOG_USE_MODULE(h2gw);
 
@@ -88,42 +91,162 @@ static const char *json_str(apr_pool_t *p, const char *s)
     return out;
 }
 
-/* The counters, in one order for both renderings. */
-#define COUNTERS(X)                                                          \
-    X(conns_opened) X(conns_failed) X(requests) X(retries) X(resets_sent)    \
-    X(resets_recv) X(timeouts) X(goaways_recv) X(pings_sent) X(bytes_out)    \
-    X(bytes_in) X(tls_handshakes) X(tls_resumed) X(writes_blocked)
+#define PUSH(s) (APR_ARRAY_PUSH(out, const char *) = (s))
+
+/* ,"failures":{"connect":n,...} of an upstream's counters. */
+static void json_failures(apr_array_header_t *out, apr_pool_t *p,
+                          const h2gw_up_counters_t *c)
+{
+    int f;
+
+    PUSH(",\"failures\":{");
+    for (f = H2GW_FAIL_NONE + 1; f < H2GW_FAIL_NCAUSES; ++f) {
+        PUSH(apr_psprintf(p, "%s\"%s\":%" APR_UINT64_T_FMT,
+                          f > H2GW_FAIL_NONE + 1 ? "," : "",
+                          h2gw_stream_fail_key((h2gw_fail_t)f),
+                          c->failures[f]));
+    }
+    PUSH("}");
+}
+
+/* ,"header_time":{...}: count, sum and cumulative buckets (le in
+ * seconds). */
+static void json_hist(apr_array_header_t *out, apr_pool_t *p,
+                      const h2gw_hist_t *h)
+{
+    static const apr_int64_t bounds[H2GW_HIST_NBOUNDS] = H2GW_HIST_BOUNDS;
+    apr_uint64_t cum = 0;
+    int i;
+
+    PUSH(",\"header_time\":{\"buckets\":[");
+    for (i = 0; i <= H2GW_HIST_NBOUNDS; ++i) {
+        cum += h->bucket[i];
+        if (i < H2GW_HIST_NBOUNDS) {
+            char secs[32];
+
+            PUSH(apr_psprintf(p, "%s[%s,%" APR_UINT64_T_FMT "]", i ? "," : "",
+                              h2gw_counters_seconds(secs, (apr_uint64_t)
+                                                    bounds[i]), cum));
+        }
+    }
+    PUSH(apr_psprintf(p, "],\"count\":%" APR_UINT64_T_FMT ",\"sum_us\":%"
+                      APR_UINT64_T_FMT "}", cum, h->sum_us));
+}
+
+/* One server's counters as JSON members (each after a comma). */
+static void json_counters(apr_array_header_t *out, apr_pool_t *p,
+                          const h2gw_counters_t *c)
+{
+#define JSON_COUNTER(f, name, help)                                          \
+    PUSH(apr_psprintf(p, ",\"" #f "\":%" APR_UINT64_T_FMT, c->f));
+    H2GW_SERVER_COUNTERS(JSON_COUNTER)
+#undef JSON_COUNTER
+    json_hist(out, p, &c->header_time);
+}
+
+static void json_up_counters(apr_array_header_t *out, apr_pool_t *p,
+                             const h2gw_up_counters_t *c)
+{
+#define JSON_COUNTER(f, name, help)                                          \
+    PUSH(apr_psprintf(p, ",\"" #f "\":%" APR_UINT64_T_FMT, c->f));
+    H2GW_UPSTREAM_COUNTERS(JSON_COUNTER)
+#undef JSON_COUNTER
+    json_failures(out, p, c);
+}
+
+/* The upstream counters as "name n, name n; failures: ...". */
+static void html_up_counters(apr_array_header_t *out, apr_pool_t *p,
+                             const h2gw_up_counters_t *c)
+{
+    const char *sep = "";
+    int f;
+
+#define HTML_COUNTER(f, name, help)                                          \
+    PUSH(apr_psprintf(p, "%s" #f " %" APR_UINT64_T_FMT, sep, c->f));        \
+    sep = ", ";
+    H2GW_UPSTREAM_COUNTERS(HTML_COUNTER)
+#undef HTML_COUNTER
+    PUSH("; failures:");
+    for (f = H2GW_FAIL_NONE + 1; f < H2GW_FAIL_NCAUSES; ++f) {
+        PUSH(apr_psprintf(p, " %s %" APR_UINT64_T_FMT,
+                          h2gw_stream_fail_key((h2gw_fail_t)f),
+                          c->failures[f]));
+    }
+}
+
+static void html_counter_heads(apr_array_header_t *out)
+{
+#define HTML_HEAD(f, name, help) PUSH("<th>" #f "</th>");
+    H2GW_SERVER_COUNTERS(HTML_HEAD)
+#undef HTML_HEAD
+    PUSH("<th>header time: count / mean ms</th>");
+}
+
+static apr_uint64_t hist_count(const h2gw_hist_t *h)
+{
+    apr_uint64_t n = 0;
+    int i;
+
+    for (i = 0; i <= H2GW_HIST_NBOUNDS; ++i) {
+        n += h->bucket[i];
+    }
+    return n;
+}
+
+static void html_counters(apr_array_header_t *out, apr_pool_t *p,
+                          const h2gw_counters_t *c)
+{
+    apr_uint64_t n = hist_count(&c->header_time);
+
+#define HTML_COUNTER(f, name, help)                                          \
+    PUSH(apr_psprintf(p, "<td>%" APR_UINT64_T_FMT "</td>", c->f));
+    H2GW_SERVER_COUNTERS(HTML_COUNTER)
+#undef HTML_COUNTER
+    PUSH(apr_psprintf(p, "<td>%" APR_UINT64_T_FMT " / %.1f</td>", n,
+                      n ? (double)c->header_time.sum_us / (double)n / 1000.0
+                        : 0.0));
+}
+
+/* In rotation: neither skipped after a failure nor out by its checks. */
+static int server_up(const h2gw_server_t *sv, apr_time_t now)
+{
+    return sv->down_until <= now && !sv->hc_down;
+}
+
+/* The state of a server's active health checks. */
+static const char *check_state(const h2gw_pool_t *pool,
+                               const h2gw_server_t *sv)
+{
+    if (pool->up->hc_kind == H2GW_HC_NONE) {
+        return "off";
+    }
+    return sv->hc_down ? "down" : "up";
+}
 
 static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
 {
     apr_array_header_t *out = apr_array_make(p, 64, sizeof(const char *));
     apr_time_t now = apr_time_now();
     int i, j;
-
-#define PUSH(s) (APR_ARRAY_PUSH(out, const char *) = (s))
     apr_uint32_t chunks, streams = h2gw_stream_alive(&chunks);
 
     PUSH(apr_psprintf(p, "{\"pid\":%ld,\"streams_alive\":%u,"
                       "\"chunks_alive\":%u,\"handler_wakeups\":%u,"
-                      "\"upstreams\":[",
+                      "\"checks_alive\":%u,\"upstreams\":[",
                       (long)getpid(), streams, chunks,
-                      h2gw_stream_wakeups()));
+                      h2gw_stream_wakeups(), h2gw_stream_checks_alive()));
     for (i = 0; i < pools->nelts; ++i) {
         const h2gw_pool_t *pool = APR_ARRAY_IDX(pools, i, h2gw_pool_t *);
 
         PUSH(apr_psprintf(p, "%s{\"name\":%s,\"lb\":\"%s\",\"max_conns\":%d,"
-                          "\"max_streams\":%d,\"queued\":%d,"
-                          "\"queued_total\":%" APR_UINT64_T_FMT ","
-                          "\"queue_timeouts\":%" APR_UINT64_T_FMT ","
-                          "\"all_down\":%" APR_UINT64_T_FMT ","
-                          "\"probes\":%" APR_UINT64_T_FMT ",\"servers\":[",
+                          "\"max_streams\":%d,\"queued\":%d",
                           i ? "," : "", json_str(p, pool->up->name),
                           pool->up->lb == H2GW_LB_ROUND_ROBIN
                               ? "round-robin" : "least-streams",
                           pool->up->max_conns, pool->up->max_streams,
-                          pool->nqueued, pool->queued_total,
-                          pool->queue_timeouts, pool->all_down,
-                          pool->probes));
+                          pool->nqueued));
+        json_up_counters(out, p, pool->c);
+        PUSH(",\"servers\":[");
         for (j = 0; j < pool->nservers; ++j) {
             const h2gw_server_t *sv = &pool->servers[j];
             conn_census_t cc;
@@ -137,15 +260,19 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
                 "\"peer_initial_window_size\":%d,"
                 "\"peer_max_frame_size\":%d",
                 j ? "," : "", json_str(p, sv->conf->url),
-                sv->down_until > now ? "down" : "up",
+                server_up(sv, now) ? "up" : "down",
                 sv->down_until > now ? apr_time_as_msec(sv->down_until - now)
                                      : 0,
                 cc.open, cc.draining, cc.starting, sv->nstreams,
                 cc.peer_streams, cc.peer_window, cc.peer_frame));
-#define JSON_COUNTER(f)                                                      \
-    PUSH(apr_psprintf(p, ",\"" #f "\":%" APR_UINT64_T_FMT, sv->c.f));
-            COUNTERS(JSON_COUNTER)
-#undef JSON_COUNTER
+            PUSH(apr_psprintf(
+                p, ",\"health_check\":\"%s\",\"health_check_last\":%s,"
+                "\"health_check_last_age_ms\":%" APR_TIME_T_FMT ","
+                "\"health_check_fails\":%d,\"health_check_passes\":%d",
+                check_state(pool, sv), json_str(p, sv->hc_last),
+                sv->hc_last_at ? apr_time_as_msec(now - sv->hc_last_at) : -1,
+                sv->hc_fails, sv->hc_passes));
+            json_counters(out, p, sv->c);
             PUSH(apr_psprintf(p, ",\"last_error\":%s,\"last_error_age_ms\":%"
                               APR_TIME_T_FMT "}",
                               json_str(p, sv->last_error),
@@ -155,9 +282,25 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
         }
         PUSH("]}");
     }
-    PUSH("]}\n");
-#undef PUSH
+    /* The handler adds the totals and closes the object. */
+    PUSH("]");
     return apr_array_pstrcat(p, out, 0);
+}
+
+/* "down: failed: status 503 (2 failed in a row)", "up: passed (5 passed
+ * in a row)", "off". */
+static const char *check_cell(apr_pool_t *p, const h2gw_pool_t *pool,
+                              const h2gw_server_t *sv)
+{
+    const char *state = check_state(pool, sv);
+
+    if (!strcmp(state, "off") || !sv->hc_last_at) {
+        return state;
+    }
+    return apr_psprintf(p, "%s: %s (%d %s in a row)", state,
+                        ap_escape_html(p, sv->hc_last),
+                        sv->hc_fails ? sv->hc_fails : sv->hc_passes,
+                        sv->hc_fails ? "failed" : "passed");
 }
 
 static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
@@ -165,63 +308,226 @@ static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
     apr_array_header_t *out = apr_array_make(p, 64, sizeof(const char *));
     apr_time_t now = apr_time_now();
     int i, j;
-
-#define PUSH(s) (APR_ARRAY_PUSH(out, const char *) = (s))
     apr_uint32_t chunks, streams = h2gw_stream_alive(&chunks);
 
     PUSH(apr_psprintf(p, "<h2>mod_h2gw upstreams (process %ld)</h2>\n"
                       "<p>streams alive %u, response chunks alive %u, "
-                      "handler wake-ups %u</p>\n",
+                      "handler wake-ups %u, health checks in flight %u</p>\n",
                       (long)getpid(), streams, chunks,
-                      h2gw_stream_wakeups()));
+                      h2gw_stream_wakeups(), h2gw_stream_checks_alive()));
     for (i = 0; i < pools->nelts; ++i) {
         const h2gw_pool_t *pool = APR_ARRAY_IDX(pools, i, h2gw_pool_t *);
 
         PUSH(apr_psprintf(p, "<h3>%s</h3>\n<p>lb %s, max-conns %d, "
-                          "max-streams %d; queued now %d, in all %"
-                          APR_UINT64_T_FMT ", queue timeouts %"
-                          APR_UINT64_T_FMT ", failed with all down %"
-                          APR_UINT64_T_FMT ", probes %" APR_UINT64_T_FMT
-                          "</p>\n",
+                          "max-streams %d; queued now %d; ",
                           ap_escape_html(p, pool->up->name),
                           pool->up->lb == H2GW_LB_ROUND_ROBIN
                               ? "round-robin" : "least-streams",
                           pool->up->max_conns, pool->up->max_streams,
-                          pool->nqueued, pool->queued_total,
-                          pool->queue_timeouts, pool->all_down,
-                          pool->probes));
-        PUSH("<table border=\"1\"><tr><th>server</th><th>health</th>"
+                          pool->nqueued));
+        html_up_counters(out, p, pool->c);
+        PUSH("</p>\n<table border=\"1\"><tr><th>server</th><th>health</th>"
+             "<th>health check</th>"
              "<th>conns open/draining/starting</th><th>streams</th>"
              "<th>peer max streams</th><th>peer window</th>"
              "<th>peer max frame</th>");
-#define HTML_HEAD(f) PUSH("<th>" #f "</th>");
-        COUNTERS(HTML_HEAD)
-#undef HTML_HEAD
+        html_counter_heads(out);
         PUSH("<th>last error</th></tr>\n");
         for (j = 0; j < pool->nservers; ++j) {
             const h2gw_server_t *sv = &pool->servers[j];
             conn_census_t cc;
 
             census(sv, &cc);
-            PUSH(apr_psprintf(p, "<tr><td>%s</td><td>%s</td><td>%d/%d/%d</td>"
+            PUSH(apr_psprintf(p, "<tr><td>%s</td><td>%s</td><td>%s</td>"
+                              "<td>%d/%d/%d</td>"
                               "<td>%d</td><td>%d</td><td>%d</td><td>%d</td>",
                               ap_escape_html(p, sv->conf->url),
-                              sv->down_until > now ? "down" : "up", cc.open,
+                              server_up(sv, now) ? "up" : "down",
+                              check_cell(p, pool, sv), cc.open,
                               cc.draining, cc.starting, sv->nstreams,
                               cc.peer_streams, cc.peer_window,
                               cc.peer_frame));
-#define HTML_COUNTER(f)                                                      \
-    PUSH(apr_psprintf(p, "<td>%" APR_UINT64_T_FMT "</td>", sv->c.f));
-            COUNTERS(HTML_COUNTER)
-#undef HTML_COUNTER
+            html_counters(out, p, sv->c);
             PUSH(apr_psprintf(p, "<td>%s</td></tr>\n",
                               ap_escape_html(p, sv->last_error)));
         }
         PUSH("</table>\n");
     }
-#undef PUSH
     return apr_array_pstrcat(p, out, 0);
 }
+
+/* ---- every child: the shared counters, read on the handler thread -- */
+
+/* "upstreams":[...] of a view: each upstream's counters and its servers'
+ * counters and gauges. */
+static void json_view(apr_array_header_t *out, apr_pool_t *p,
+                      const h2gw_view_t *v)
+{
+    const apr_array_header_t *ups = h2gw_counters_upstreams();
+    int i, j;
+
+    PUSH("\"upstreams\":[");
+    for (i = 0; ups && i < ups->nelts; ++i) {
+        const h2gw_upstream_t *up = APR_ARRAY_IDX(ups, i,
+                                                  const h2gw_upstream_t *);
+
+        PUSH(apr_psprintf(p, "%s{\"name\":%s,\"queued\":%" APR_INT64_T_FMT,
+                          i ? "," : "", json_str(p, up->name),
+                          v->ug[up->cidx].queued));
+        json_up_counters(out, p, &v->up[up->cidx]);
+        PUSH(",\"servers\":[");
+        for (j = 0; j < up->servers->nelts; ++j) {
+            int k = h2gw_counters_server(up, j);
+
+            PUSH(apr_psprintf(
+                p, "%s{\"url\":%s,\"health\":\"%s\",\"down_in\":%"
+                APR_INT64_T_FMT ",\"streams_active\":%" APR_INT64_T_FMT
+                ",\"conns\":%" APR_INT64_T_FMT, j ? "," : "",
+                json_str(p, APR_ARRAY_IDX(up->servers, j,
+                                          h2gw_server_conf_t).url),
+                v->g[k].down_until ? "down" : "up", v->g[k].down_until,
+                v->g[k].streams_active, v->g[k].conns));
+            json_counters(out, p, &v->sv[k]);
+            PUSH("}");
+        }
+        PUSH("]}");
+    }
+    PUSH("]");
+}
+
+/* ,"totals":{...},"children":[...] */
+static const char *render_totals_json(apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 64, sizeof(const char *));
+    apr_array_header_t *children;
+    apr_time_t now = apr_time_now();
+    h2gw_view_t total;
+    int i, shared = h2gw_counters_read(p, &total, &children);
+
+    PUSH(apr_psprintf(p, ",\"totals\":{\"shared\":%s,\"slots\":%d,"
+                      "\"children\":%d,", shared ? "true" : "false",
+                      total.slot, total.children));
+    json_view(out, p, &total);
+    PUSH("},\"children\":[");
+    for (i = 0; i < children->nelts; ++i) {
+        const h2gw_view_t *v = &APR_ARRAY_IDX(children, i, h2gw_view_t);
+
+        PUSH(apr_psprintf(p, "%s{\"pid\":%ld,\"slot\":%d,\"age_ms\":%"
+                          APR_TIME_T_FMT ",", i ? "," : "", v->pid, v->slot,
+                          apr_time_as_msec(now - v->started)));
+        json_view(out, p, v);
+        PUSH("}");
+    }
+    PUSH("]");
+    return apr_array_pstrcat(p, out, 0);
+}
+
+/* Sums of a view over every server (a child's row). */
+static void view_sums(const h2gw_view_t *v, h2gw_counters_t *sum,
+                      h2gw_gauges_t *g, apr_uint64_t *failures)
+{
+    const apr_array_header_t *ups = h2gw_counters_upstreams();
+    int i, j, f;
+
+    memset(sum, 0, sizeof(*sum));
+    memset(g, 0, sizeof(*g));
+    *failures = 0;
+    for (i = 0; ups && i < ups->nelts; ++i) {
+        const h2gw_upstream_t *up = APR_ARRAY_IDX(ups, i,
+                                                  const h2gw_upstream_t *);
+
+        for (f = H2GW_FAIL_NONE + 1; f < H2GW_FAIL_NCAUSES; ++f) {
+            *failures += v->up[up->cidx].failures[f];
+        }
+        for (j = 0; j < up->servers->nelts; ++j) {
+            int k = h2gw_counters_server(up, j);
+            const apr_uint64_t *src = (const apr_uint64_t *)&v->sv[k];
+            apr_uint64_t *dst = (apr_uint64_t *)sum;
+            apr_size_t n;
+
+            for (n = 0; n < sizeof(*sum) / sizeof(apr_uint64_t); ++n) {
+                dst[n] += src[n];
+            }
+            g->streams_active += v->g[k].streams_active;
+            g->conns += v->g[k].conns;
+        }
+    }
+}
+
+static const char *render_totals_html(apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 64, sizeof(const char *));
+    const apr_array_header_t *ups = h2gw_counters_upstreams();
+    apr_array_header_t *children;
+    apr_time_t now = apr_time_now();
+    h2gw_view_t total;
+    h2gw_counters_t sum;
+    h2gw_gauges_t g;
+    apr_uint64_t failures;
+    int i, j;
+
+    if (!h2gw_counters_read(p, &total, &children)) {
+        return "<h2>mod_h2gw: all processes</h2>\n<p>No shared counters "
+               "(see the error log).</p>\n";
+    }
+    PUSH(apr_psprintf(p, "<h2>mod_h2gw: all processes</h2>\n<p>Totals over "
+                      "every child process since the counters were made "
+                      "(%d live now, %d slots); streams, connections and "
+                      "health of the live ones.</p>\n", total.children,
+                      total.slot));
+    for (i = 0; ups && i < ups->nelts; ++i) {
+        const h2gw_upstream_t *up = APR_ARRAY_IDX(ups, i,
+                                                  const h2gw_upstream_t *);
+
+        PUSH(apr_psprintf(p, "<h3>%s (all processes)</h3>\n<p>queued now %"
+                          APR_INT64_T_FMT "; ", ap_escape_html(p, up->name),
+                          total.ug[up->cidx].queued));
+        html_up_counters(out, p, &total.up[up->cidx]);
+        PUSH("</p>\n<table border=\"1\"><tr><th>server</th>"
+             "<th>health</th><th>conns</th><th>streams</th>");
+        html_counter_heads(out);
+        PUSH("</tr>\n");
+        for (j = 0; j < up->servers->nelts; ++j) {
+            int k = h2gw_counters_server(up, j);
+
+            PUSH(apr_psprintf(
+                p, "<tr><td>%s</td><td>%s</td><td>%" APR_INT64_T_FMT
+                "</td><td>%" APR_INT64_T_FMT "</td>",
+                ap_escape_html(p, APR_ARRAY_IDX(up->servers, j,
+                                                h2gw_server_conf_t).url),
+                total.g[k].down_until
+                    ? apr_psprintf(p, "down in %" APR_INT64_T_FMT " of %d",
+                                   total.g[k].down_until, total.children)
+                    : "up",
+                total.g[k].conns, total.g[k].streams_active));
+            html_counters(out, p, &total.sv[k]);
+            PUSH("</tr>\n");
+        }
+        PUSH("</table>\n");
+    }
+    PUSH("<h3>Child processes</h3>\n<table border=\"1\"><tr><th>pid</th>"
+         "<th>slot</th><th>age s</th><th>conns</th><th>streams</th>"
+         "<th>failures</th>");
+    html_counter_heads(out);
+    PUSH("</tr>\n");
+    for (i = 0; i < children->nelts; ++i) {
+        const h2gw_view_t *v = &APR_ARRAY_IDX(children, i, h2gw_view_t);
+
+        view_sums(v, &sum, &g, &failures);
+        PUSH(apr_psprintf(p, "<tr><td>%ld</td><td>%d</td><td>%" APR_TIME_T_FMT
+                          "</td><td>%" APR_INT64_T_FMT "</td><td>%"
+                          APR_INT64_T_FMT "</td><td>%" APR_UINT64_T_FMT
+                          "</td>", v->pid, v->slot,
+                          apr_time_sec(now - v->started), g.conns,
+                          g.streams_active, failures));
+        html_counters(out, p, &sum);
+        PUSH("</tr>\n");
+    }
+    PUSH("</table>\n");
+    return apr_array_pstrcat(p, out, 0);
+}
+
+#undef PUSH
 
 const char *h2gw_status_render(apr_pool_t *p, const apr_array_header_t *pools,
                                int json)
@@ -275,11 +581,14 @@ int h2gw_status_handler(request_rec *r)
     if (json) {
         ap_set_content_type(r, "application/json");
         ap_rputs(text, r);
+        ap_rputs(render_totals_json(r->pool), r);
+        ap_rputs("}\n", r);
         return OK;
     }
     ap_set_content_type(r, "text/html; charset=utf-8");
     ap_rputs("<!DOCTYPE html>\n<html><head><title>mod_h2gw status</title>"
              "</head><body>\n", r);
+    ap_rputs(render_totals_html(r->pool), r);
     ap_rputs(text, r);
     ap_rputs("</body></html>\n", r);
     return OK;
@@ -293,8 +602,9 @@ static int status_hook(request_rec *r, int flags)
         return OK;
     }
     text = snapshot(r, 0);
+    ap_rputs("<hr />\n", r);
+    ap_rputs(render_totals_html(r->pool), r);
     if (text) {
-        ap_rputs("<hr />\n", r);
         ap_rputs(text, r);
     }
     return OK;

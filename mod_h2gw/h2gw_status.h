@@ -1,10 +1,12 @@
 /*
- * h2gw_status: the status page. `SetHandler h2gw-status` shows, for the
- * child process that answers, each upstream and server: health,
- * connections, streams, the peer's SETTINGS and the counters; `?json`
- * gives the same as JSON. When mod_status is loaded its page gets the
- * same section. The engine thread renders (it owns the data); handlers
- * only ask and wait.
+ * h2gw_status: the status page. `SetHandler h2gw-status` shows the
+ * counters summed over every child process and each live child's own
+ * (from the shared counters, h2gw_counters), then, for the child process
+ * that answers, each upstream and server: health, connections, streams,
+ * the peer's SETTINGS and the counters; `?json` gives the same as JSON.
+ * When mod_status is loaded its page gets the same sections. The engine
+ * thread renders its process's section (it owns the data; handlers only
+ * ask and wait); the handler's thread reads the shared counters.
  */
 #ifndef H2GW_STATUS_H
 #define H2GW_STATUS_H

@@ -17,6 +17,7 @@ static apr_uint32_t next_id;
 static apr_uint32_t streams_alive;
 static apr_uint32_t chunks_alive;
 static apr_uint32_t handler_wakeups;
+static apr_uint32_t checks_alive;
 
 /* Stream pools and response chunks draw from one allocator per process,
  * which keeps up to STREAM_MAX_FREE of freed memory: a request body buffer
@@ -106,11 +107,19 @@ static size_t body_batch(const h2gw_stream_t *st)
     return quarter < H2GW_BODY_BATCH ? quarter : H2GW_BODY_BATCH;
 }
 
-/* Is there room for a batch of request body (the engine wakes a handler
- * that waits for space under the same condition)? */
+/* Is there room for the handler to come back for (the engine wakes a
+ * handler that waits for space under the same condition)? Half the
+ * buffer, at least a batch: the engine still has the other half to send
+ * while the handler refills, and the handler wakes twice per buffer's
+ * worth of body instead of once per batch. */
 static int body_space_locked(const h2gw_stream_t *st)
 {
-    return st->req_len == 0 || st->req_cap - st->req_len >= body_batch(st);
+    size_t want = st->req_cap / 2;
+
+    if (want < body_batch(st)) {
+        want = body_batch(st);
+    }
+    return st->req_len == 0 || st->req_cap - st->req_len >= want;
 }
 
 /* Does the handler have something to do: response headers, interim
@@ -124,6 +133,16 @@ static int handler_news_locked(const h2gw_stream_t *st, unsigned wait_for)
            || ((wait_for & H2GW_WAIT_SPACE) && body_space_locked(st));
 }
 
+int h2gw_stream_body_room(h2gw_stream_t *st)
+{
+    int room;
+
+    apr_thread_mutex_lock(st->lock);
+    room = body_space_locked(st);
+    apr_thread_mutex_unlock(st->lock);
+    return room;
+}
+
 int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for)
 {
     int news;
@@ -131,6 +150,9 @@ int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for)
     apr_thread_mutex_lock(st->lock);
     news = handler_news_locked(st, wait_for);
     st->handler_waiting = !news;
+    if (wait_for & H2GW_WAIT_SPACE) {
+        st->req_space_wanted = 1;  /* the engine wakes it once there is */
+    }
     apr_thread_mutex_unlock(st->lock);
     return news;
 }
@@ -235,6 +257,18 @@ apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap)
     return APR_SUCCESS;
 }
 
+void h2gw_stream_set_check(h2gw_stream_t *st)
+{
+    st->check = 1;
+    apr_atomic_dec32(&streams_alive);
+    apr_atomic_inc32(&checks_alive);
+}
+
+apr_uint32_t h2gw_stream_checks_alive(void)
+{
+    return apr_atomic_read32(&checks_alive);
+}
+
 void h2gw_stream_ref(h2gw_stream_t *st)
 {
     apr_thread_mutex_lock(st->lock);
@@ -259,9 +293,11 @@ void h2gw_stream_unref(h2gw_stream_t *st)
     last = (--st->refs == 0);
     apr_thread_mutex_unlock(st->lock);
     if (last) {
+        int check = st->check;
+
         h2gw_stream_free_chunks(st->data_head);
         apr_pool_destroy(st->pool);
-        apr_atomic_dec32(&streams_alive);
+        apr_atomic_dec32(check ? &checks_alive : &streams_alive);
     }
 }
 
@@ -298,6 +334,26 @@ const char *h2gw_stream_fail_name(h2gw_fail_t fail)
     case H2GW_FAIL_ALL_DOWN: return "all servers down";
     case H2GW_FAIL_TLS: return "TLS handshake failed";
     case H2GW_FAIL_INTERNAL: return "internal error";
+    }
+    return "unknown";
+}
+
+const char *h2gw_stream_fail_key(h2gw_fail_t fail)
+{
+    switch (fail) {
+    case H2GW_FAIL_NONE: return "none";
+    case H2GW_FAIL_CONNECT: return "connect";
+    case H2GW_FAIL_CONNECT_TIMEOUT: return "connect_timeout";
+    case H2GW_FAIL_RESET: return "reset";
+    case H2GW_FAIL_PROTOCOL: return "protocol";
+    case H2GW_FAIL_CONN_LOST: return "conn_lost";
+    case H2GW_FAIL_REFUSED: return "refused";
+    case H2GW_FAIL_TIMEOUT: return "timeout";
+    case H2GW_FAIL_CANCELLED: return "cancelled";
+    case H2GW_FAIL_QUEUE_TIMEOUT: return "queue_timeout";
+    case H2GW_FAIL_ALL_DOWN: return "all_down";
+    case H2GW_FAIL_TLS: return "tls";
+    case H2GW_FAIL_INTERNAL: return "internal";
     }
     return "unknown";
 }

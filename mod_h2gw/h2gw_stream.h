@@ -47,6 +47,9 @@ typedef enum {
     H2GW_FAIL_INTERNAL         /* out of memory, nghttp2 refused a call */
 } h2gw_fail_t;
 
+/* Causes counted (H2GW_FAIL_NONE included, never counted). */
+#define H2GW_FAIL_NCAUSES (H2GW_FAIL_INTERNAL + 1)
+
 /* A piece of response body, one malloc()ed block. Ownership passes from
  * the engine (which fills it) to the handler (which hands it to a bucket
  * whose free function releases it). */
@@ -112,6 +115,8 @@ struct h2gw_stream_t {
     h2gw_target_t target;
     nghttp2_nv *nv;
     size_t nvlen;
+    apr_time_t submitted_at;   /* handed to the engine: the response-header
+                                * time counts from here */
     int has_body;              /* a request body follows the HEADERS */
     int server_authority;      /* nv[2] (:authority) is the server's: the
                                 * engine sets it for the server it picks */
@@ -210,7 +215,17 @@ struct h2gw_stream_t {
                                 * fails, so does it */
     h2gw_fail_t held_fail;     /* why its last connection failed before it */
     const char *held_reason;   /* was sent (static or engine memory) */
+    int check;                 /* an active health check (h2gw_health):
+                                * the engine's own, no handler; its body
+                                * is not queued but kept here: */
+    unsigned char *check_body; /* the first H2GW_CHECK_BODY_KEEP bytes of
+                                * its response body (its pool) */
+    size_t check_len;
 };
+
+/* Response body bytes a health check keeps: a gRPC health answer is
+ * 5 + 2 bytes; an HTTP check reads only the status. */
+#define H2GW_CHECK_BODY_KEEP 256
 
 /*
  * Child init, before the engine starts: streams created from here on take
@@ -226,6 +241,15 @@ apr_status_t h2gw_stream_child_init(apr_pool_t *pchild);
  */
 apr_status_t h2gw_stream_create(h2gw_stream_t **pst, size_t req_cap);
 
+/* Before it is shared: st is an active health check of the engine, not
+ * a request. It is counted apart (h2gw_stream_checks_alive()), so that
+ * h2gw_stream_alive() counts requests only. */
+void h2gw_stream_set_check(h2gw_stream_t *st);
+
+/* Health check streams alive in this process (at most one per checked
+ * server). */
+apr_uint32_t h2gw_stream_checks_alive(void);
+
 /* Takes one more reference (the engine's, at submit). */
 void h2gw_stream_ref(h2gw_stream_t *st);
 
@@ -240,6 +264,10 @@ int h2gw_stream_fail_status(h2gw_fail_t fail);
 
 /* A short name for a failure cause, for log lines. */
 const char *h2gw_stream_fail_name(h2gw_fail_t fail);
+
+/* The cause as one lowercase word ("connect", "queue_timeout"), for the
+ * status page's keys and the metrics' cause label. */
+const char *h2gw_stream_fail_key(h2gw_fail_t fail);
 
 /* Returns 1 when a request with this method is idempotent (RFC 9110
  * §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE; the method's case
@@ -317,6 +345,12 @@ int h2gw_stream_rewind_body_locked(h2gw_stream_t *st);
 apr_status_t h2gw_stream_put_body(h2gw_stream_t *st, const char *data,
                                   size_t len, apr_interval_time_t tick,
                                   size_t *took, int *wake_engine);
+
+/* Handler side: is there room for the handler to come back for (half the
+ * request buffer free, or all of it sent)? While there is not, the
+ * engine has plenty to send: more client input can wait for the wake-up
+ * that H2GW_WAIT_SPACE brings, not wake the handler piece by piece. */
+int h2gw_stream_body_room(h2gw_stream_t *st);
 
 /*
  * Handler side, before it waits for its client: returns 1 when body bytes

@@ -10,6 +10,8 @@
 
 #include "mod_h2gw.h"
 #include "h2gw_config.h"
+#include "h2gw_counters.h"
+#include "h2gw_metrics.h"
 #include "h2gw_engine.h"
 #include "h2gw_handler.h"
 #include "h2gw_status.h"
@@ -20,6 +22,10 @@
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv = h2gw_stream_child_init(pchild);
+
+    /* Before the engine, which counts into the slot; its release is
+     * registered first, so it runs after the engine stopped. */
+    h2gw_counters_child_init(pchild, s);
 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, H2GW_LOGNO(00002)
@@ -46,10 +52,24 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return h2gw_config_check(pconf, s);
 }
 
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                       apr_pool_t *ptemp, server_rec *s)
+{
+    apr_status_t rv = h2gw_counters_post_config(pconf, s);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, H2GW_LOGNO(00003)
+                     "no shared memory for the counters: the status page "
+                     "and the metrics show the answering process only");
+    }
+    return OK;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_stopping(h2gw_handler_child_stopping, NULL, NULL,
                            APR_HOOK_MIDDLE);
@@ -60,6 +80,7 @@ static void register_hooks(apr_pool_t *p)
                            APR_HOOK_FIRST);
     ap_hook_handler(h2gw_handler_run, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(h2gw_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(h2gw_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     h2gw_status_register_hooks(p);
 }
 

@@ -79,6 +79,22 @@ my @bad = (
     # Quoting as elsewhere in httpd: the quotes go, the value stays.
     ['H2GWPass /a/ h2://127.0.0.1:1/ tls-ca="/nonexistent/ca.pem"', qr/cannot load CA certificates from \/nonexistent\/ca\.pem\b(?!")/, 'a quoted value loses its quotes'],
     ['H2GWPass /a/ h2c://127.0.0.1:1/ timeout="5', qr/H2GWPass: unbalanced " quote/, 'an unbalanced quote'],
+    # Active health checks.
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-check=hz', qr/H2GWUpstream health-check: 'hz' is not a path starting with '\/', grpc or grpc:SERVICE/, 'a health-check path without a leading /'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-check=grpc:', qr/H2GWUpstream health-check: 'grpc:' names no gRPC service/, 'health-check=grpc: without a service'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-check=grpcx', qr/H2GWUpstream health-check: 'grpcx' is not a path starting with '\/'/, 'a health-check that is neither a path nor grpc'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 "health-check=/a b"', qr/H2GWUpstream health-check: '\/a b' holds a space/, 'a health-check path with a space'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-check=/hz health-interval=abc', qr/H2GWUpstream health-interval: 'abc' is not a number of seconds \(from 0\.1/, 'a bad health-interval'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-check=/hz health-interval=0.01', qr/H2GWUpstream health-interval: '0\.01' is not a number of seconds \(from 0\.1/, 'a health-interval below the minimum'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-check=/hz health-timeout=0', qr/H2GWUpstream health-timeout: '0' is not a number of seconds/, 'health-timeout=0'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-check=/hz health-fails=0', qr/H2GWUpstream health-fails: '0' is not a count from 1 to 100/, 'health-fails=0'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-check=/hz health-passes=101', qr/H2GWUpstream health-passes: '101' is not a count from 1 to 100/, 'health-passes=101'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-check=/hz health-status=2xx,abc', qr/H2GWUpstream health-status: '2xx,abc' is not a list of statuses from 100 to 599/, 'a bad health-status'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-check=/hz health-status=600', qr/H2GWUpstream health-status: '600' is not a list of statuses/, 'a health-status out of range'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-interval=1', qr/H2GWUpstream: 'health-interval' needs health-check= /, 'health-interval without health-check'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ health-fails=3', qr/H2GWPass: 'health-fails' needs health-check= /, 'health-fails without health-check on a pass'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 health-check=grpc health-status=200', qr/H2GWUpstream: health-status= is for health-check=\/path; a gRPC check passes on SERVING/, 'health-status on a gRPC check'],
+    ["H2GWUpstream u h2c://127.0.0.1:1\nH2GWPass /a/ upstream://u/ health-check=/hz", qr/H2GWPass: 'health-check' belongs to the connections of upstream 'u'/, 'health-check on an upstream:// pass'],
 );
 
 # Passes that can work, but not as meant: a warning naming file and line,
@@ -159,6 +175,9 @@ H2GWPass /v6/ h2c://[::1]:8080/
 </Location>
 H2GWPass /app/ upstream://app/v2/ timeout=5 retries=2
 H2GWUpstream app h2c://10.0.0.1:8080 h2c://10.0.0.2:8080 lb=round-robin max-conns=2 max-streams=50 queue-timeout=2.5 retry=10 ping=30 idle-timeout=120 max-requests=10000 max-lifetime=3600 settings-timeout=3 read-timeout=60 connect-timeout=1
+H2GWUpstream checked h2c://10.0.0.3:8080 health-check=/healthz?full=1 health-interval=2.5 health-timeout=1 health-fails=3 health-passes=1 health-status=200,204,3xx
+H2GWUpstream grpcsvc h2c://10.0.0.4:50051 health-check=grpc:my.pkg.Service
+H2GWPass /hz/ h2c://10.0.0.6:8080/ health-check=GRPC
 EOC
 ok t_cmp($rc, 0, "a correct configuration passes the config test");
 ok t_cmp($out =~ /Syntax OK/ ? 1 : 0, 1, "httpd says Syntax OK");

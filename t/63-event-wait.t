@@ -16,7 +16,7 @@ use IO::Select;
 use POSIX ();
 use Time::HiRes qw(sleep);
 
-plan tests => 2 * 5 + 2;
+plan tests => 2 * 5 + 3;
 
 sub wakeups {
     my $w = gw_status()->{handler_wakeups};
@@ -92,4 +92,21 @@ for my $fe (frontends()) {
     my $w = wakeups() - $w0;
     ok t_cmp($res->{size} == 4194304 && $w <= 256 ? 1 : 0, 1,
              "h1: a 4 MiB response wakes the handler at most once per DATA frame ($w of 256)");
+}
+
+# An 8 MiB upload over HTTP/1.1: each side wakes the handler at most once
+# per batch. The engine wakes a handler that waits for room in the request
+# buffer (256K by default) only once half of it is free (at most 64
+# times); client input wakes it once a batch of 64K is there
+# (SO_RCVLOWAT; at most 128 times); plus the response's own wake-ups.
+# (Over HTTP/2, mod_http2's input pipe wakes it whenever the client's DATA
+# arrive: client-paced, not asserted.)
+{
+    my $up = make_file(8 * 1024 * 1024);
+    my $w0 = wakeups();
+    my $res = req(proto => 'h1', method => 'POST', upload => $up,
+                  url => gw_url('/up/upload'));
+    my $w = wakeups() - $w0;
+    ok t_cmp($res->{code} == 200 && $w <= 64 + 128 + 4 ? 1 : 0, 1,
+             "h1: an 8 MiB upload (status $res->{code}) wakes the handler $w times (at most 196)");
 }

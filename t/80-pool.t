@@ -76,10 +76,20 @@ my $up2 = $ENV{H2GW_UP2_PORT};
     up_reset_at($up2);
     my $tag = tag();
     my $before = gw_status('two');
-    # Held 4 s each, so that the clients (started one after another, and
-    # slowly on a loaded machine) overlap: more than the 2 x 50 streams
-    # at once.
-    my @res = parallel_get(200, gw_url("/two/data?size=1000&delay=4000&tag=$tag"));
+    # The upstream holds every answer (wait=) until requests wait in the
+    # gateway's queue: the 2 x 50 streams are all taken. Then it answers.
+    my $releaser = fork // die "fork: $!";
+    if (!$releaser) {
+        for (1 .. 600) {
+            my $st = gw_status('two');
+            last if $st && $st->{queued} > 0;
+            sleep 0.1;
+        }
+        `curl -sS --http2-prior-knowledge 'http://127.0.0.1:$up2/_release?tag=$tag'`;
+        exit 0;
+    }
+    my @res = parallel_get(200, gw_url("/two/data?size=1000&wait=$tag&tag=$tag"));
+    waitpid $releaser, 0;
     ok t_cmp(scalar(grep { $_->{code} == 200 } @res), 200, "two: all 200 parallel clients succeed");
     my $s = up_stats_at($up2);
     ok t_cmp($s->{max_conns_open} <= 2 ? 1 : 0, 1, "two: the upstream never saw more than 2 connections ($s->{max_conns_open})");

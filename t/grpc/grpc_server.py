@@ -5,8 +5,18 @@ t/39-grpc-web.t.
 Messages are raw bytes (no protobuf schema: grpcio passes bytes through
 when no serializer is given), so the four call kinds, status trailers and
 cancellation are exercised without generated code. The same handlers
-answer under two service names, h2gw.test.Echo and h2gw.test.Slow, which
-the test configuration proxies with different timeouts.
+answer under three service names, h2gw.test.Echo and h2gw.test.Slow, which
+the test configuration proxies with different timeouts, and h2gw.test.Web
+(the gRPC-Web pass).
+
+It also serves the standard health service, grpc.health.v1.Health/Check
+(t/84-health-check.t checks it through mod_h2gw's health-check=grpc),
+written by hand on raw protobuf bytes: Debian's python3-grpcio has no
+grpc_health module. Every service starts SERVING; a unary call of
+h2gw.test.HealthControl/Unary with "<service>=<STATUS>" (SERVING,
+NOT_SERVING, UNKNOWN, SERVICE_UNKNOWN; "" for the server as a whole)
+changes what Check answers, and one with "<service>" alone answers how
+many checks asked about it.
 
 What the server saw is appended to the --events file, one line each:
 "cancelled <tag>" when a call was cancelled by the client,
@@ -215,6 +225,61 @@ def nap(request, context):
     return pb_msg("awake")
 
 
+# grpc.health.v1.HealthCheckResponse.ServingStatus
+SERVING_STATUS = {"UNKNOWN": 0, "SERVING": 1, "NOT_SERVING": 2,
+                  "SERVICE_UNKNOWN": 3}
+HEALTH = {"": 1, "h2gw.test.Echo": 1, "h2gw.test.Slow": 1}
+HEALTH_ASKED = {}
+HEALTH_LOCK = threading.Lock()
+
+
+def varint(buf, i):
+    """The varint at buf[i] and the index after it."""
+    v = shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, i
+
+
+def health_check(request, context):
+    # HealthCheckRequest { string service = 1; }: every other field is
+    # skipped as protobuf says.
+    service, i = "", 0
+    while i < len(request):
+        key, i = varint(request, i)
+        if key & 7 == 2:
+            n, i = varint(request, i)
+            if key >> 3 == 1:
+                service = request[i:i + n].decode()
+            i += n
+        elif key & 7 == 0:
+            _, i = varint(request, i)
+        else:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad request")
+    with HEALTH_LOCK:
+        HEALTH_ASKED[service] = HEALTH_ASKED.get(service, 0) + 1
+        status = HEALTH.get(service)
+    if status is None:
+        context.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
+    # HealthCheckResponse { ServingStatus status = 1; }; proto3 leaves
+    # a 0 (UNKNOWN) out.
+    return bytes([0x08, status]) if status else b""
+
+
+def health_control(request, context):
+    arg = request.decode()
+    with HEALTH_LOCK:
+        if "=" in arg:
+            service, status = arg.split("=", 1)
+            HEALTH[service] = SERVING_STATUS[status]
+            return b"ok"
+        return str(HEALTH_ASKED.get(arg, 0)).encode()
+
+
 HANDLERS = {
     "Unary": grpc.unary_unary_rpc_method_handler(unary),
     "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
@@ -241,6 +306,12 @@ def main():
     for svc in ("h2gw.test.Echo", "h2gw.test.Slow", "h2gw.test.Web"):
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(svc, HANDLERS),))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "grpc.health.v1.Health",
+        {"Check": grpc.unary_unary_rpc_method_handler(health_check)}),))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "h2gw.test.HealthControl",
+        {"Unary": grpc.unary_unary_rpc_method_handler(health_control)}),))
     if server.add_insecure_port("127.0.0.1:%d" % args.port) == 0:
         sys.exit("cannot listen on port %d" % args.port)
     server.start()

@@ -6,7 +6,9 @@
  * RST_STREAM(CANCEL) --after milliseconds after sending it (0: in the
  * same write as its HEADERS), until --count requests were sent. When the
  * server closes the connection (a GOAWAY, a limit on resets) it connects
- * again. It prints "sent=N reset=N answered=N conns=N" and exits 0.
+ * again. It prints "sent=N reset=N answered=N conns=N closed=N" (closed:
+ * requests cancelled by a connection's close before their reset was due)
+ * and exits 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,7 +38,7 @@ struct client {
     nghttp2_session *ngh;
     struct pending inflight[MAX_INFLIGHT];
     int ninflight;
-    long sent, reset, answered, conns;
+    long sent, reset, answered, conns, closed;
     int dead;
 };
 
@@ -128,8 +130,18 @@ static int connect_to(struct client *c, int port)
     return 0;
 }
 
+/* Requests still in flight when a connection closes are cancelled by the
+ * close (counted as closed=), and forgotten: their ids mean nothing on
+ * the next connection. */
 static void disconnect(struct client *c)
 {
+    int i;
+
+    for (i = 0; i < c->ninflight; ++i) {
+        if (c->inflight[i].id > 0)
+            ++c->closed;
+    }
+    c->ninflight = 0;
     nghttp2_session_del(c->ngh);
     c->ngh = NULL;
     close(c->fd);
@@ -228,7 +240,7 @@ int main(int argc, char **argv)
     }
     if (c.ngh)
         disconnect(&c);
-    printf("sent=%ld reset=%ld answered=%ld conns=%ld\n", c.sent, c.reset,
-           c.answered, c.conns);
+    printf("sent=%ld reset=%ld answered=%ld conns=%ld closed=%ld\n", c.sent,
+           c.reset, c.answered, c.conns, c.closed);
     return 0;
 }

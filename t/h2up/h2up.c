@@ -3,9 +3,10 @@
  * It speaks cleartext HTTP/2 with prior knowledge (h2c) on 127.0.0.1, runs a
  * single-threaded epoll loop with one nghttp2 server session per connection,
  * and answers each request according to its path (/headers, /data, /upload,
- * /echo, /_stats, /_reset) and query modifiers (status, delay, stall, reset,
+ * /echo, /_stats, /_reset, /_release) and query modifiers (status, delay, stall, reset,
  * drip, stop_after, cookies, hdr, trailers, early, nobody, ctype, tag,
- * close_after, reject, nocontinue, bigfield, hold/release, and per tag
+ * close_after, reject, nocontinue, bigfield, hold/release, wait, switch/
+ * switch_set/switch_next, and per tag
  * refuse_first, goaway_first, reset_first, drop_first), so that
  * proxy tests can provoke specific upstream behaviour and afterwards ask, via
  * /_stats, what the upstream actually saw (resets, flow-control blocking,
@@ -75,11 +76,14 @@ struct rng {
 };
 
 enum handler { H_DATA, H_HEADERS, H_UPLOAD, H_ECHO, H_STATS, H_RESET,
+               H_RELEASE,
                H_NOTFOUND };
 enum reset_mode { RESET_NONE, RESET_BEFORE, RESET_AFTER };
 enum wait_reason { W_NONE, W_ECHO, W_DRIP, W_STOPPED, W_RESET };
 enum timer_kind { T_DELAY, T_DRIP, T_HOLD };
 #define HOLD_MS 10000  /* hold=: longest wait for a release= */
+#define WAIT_MS 30000  /* wait=: longest wait for /_release */
+#define MAX_RELEASED 64
 
 struct params {
     int status;
@@ -117,7 +121,42 @@ struct params {
                          * and connection window) until release= or
                          * HOLD_MS */
     const char *release; /* frees the holds of that name on OTHER conns */
+    const char *wait;   /* answer only after /_release?tag=NAME (or
+                         * WAIT_MS) */
+    const char *sw;     /* switch=NAME: answer with the status last set for
+                         * NAME (200 until set), whatever status= says */
+    int sw_set;         /* switch_set=STATUS: set NAME's status first (a
+                         * health check path flipped at run time) */
+    long sw_next;       /* switch_next=N: with switch_set=, for the next N
+                         * requests naming NAME only, then back */
 };
+
+/* Named statuses of switch=; they outlive /_reset. */
+struct status_switch {
+    struct status_switch *next;
+    char name[MAX_TAG_LEN + 1];
+    int status;
+    int next_status;    /* switch_next=: answered next_left more times */
+    long next_left;
+};
+static struct status_switch *g_switches;
+
+static struct status_switch *find_switch(const char *name)
+{
+    struct status_switch *sw;
+
+    for (sw = g_switches; sw; sw = sw->next) {
+        if (strcmp(sw->name, name) == 0)
+            return sw;
+    }
+    if (strlen(name) > MAX_TAG_LEN || !(sw = calloc(1, sizeof(*sw))))
+        return NULL;
+    strcpy(sw->name, name);
+    sw->status = 200;
+    sw->next = g_switches;
+    g_switches = sw;
+    return sw;
+}
 
 struct stream;
 
@@ -548,6 +587,7 @@ static void reset_stats(void)
 {
     struct conn *c;
     struct stream *st;
+    unsigned long held = g_stats.held;  /* still owed by live holds */
 
     for (c = g_conns; c; c = c->next) {
         for (st = c->streams; st; st = st->next)
@@ -555,6 +595,7 @@ static void reset_stats(void)
     }
     free_tags();
     memset(&g_stats, 0, sizeof(g_stats));
+    g_stats.held = held;
     g_epoch++;
 }
 
@@ -695,6 +736,8 @@ static enum handler pick_handler(const char *path)
         return H_STATS;
     if (strcmp(path, "/_reset") == 0)
         return H_RESET;
+    if (strcmp(path, "/_release") == 0)
+        return H_RELEASE;
     if (strncmp(path, "/_", 2) == 0)
         return H_NOTFOUND;
     /* Any other path is a plain (by default empty) /data, so proxy tests
@@ -704,7 +747,7 @@ static enum handler pick_handler(const char *path)
 
 static int is_internal(enum handler h)
 {
-    return h == H_STATS || h == H_RESET || h == H_NOTFOUND;
+    return h == H_STATS || h == H_RESET || h == H_RELEASE || h == H_NOTFOUND;
 }
 
 static int parse_param(struct params *p, const char *k, const char *v)
@@ -781,6 +824,14 @@ static int parse_param(struct params *p, const char *k, const char *v)
         p->hold = v;
     } else if (strcmp(k, "release") == 0) {
         p->release = v;
+    } else if (strcmp(k, "wait") == 0) {
+        p->wait = v;
+    } else if (strcmp(k, "switch") == 0) {
+        p->sw = v;
+    } else if (strcmp(k, "switch_set") == 0) {
+        p->sw_set = atoi(v);
+    } else if (strcmp(k, "switch_next") == 0) {
+        p->sw_next = atol(v);
     }
     return 0;
 }
@@ -1219,6 +1270,45 @@ static void release_holds(const char *name, const struct conn *from)
     }
 }
 
+/* Names given to /_release: their wait= requests answer at once. */
+static char g_released[MAX_RELEASED][MAX_TAG_LEN + 1];
+static unsigned g_nreleased;
+
+static int is_released(const char *name)
+{
+    unsigned i;
+
+    for (i = 0; i < g_nreleased && i < MAX_RELEASED; i++)
+        if (strcmp(g_released[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* /_release?tag=NAME: the waiting wait=NAME requests answer now, and
+ * later ones at once. Returns how many were waiting. */
+static unsigned long release_waits(const char *name)
+{
+    unsigned long n = 0;
+    struct conn *c;
+
+    if (!name || is_released(name))
+        return 0;
+    snprintf(g_released[g_nreleased++ % MAX_RELEASED], MAX_TAG_LEN + 1, "%s",
+             name);
+    for (c = g_conns; c; c = c->next) {
+        struct stream *st;
+
+        for (st = c->streams; st; st = st->next) {
+            if (st->p.wait && strcmp(st->p.wait, name) == 0
+                && st->tm.armed && st->tm.kind == T_DELAY) {
+                arm_timer(&st->tm, T_DELAY, 0);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
 static int schedule_response(struct stream *st)
 {
     int rv;
@@ -1229,6 +1319,10 @@ static int schedule_response(struct stream *st)
         return rv < 0 ? -1 : 0;
     if (st->p.stall)
         return 0;
+    if (st->p.wait && !is_released(st->p.wait)) {
+        arm_timer(&st->tm, T_DELAY, WAIT_MS);
+        return 0;
+    }
     if (st->p.delay_ms > 0) {
         arm_timer(&st->tm, T_DELAY, st->p.delay_ms);
         return 0;
@@ -1277,6 +1371,25 @@ static int on_request_headers(struct stream *st)
     }
     st->status = st->p.status >= 100 && st->p.status <= 999 ? st->p.status
                : st->handler == H_NOTFOUND ? 404 : 200;
+    if (st->p.sw) {
+        struct status_switch *sw = find_switch(st->p.sw);
+
+        if (sw && st->p.sw_set >= 100 && st->p.sw_set <= 999) {
+            if (st->p.sw_next > 0) {
+                sw->next_status = st->p.sw_set;
+                sw->next_left = st->p.sw_next;
+            } else {
+                sw->status = st->p.sw_set;
+                sw->next_left = 0;
+            }
+            st->status = st->p.sw_set;
+        } else if (sw && sw->next_left > 0) {
+            sw->next_left--;
+            st->status = sw->next_status;
+        } else if (sw) {
+            st->status = sw->status;
+        }
+    }
     st->no_body = st->status == 204 || st->status == 304 ||
                   (st->method && strcmp(st->method, "HEAD") == 0);
     if (st->handler == H_UPLOAD && !g_fixed) {
@@ -1360,6 +1473,10 @@ static int on_request_end(struct stream *st)
     case H_RESET:
         reset_stats();
         rv = append_printf(&st->body, "ok\n");
+        break;
+    case H_RELEASE:
+        rv = append_printf(&st->body, "released=%lu\n",
+                           release_waits(st->stats_tag));
         break;
     case H_NOTFOUND:
         rv = append_printf(&st->body, "not found\n");
@@ -2239,6 +2356,12 @@ int main(int argc, char **argv)
     while (g_conns)
         close_conn(g_conns, "shutdown");
     free_tags();
+    while (g_switches) {
+        struct status_switch *sw = g_switches;
+
+        g_switches = sw->next;
+        free(sw);
+    }
     if (g_lfd >= 0)
         close(g_lfd);
     close(g_epfd);

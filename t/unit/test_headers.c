@@ -281,6 +281,53 @@ static void test_grpc_timeout(void)
     }
 }
 
+static void test_grpc_health(void)
+{
+    unsigned char buf[H2GW_HEADERS_GRPC_HEALTH_REQ(200)];
+    char svc[200];
+    size_t n;
+    static const struct {
+        const char *body;
+        size_t len;
+        int want;
+        const char *label;
+    } cases[] = {
+        {"\0\0\0\0\2\x08\x01", 7, 1, "SERVING"},
+        {"\0\0\0\0\2\x08\x02", 7, 2, "NOT_SERVING"},
+        {"\0\0\0\0\0", 5, 0, "an empty message is UNKNOWN (proto3)"},
+        {"\0\0\0\0\5\x12\1z\x08\x01", 10, 1,
+         "an unknown length-delimited field is skipped"},
+        {"\0\0\0\0\4\x08\x01\x08\x03", 9, 3, "the last value counts"},
+        {"\1\0\0\0\2\x08\x01", 7, -1, "a compressed message"},
+        {"\0\0\0\0\3\x08\x01", 7, -1, "a message cut short"},
+        {"\0\0\0", 3, -1, "a prefix cut short"},
+        {"\0\0\0\0\2\x08\x81", 7, -1, "a varint cut short"},
+        {"\0\0\0\0\2\x0b\x01", 7, -1, "a group wire type"},
+        {"\0\0\0\0\2\x12\x05", 7, -1, "a field longer than the message"},
+    };
+    size_t i;
+
+    n = h2gw_headers_grpc_health_request("", 0, buf);
+    tap_ok(n == 5 && !memcmp(buf, "\0\0\0\0\0", 5),
+           "gRPC health request for the server: an empty message");
+    n = h2gw_headers_grpc_health_request("a.B", 3, buf);
+    tap_ok(n == 10 && !memcmp(buf, "\0\0\0\0\5\x0a\3a.B", 10),
+           "gRPC health request for a service: field 1, its name");
+    memset(svc, 's', sizeof(svc));
+    n = h2gw_headers_grpc_health_request(svc, sizeof(svc), buf);
+    tap_ok(n == 5 + 3 + sizeof(svc) && buf[4] == 3 + sizeof(svc)
+               && buf[5] == 0x0a && buf[6] == (0x80 | (200 & 0x7f))
+               && buf[7] == 1,
+           "gRPC health request: a name of 200 bytes has a 2-byte length");
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        tap_is_int(h2gw_headers_grpc_health_serving(
+                       (const unsigned char *)cases[i].body, cases[i].len),
+                   cases[i].want,
+                   apr_psprintf(pool, "gRPC health answer: %s",
+                                cases[i].label));
+    }
+}
+
 int main(void)
 {
     apr_initialize();
@@ -292,6 +339,7 @@ int main(void)
     test_own_fields();
     test_escape_target();
     test_grpc_timeout();
+    test_grpc_health();
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();

@@ -170,6 +170,26 @@ static void test_fail(void)
     h2gw_stream_unref(st);
 }
 
+/* The failure keys are the metrics' cause label values: one per cause,
+ * distinct, [a-z_] only (nothing to escape). */
+static void test_fail_keys(void)
+{
+    int f, g, good = 1;
+
+    for (f = H2GW_FAIL_NONE; f < H2GW_FAIL_NCAUSES; ++f) {
+        const char *k = h2gw_stream_fail_key((h2gw_fail_t)f);
+
+        good &= strspn(k, "abcdefghijklmnopqrstuvwxyz_") == strlen(k)
+                && strcmp(k, "unknown") != 0;
+        for (g = H2GW_FAIL_NONE; g < f; ++g) {
+            good &= strcmp(k, h2gw_stream_fail_key((h2gw_fail_t)g)) != 0;
+        }
+    }
+    tap_ok(good, "each failure cause has its own lowercase key");
+    tap_is_str(h2gw_stream_fail_key(H2GW_FAIL_QUEUE_TIMEOUT), "queue_timeout",
+               "queue timeout's key");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -177,6 +197,7 @@ int main(void)
     test_replay();
     test_data();
     test_fail();
+    test_fail_keys();
     apr_terminate();
     return done_testing();
 }
