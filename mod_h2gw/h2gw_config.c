@@ -34,6 +34,7 @@ void *h2gw_config_create_srv(apr_pool_t *p, server_rec *s)
     conf->add_headers = UNSET;
     conf->forwarded = UNSET;
     conf->via = UNSET;
+    conf->grpc_web = UNSET;
     return conf;
 }
 
@@ -55,6 +56,7 @@ void *h2gw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     conf->add_headers = MERGE(add_headers);
     conf->forwarded = MERGE(forwarded);
     conf->via = MERGE(via);
+    conf->grpc_web = MERGE(grpc_web);
     return conf;
 }
 
@@ -196,6 +198,9 @@ static void params_init(h2gw_params_t *pm)
     pm->retry_idempotent = UNSET;
     pm->forwarded = pm->via = UNSET;
     pm->grpc_timeout_max = UNSET;
+    pm->grpc_web = UNSET;
+    pm->grpc_web_origins = NULL;
+    pm->grpc_web_expose = NULL;
     pm->connect_timeout = pm->queue_timeout = pm->retry = UNSET;
     pm->max_lifetime = pm->ping = pm->idle_timeout = UNSET;
     pm->settings_timeout = pm->resolve = UNSET;
@@ -262,7 +267,8 @@ static const char *params_pool_key(const h2gw_params_t *pm)
 
 #define KNOWN_PARAMS                                                       \
     "timeout, read-timeout, retries, request-buffer, preserve-host, "      \
-    "reverse, forwarded, via, grpc-timeout-max, "                          \
+    "reverse, forwarded, via, grpc-timeout-max, grpc-web, "                \
+    "grpc-web-origins, grpc-web-expose, "                                  \
     "connect-timeout, window, conn-window, max-conns, max-streams, "       \
     "queue-timeout, lb, retry, max-requests, max-lifetime, ping, "         \
     "idle-timeout, settings-timeout, resolve, tls-verify, tls-ca, "       \
@@ -363,6 +369,59 @@ static const char *check_health_params(apr_pool_t *p, const char *dir,
     return NULL;
 }
 
+/* grpc-web-origins=: a comma-separated list of origins as browsers send
+ * them in Origin (scheme://host[:port], RFC 6454 §6.1: no path, no
+ * trailing slash), or "*" for any. */
+static const char *parse_origins(apr_pool_t *p, const char *what,
+                                 const char *val, apr_array_header_t **out)
+{
+    apr_array_header_t *list = apr_array_make(p, 4, sizeof(const char *));
+    char *copy = apr_pstrdup(p, val), *last, *o;
+
+    for (o = apr_strtok(copy, ",", &last); o; o = apr_strtok(NULL, ",", &last)) {
+        const char *host;
+
+        if (strcmp(o, "*")) {
+            host = strstr(o, "://");
+            if (!host || host == o || !host[3] || strpbrk(host + 3, "/?#@ ")
+                || (strncasecmp(o, "http://", 7)
+                    && strncasecmp(o, "https://", 8))) {
+                return apr_psprintf(p, "%s: '%s' is not an origin "
+                                    "(http[s]://host[:port], or *)", what, o);
+            }
+        }
+        APR_ARRAY_PUSH(list, const char *) = o;
+    }
+    if (list->nelts == 0) {
+        return apr_psprintf(p, "%s: '%s' names no origin (http[s]://host"
+                            "[:port] separated by commas, or *)", what, val);
+    }
+    *out = list;
+    return NULL;
+}
+
+/* grpc-web-expose=: a comma-separated list of field names. */
+static const char *parse_field_list(apr_pool_t *p, const char *what,
+                                    const char *val, const char **out)
+{
+    char *copy = apr_pstrdup(p, val), *last, *f;
+    const char *joined = NULL;
+
+    for (f = apr_strtok(copy, ",", &last); f; f = apr_strtok(NULL, ",", &last)) {
+        if (!h2gw_headers_valid_name((const uint8_t *)f, strlen(f))) {
+            return apr_psprintf(p, "%s: '%s' is not a header field name",
+                                what, f);
+        }
+        ap_str_tolower(f);
+        joined = joined ? apr_pstrcat(p, joined, ", ", f, NULL) : f;
+    }
+    if (!joined) {
+        return apr_psprintf(p, "%s: '%s' names no header field", what, val);
+    }
+    *out = joined;
+    return NULL;
+}
+
 /* Parses one key=value parameter of directive `dir` into pm. */
 static const char *parse_param(apr_pool_t *p, const char *dir,
                                h2gw_params_t *pm, const char *param)
@@ -388,6 +447,15 @@ static const char *parse_param(apr_pool_t *p, const char *dir,
     if (!strcasecmp(key, "grpc-timeout-max")) {
         return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 1,
                                  &pm->grpc_timeout_max);
+    }
+    if (!strcasecmp(key, "grpc-web")) {
+        return parse_flag(p, what, val, &pm->grpc_web);
+    }
+    if (!strcasecmp(key, "grpc-web-origins")) {
+        return parse_origins(p, what, val, &pm->grpc_web_origins);
+    }
+    if (!strcasecmp(key, "grpc-web-expose")) {
+        return parse_field_list(p, what, val, &pm->grpc_web_expose);
     }
     if (!strcasecmp(key, "connect-timeout")) {
         return parse_seconds_min(p, what, val, H2GW_MIN_TIMEOUT, 0,
@@ -962,6 +1030,12 @@ static const char *cmd_via(cmd_parms *cmd, void *dc, int flag)
     return NULL;
 }
 
+static const char *cmd_grpc_web(cmd_parms *cmd, void *dc, int flag)
+{
+    srv_conf(cmd)->grpc_web = flag;
+    return NULL;
+}
+
 const command_rec h2gw_config_cmds[] = {
     AP_INIT_RAW_ARGS("H2GWPass", cmd_pass, NULL, RSRC_CONF | ACCESS_CONF,
                       "[/prefix] h2c://host[:port][/path] | "
@@ -988,6 +1062,8 @@ const command_rec h2gw_config_cmds[] = {
                  "add a Via field to requests and responses"),
     AP_INIT_FLAG("H2GWAddHeaders", cmd_add_headers, NULL, RSRC_CONF,
                  "add X-Forwarded-For, -Host and -Server"),
+    AP_INIT_FLAG("H2GWGrpcWeb", cmd_grpc_web, NULL, RSRC_CONF,
+                 "translate gRPC-Web requests to gRPC (grpc-web= default)"),
     {NULL}
 };
 
@@ -1488,6 +1564,11 @@ void h2gw_config_route(request_rec *r, const h2gw_pass_t *pass,
     route->add_headers = sc->add_headers != UNSET ? sc->add_headers : 1;
     route->forwarded = PICK3(pm->forwarded, um->forwarded, sc->forwarded, 0);
     route->via = PICK3(pm->via, um->via, sc->via, 0);
+    route->grpc_web = PICK3(pm->grpc_web, um->grpc_web, sc->grpc_web, 0);
+    route->grpc_web_origins = pm->grpc_web_origins ? pm->grpc_web_origins
+                                                   : um->grpc_web_origins;
+    route->grpc_web_expose = pm->grpc_web_expose ? pm->grpc_web_expose
+                                                 : um->grpc_web_expose;
     grpc_deadline(r, PICK3(pm->grpc_timeout_max, um->grpc_timeout_max, UNSET,
                            H2GW_DEFAULT_GRPC_TIMEOUT_MAX), t);
 }

@@ -123,6 +123,14 @@ typedef struct h2gw_params_t {
     int forwarded;             /* add Forwarded */
     int via;                   /* add Via */
     apr_interval_time_t grpc_timeout_max;  /* 0: grpc-timeout ignored */
+    int grpc_web;              /* translate gRPC-Web requests */
+    apr_array_header_t *grpc_web_origins;  /* const char *: origins whose
+                                            * CORS requests are allowed,
+                                            * "*" any; NULL: not given */
+    const char *grpc_web_expose;  /* response fields named in
+                                   * Access-Control-Expose-Headers besides
+                                   * gRPC's own, ", "-joined; NULL: not
+                                   * given */
     /* Per connection pool: on H2GWUpstream, or on an H2GWPass that names
      * a server URL itself. */
     apr_interval_time_t connect_timeout;
@@ -245,6 +253,7 @@ typedef struct h2gw_srv_conf_t {
     int add_headers;              /* X-Forwarded-For/-Host/-Server */
     int forwarded;                /* RFC 7239 Forwarded */
     int via;                      /* Via, both ways */
+    int grpc_web;                 /* H2GWGrpcWeb: grpc-web= default */
 } h2gw_srv_conf_t;
 
 typedef struct h2gw_dir_conf_t {
@@ -262,6 +271,9 @@ typedef struct h2gw_route_t {
     int add_headers;
     int forwarded;
     int via;
+    int grpc_web;                         /* gRPC-Web translation on */
+    const apr_array_header_t *grpc_web_origins;  /* or NULL: no CORS */
+    const char *grpc_web_expose;          /* or NULL */
 } h2gw_route_t;
 
 extern const command_rec h2gw_config_cmds[];

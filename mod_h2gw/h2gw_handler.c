@@ -27,6 +27,7 @@
 #include "h2gw_config.h"
 #include "h2gw_counters.h"
 #include "h2gw_engine.h"
+#include "h2gw_grpcweb.h"
 #include "h2gw_handler.h"
 
 APLOG_USE_MODULE(h2gw);
@@ -52,6 +53,14 @@ APLOG_USE_MODULE(h2gw);
  * was reached) waits after a complete response for the stream's end
  * flag, which a client sends right after the last byte. */
 #define CLIENT_END_WAIT apr_time_from_msec(500)
+/* An HTTP/1 response that went out complete with keep-alive before the
+ * client ended its body (the upstream answered first; often only the
+ * last chunk is still in flight, e.g. a gRPC-Web call's) has the rest of
+ * the body read, at most this much for at most this long, so that the
+ * connection the response promised to keep serves the next request;
+ * closing it instead would fail that request on the client. */
+#define DRAIN_MAX (64 * 1024)
+#define DRAIN_WAIT apr_time_from_sec(1)
 /* How long a request with "Expect: 100-continue" waits for the upstream's
  * 100 before its body is sent anyway. */
 #define EXPECT_WAIT apr_time_from_sec(1)
@@ -78,6 +87,7 @@ typedef struct h2gw_req_t {
     int batch_wait;            /* the last read found body bytes: the next
                                 * wait may ask for a batch (SO_RCVLOWAT) */
     apr_bucket_brigade *probe_bb;  /* for h2_input_aborted() */
+    h2gw_grpcweb_t *gw;        /* a gRPC-Web request: translated */
 } h2gw_req_t;
 
 #define REQ_LOG(ctx, lvl, rv, fmt, ...)                                      \
@@ -347,6 +357,9 @@ static int build_stream(h2gw_req_t *ctx)
     apr_table_unset(headers, "Expect");
     if (expect) {
         apr_table_setn(headers, "Expect", "100-continue");
+    }
+    if (ctx->gw) {
+        h2gw_grpcweb_request_fields(ctx->gw, headers);
     }
     apr_table_do(add_field, fields, headers, NULL);
     own_fields(ctx, own);
@@ -915,6 +928,10 @@ static apr_status_t send_data(h2gw_req_t *ctx, h2gw_chunk_t *head, size_t len,
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
     apr_status_t rv;
 
+    if (ctx->gw) {
+        h2gw_grpcweb_data(ctx->gw, ctx->bb, head, eos ? ctx->st : NULL);
+        head = NULL;
+    }
     while (head) {
         h2gw_chunk_t *next = head->next;
 
@@ -925,7 +942,9 @@ static apr_status_t send_data(h2gw_req_t *ctx, h2gw_chunk_t *head, size_t len,
         head = next;
     }
     if (eos) {
-        set_trailers(ctx);
+        if (!ctx->gw) {
+            set_trailers(ctx);
+        }
         APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_eos_create(ba));
     }
     /* No FLUSH: more may follow at once; relay() flushes before it waits
@@ -991,8 +1010,14 @@ static apr_status_t relay(h2gw_req_t *ctx)
         ctx->headers_at = apr_time_now();
         send_interim(ctx);  /* those that came with the final headers */
         set_headers(ctx);
-        rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, 0);
-        if (rv != APR_SUCCESS) {
+        if (ctx->gw && h2gw_grpcweb_response(ctx->gw)) {
+            /* Not a gRPC answer: a gRPC-Web error, without its body. */
+            head = NULL;
+            len = 0;
+            eos = 1;
+        }
+        else if ((rv = h2gw_stream_take_data(ctx->st, &head, &len, &eos, 0))
+                 != APR_SUCCESS) {
             /* No body part yet (or a failure): the headers go alone, now. */
             if (flush_out(ctx) != APR_SUCCESS
                 || ctx->r->connection->aborted) {
@@ -1167,6 +1192,11 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
                 return rv;
             }
             body_bytes += (apr_off_t)len;
+            if (ctx->gw
+                && (rv = h2gw_grpcweb_body(ctx->gw, &data, &len))
+                       != APR_SUCCESS) {
+                return rv;
+            }
             while (len > 0) {
                 rv = h2gw_stream_put_body(ctx->st, data, len, 0, &took,
                                           &wake);
@@ -1197,6 +1227,9 @@ static apr_status_t pump_body(h2gw_req_t *ctx)
             }
         }
         apr_brigade_cleanup(in);
+    }
+    if (ctx->gw && (rv = h2gw_grpcweb_body_end(ctx->gw)) != APR_SUCCESS) {
+        return rv;
     }
     ctx->body_done = 1;
     trailers = request_trailers(r, &ntrailers);
@@ -1252,6 +1285,69 @@ static void await_client_end(h2gw_req_t *ctx)
         pfd.events = POLLIN;
         pfd.revents = 0;
         (void)poll(&pfd, 1, (int)((left + 999) / 1000));
+    }
+}
+
+/*
+ * After a complete response to an HTTP/1 request whose body had not
+ * ended (see DRAIN_MAX): reads and drops the rest of the body. Returns 1
+ * when it ended within the bounds, 0 otherwise (the caller closes the
+ * connection).
+ */
+static int drain_body(h2gw_req_t *ctx)
+{
+    conn_rec *c = ctx->r->connection;
+    apr_bucket_brigade *bb;
+    apr_time_t until = apr_time_now() + DRAIN_WAIT;
+    apr_off_t seen = 0;
+
+    if (!ctx->eos_sent || ctx->client_fd < 0 || ctx->client_tls
+        || c->aborted) {
+        return 0;  /* (over TLS the socket cannot tell of held input) */
+    }
+    /* The core holds a small complete response back (to join the next
+     * one): the client waits for it before it sends the rest. */
+    bb = apr_brigade_create(ctx->r->pool, c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
+    if (ap_pass_brigade(c->output_filters, bb) != APR_SUCCESS) {
+        return 0;
+    }
+    apr_brigade_cleanup(bb);
+    for (;;) {
+        struct pollfd pfd;
+        apr_interval_time_t left;
+        apr_bucket *b;
+        apr_status_t rv = ap_get_brigade(ctx->r->input_filters, bb,
+                                         AP_MODE_READBYTES,
+                                         APR_NONBLOCK_READ, BODY_READ_CHUNK);
+
+        if (rv == APR_SUCCESS) {
+            for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+                 b = APR_BUCKET_NEXT(b)) {
+                if (APR_BUCKET_IS_EOS(b)) {
+                    apr_brigade_cleanup(bb);
+                    return 1;
+                }
+                seen += b->length == (apr_size_t)-1 ? 0 : b->length;
+            }
+            apr_brigade_cleanup(bb);
+            if (seen > DRAIN_MAX) {
+                return 0;
+            }
+            continue;
+        }
+        apr_brigade_cleanup(bb);
+        left = until - apr_time_now();
+        if (!APR_STATUS_IS_EAGAIN(rv) || left <= 0) {
+            return 0;
+        }
+        pfd.fd = ctx->client_fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, (int)((left + 999) / 1000)) != 1
+            || (pfd.revents & (POLLERR | POLLHUP | POLLNVAL))) {
+            return 0;
+        }
     }
 }
 
@@ -1376,7 +1472,8 @@ static int proxy(h2gw_req_t *ctx)
     }
     if (send_body) {
         rv = pump_body(ctx);
-        if (rv == APR_ECONNABORTED && !r->connection->master) {
+        if (rv == APR_ECONNABORTED && !r->connection->master
+            && !drain_body(ctx)) {
             /* The upstream answered before taking the whole body: close
              * rather than read and discard an unbounded rest. */
             r->connection->keepalive = AP_CONN_CLOSE;
@@ -1418,9 +1515,21 @@ static int proxy(h2gw_req_t *ctx)
             return report_failure(ctx);
         }
         report_failure(ctx);
-        abort_response(ctx);
+        if (!ctx->gw || h2gw_grpcweb_fail_body(ctx->gw, ctx->st)
+                            != APR_SUCCESS) {
+            abort_response(ctx);
+        }
         return OK;
     }
+}
+
+/* The answer for an HTTP error status before anything went out: the
+ * status itself, or for a gRPC-Web request a gRPC-Web error (never an
+ * HTML page in a gRPC-Web body). */
+static int gw_status(h2gw_req_t *ctx, int http_status)
+{
+    return ctx->gw ? h2gw_grpcweb_fail_headers(ctx->gw, NULL, http_status)
+                   : http_status;
 }
 
 int h2gw_handler_run(request_rec *r)
@@ -1441,26 +1550,36 @@ int h2gw_handler_run(request_rec *r)
     }
     memset(&ctx, 0, sizeof(ctx));
     ctx.r = r;
+    h2gw_config_route(r, pass, &ctx.route);
+    http_status = h2gw_grpcweb_begin(r, &ctx.route, &ctx.gw);
+    if (http_status != DECLINED) {
+        return http_status;  /* a CORS preflight, answered */
+    }
     ctx.engine = h2gw_engine_get();
     if (!ctx.engine) {
         REQ_LOG(&ctx, APLOG_ERR, 0, H2GW_LOGNO(00205) "%s",
                 "engine not running in this process");
-        return HTTP_SERVICE_UNAVAILABLE;
+        return gw_status(&ctx, HTTP_SERVICE_UNAVAILABLE);
     }
     ctx.wake_fd = thread_wake_fd();
     if (ctx.wake_fd < 0) {
         REQ_LOG(&ctx, APLOG_ERR, APR_FROM_OS_ERROR(errno), H2GW_LOGNO(00206)
                 "%s", "no wake descriptor for this thread (eventfd)");
-        return HTTP_SERVICE_UNAVAILABLE;
+        return gw_status(&ctx, HTTP_SERVICE_UNAVAILABLE);
     }
     find_client_fd(&ctx);
     ctx.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    h2gw_config_route(r, pass, &ctx.route);
     http_status = build_stream(&ctx);
     if (http_status != OK) {
-        return http_status;
+        return gw_status(&ctx, http_status);
     }
     http_status = proxy(&ctx);
+    if (ctx.gw && http_status != OK && !ctx.headers_sent) {
+        /* Its stream still tells why: a gRPC-Web error, no HTML page,
+         * and a complete answer. */
+        http_status = h2gw_grpcweb_fail_headers(ctx.gw, ctx.st, http_status);
+        ctx.headers_sent = ctx.eos_sent = 1;
+    }
     set_notes(&ctx);
     REQ_LOG(&ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: done, %s, %" APR_OFF_T_FMT
             " body bytes out, %s ms, upstream stream %s on %s, %s retries",
@@ -1477,7 +1596,7 @@ int h2gw_handler_run(request_rec *r)
     if (http_status == OK && !ctx.headers_sent) {
         /* The client went away before any response (the stream was
          * cancelled): nothing reaches it, the access log shows 502. */
-        return HTTP_BAD_GATEWAY;
+        return gw_status(&ctx, HTTP_BAD_GATEWAY);
     }
     return http_status;
 }

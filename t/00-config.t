@@ -66,6 +66,13 @@ my @bad = (
     ['H2GWTimeout 99999999', qr/H2GWTimeout: '99999999' is not a number of seconds \(from 0\.1 to 31536000\)/, 'over the one-year cap: the message names the range'],
     ['H2GWConnectTimeout 0.01', qr/H2GWConnectTimeout: '0\.01' is not a number of seconds \(from 0\.1/, 'a tiny H2GWConnectTimeout'],
     ['H2GWPass /a/ h2c://127.0.0.1:1/ grpc-timeout-max=x', qr/H2GWPass grpc-timeout-max: 'x' is not a number of seconds \(0, or from 0\.1/, 'a bad grpc-timeout-max'],
+    # gRPC-Web (t/39-grpc-web.t).
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ grpc-web=yes', qr/H2GWPass grpc-web: 'yes' must be on or off/, 'grpc-web not on/off'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ grpc-web=on grpc-web-origins=app.example', qr/H2GWPass grpc-web-origins: 'app\.example' is not an origin \(http\[s\]:\/\/host\[:port\], or \*\)/, 'an origin without its scheme'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ grpc-web-origins=https://app.example/', qr/H2GWPass grpc-web-origins: 'https:\/\/app\.example\/' is not an origin/, 'an origin with a path'],
+    ['H2GWUpstream u h2c://127.0.0.1:1 grpc-web-origins=,', qr/H2GWUpstream grpc-web-origins: ',' names no origin/, 'an empty origin list'],
+    ['H2GWPass /a/ h2c://127.0.0.1:1/ grpc-web-expose=x-ok,bad(name)', qr/H2GWPass grpc-web-expose: 'bad\(name\)' is not a header field name/, 'a bad field name to expose'],
+    ['H2GWGrpcWeb maybe', qr/H2GWGrpcWeb must be On or Off/, 'H2GWGrpcWeb needs on/off'],
     # TLS parameters on a cleartext server are a mistake.
     ['H2GWPass /a/ h2c://127.0.0.1:1/ tls-verify=off', qr/H2GWPass: 'tls-verify' is a TLS parameter, but no server is h2:\/\//, 'tls-* on an h2c:// pass'],
     ['H2GWUpstream u h2c://127.0.0.1:1 tls-ca=/etc/ssl/ca.pem', qr/H2GWUpstream: 'tls-ca' is a TLS parameter, but no server is h2:\/\//, 'tls-* on an h2c:// upstream'],
@@ -109,7 +116,7 @@ my @warn = (
      qr/H2GWUpstream u on line \d+ of \S+: window \(1048576\) x max-streams \(100\) is more than conn-window \(8388608\)/, 'window x max-streams over conn-window'],
 );
 
-plan tests => 2 * @bad + 2 * @warn + 11;
+plan tests => 2 * @bad + 2 * @warn + 13;
 
 my $vars = Apache::Test::vars();
 my $httpd = $vars->{httpd};
@@ -185,6 +192,13 @@ ok t_cmp($out =~ /\bH2GW/ ? 1 : 0, 0, "... without a warning");
 
 ($rc, $out) = config_test("Include \"$vars->{serverroot}/../conf/h2gw.conf\"");
 ok t_cmp($rc, 0, "the example conf/h2gw.conf passes the config test");
+ok t_cmp($out =~ /\bH2GW/ ? 1 : 0, 0, "... without a warning") or print "# $out\n";
+($rc, $out) = config_test("Include \"$vars->{serverroot}/../conf/h2gw-grpc-web.conf\"\n"
+    . "H2GWGrpcWeb On\n"
+    . "H2GWPass /w/ h2c://127.0.0.1:1/ grpc-web=off grpc-web-origins=*,http://a.example:8080 "
+    . "grpc-web-expose=X-A,x-b");
+ok t_cmp($rc, 0, "the gRPC-Web example conf/h2gw-grpc-web.conf, H2GWGrpcWeb and "
+                 . "every grpc-web parameter pass the config test") or print "# $out\n";
 ok t_cmp($out =~ /\bH2GW/ ? 1 : 0, 0, "... without a warning") or print "# $out\n";
 ($rc, $out) = config_test("Include \"$vars->{serverroot}/../conf/h2gw-tls.conf\"");
 ok t_cmp($rc, 0, "the TLS example conf/h2gw-tls.conf passes the config test");

@@ -8,7 +8,10 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       libnghttp2-dev libssl-dev
       libapache2-mod-perl2
       curl nghttp2-client nghttp2-server openssl
-      python3-grpcio nodejs prometheus)
+      python3-grpcio nodejs prometheus chromium)
+# npm installs the gRPC-Web test client (t/grpcweb/); a Node.js that
+# bundles its own npm needs no Debian npm (which would replace it).
+command -v npm >/dev/null || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
