@@ -500,7 +500,7 @@ void h2gw_pool_place(h2gw_pool_t *pool, h2gw_stream_t *st)
 {
     if (st->placements >= MAX_PLACEMENTS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, pool->loop->s,
-                     H2GW_LOGNO(00107) "upstream %s: request placed %d "
+                     H2GW_LOGNO(00110) "upstream %s: request placed %d "
                      "times without being sent; given up",
                      pool->up->name, st->placements);
         h2gw_stream_fail(st, H2GW_FAIL_INTERNAL, "placed too often");
