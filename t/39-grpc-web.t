@@ -29,7 +29,7 @@ my $cdir = "$vars->{serverroot}/grpcweb";
     or die "the gRPC-Web client's npm packages are missing: make check "
          . "installs them (npm ci in t/grpcweb)\n";
 
-plan tests => 79;
+plan tests => 83;
 
 my $dir = $vars->{t_logs};
 my $bin = "$vars->{serverroot}/grpc";
@@ -117,6 +117,28 @@ for my $v ('1.1', '2') {
     ok t_cmp(($r->{grpcStatus} // '') . " $r->{count} " . ($r->{trailer} ? 'frame' : 'none'),
              '3 0 none', "HTTP/$v -text trailers-only error: grpc-status in the headers, "
              . "no body");
+}
+
+# ---- -text with grpc-web, the gRPC project's own client (XHR, HTTP/1.1) ----
+{
+    my $r = node_json('grpc-web-text.js', $base, 'unary', 'hello');
+    ok t_cmp(($r->{code} // 'none') . ' ' . join(',', @{ $r->{texts} // [] }) . ' '
+             . ($r->{types}{sent} // 'none') . ' -> ' . ($r->{types}{received} // 'none'),
+             '0 echo:hello application/grpc-web-text -> application/grpc-web-text',
+             "grpc-web text unary: the message, -text both ways") or t_debug(JSON::PP::encode_json($r));
+    ok t_cmp(($r->{headers}{'x-h2gw-echo'} // '') . ' ' . ($r->{trailers}{'x-h2gw-trailer'} // ''),
+             'text-meta seen-text-meta',
+             "grpc-web text unary: metadata to the server, back in the headers and the trailer frame");
+    $r = node_json('grpc-web-text.js', $base, 'stream', 1000);
+    my @t = @{ $r->{texts} // [] };
+    ok t_cmp(($r->{code} // 'none') . ' ' . scalar(@t) . ' ' . ($t[0] // '') . '..' . ($t[-1] // '')
+             . ' ' . ($r->{trailers}{'x-h2gw-count'} // ''), '0 1000 0..999 1000',
+             "grpc-web text server stream: 1000 messages, status and trailer")
+        or t_debug(JSON::PP::encode_json($r));
+    $r = node_json('grpc-web-text.js', $base, 'unary', 'fail:x');
+    ok t_cmp(($r->{code} // 'none') . ' ' . ($r->{message} // ''), '3 x',
+             "grpc-web text trailers-only error: code and message")
+        or t_debug(JSON::PP::encode_json($r));
 }
 
 # ---- the wire, with curl ----
