@@ -363,18 +363,15 @@ void h2gw_grpcweb_data(h2gw_grpcweb_t *gw, apr_bucket_brigade *bb,
 static int fail_status(h2gw_grpcweb_t *gw, h2gw_stream_t *st,
                        const char **msg)
 {
-    h2gw_fail_t fail;
     uint32_t rst;
     const char *reason;
+    h2gw_fail_t fail = h2gw_stream_failure(st, gw->r->pool, &reason, &rst);
 
-    apr_thread_mutex_lock(st->lock);
-    fail = st->fail;
-    rst = st->rst_code;
-    reason = apr_pstrdup(gw->r->pool, st->fail_reason ? st->fail_reason
-                                                      : "unknown");
-    apr_thread_mutex_unlock(st->lock);
     if (fail == H2GW_FAIL_NONE) {
         return -1;
+    }
+    if (!reason) {
+        reason = "unknown";
     }
     *msg = apr_psprintf(gw->r->pool, "upstream %s: %s (%s)", st->target.name,
                         h2gw_stream_fail_name(fail), reason);

@@ -1390,11 +1390,10 @@ static int report_failure(h2gw_req_t *ctx)
     h2gw_fail_t fail;
     const char *reason;
 
-    apr_thread_mutex_lock(st->lock);
-    fail = st->fail;
-    reason = apr_pstrdup(ctx->r->pool, st->fail_reason ? st->fail_reason
-                                                       : "unknown");
-    apr_thread_mutex_unlock(st->lock);
+    fail = h2gw_stream_failure(st, ctx->r->pool, &reason, NULL);
+    if (!reason) {
+        reason = "unknown";
+    }
     h2gw_counters_fail(st->target.upstream, fail);
     /* (STYLE: the upstream's doing is a warning, our own an error.) */
     REQ_LOG(ctx, fail == H2GW_FAIL_INTERNAL ? APLOG_ERR : APLOG_WARNING, 0,

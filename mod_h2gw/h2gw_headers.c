@@ -132,7 +132,8 @@ static void lowercase(char *s)
     }
 }
 
-static void set_nv(nghttp2_nv *nv, const char *name, const char *value)
+void h2gw_headers_set_nv(nghttp2_nv *nv, const char *name,
+                         const char *value)
 {
     nv->name = (uint8_t *)name;
     nv->namelen = strlen(name);
@@ -164,10 +165,10 @@ apr_status_t h2gw_headers_req_to_nv(apr_pool_t *p, const h2gw_req_line_t *rl,
         return APR_EINVAL;
     }
     nv = apr_palloc(p, sizeof(*nv) * (nfields + PSEUDO_COUNT));
-    set_nv(&nv[n++], ":method", apr_pstrdup(p, rl->method));
-    set_nv(&nv[n++], ":scheme", apr_pstrdup(p, rl->scheme));
-    set_nv(&nv[n++], ":authority", apr_pstrdup(p, rl->authority));
-    set_nv(&nv[n++], ":path", apr_pstrdup(p, rl->path));
+    h2gw_headers_set_nv(&nv[n++], ":method", apr_pstrdup(p, rl->method));
+    h2gw_headers_set_nv(&nv[n++], ":scheme", apr_pstrdup(p, rl->scheme));
+    h2gw_headers_set_nv(&nv[n++], ":authority", apr_pstrdup(p, rl->authority));
+    h2gw_headers_set_nv(&nv[n++], ":path", apr_pstrdup(p, rl->path));
 
     for (i = 0; i < nfields; ++i) {
         const char *name = fields[i].name, *value = fields[i].value;
@@ -186,13 +187,13 @@ apr_status_t h2gw_headers_req_to_nv(apr_pool_t *p, const h2gw_req_line_t *rl,
         if (strcasecmp(name, "te") == 0) {
             /* RFC 9113 §8.2.2: TE may be sent, with "trailers" only. */
             if (list_has_token(value, "trailers", 8)) {
-                set_nv(&nv[n++], "te", "trailers");
+                h2gw_headers_set_nv(&nv[n++], "te", "trailers");
             }
             continue;
         }
         lname = apr_pstrmemdup(p, name, namelen);
         lowercase(lname);
-        set_nv(&nv[n++], lname, apr_pstrmemdup(p, value, valuelen));
+        h2gw_headers_set_nv(&nv[n++], lname, apr_pstrmemdup(p, value, valuelen));
     }
     *pnv = nv;
     *pnvlen = n;
@@ -238,7 +239,7 @@ apr_status_t h2gw_headers_add_own(apr_pool_t *p, const nghttp2_nv *nv,
         }
         lname = apr_pstrmemdup(p, name, namelen);
         lowercase(lname);
-        set_nv(&out[n++], lname, apr_pstrmemdup(p, value, valuelen));
+        h2gw_headers_set_nv(&out[n++], lname, apr_pstrmemdup(p, value, valuelen));
     }
     *pnv = out;
     *pnvlen = n;

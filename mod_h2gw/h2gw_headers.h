@@ -35,6 +35,11 @@ typedef enum {
     H2GW_HDR_INVALID     /* a name or value no HTTP message may carry */
 } h2gw_hdr_class_t;
 
+/* Points nv at name and value (not copied: they must outlive it), with
+ * their lengths, and no flags. */
+void h2gw_headers_set_nv(nghttp2_nv *nv, const char *name,
+                         const char *value);
+
 /*
  * Builds the HTTP/2 header list for an upstream request.
  * p: pool the list and every name/value are copied into (the caller's

@@ -51,15 +51,6 @@ void h2gw_health_init(h2gw_pool_t *pool)
     h2gw_loop_timer(pool->loop, now);
 }
 
-static void set_nv(nghttp2_nv *nv, const char *name, const char *value)
-{
-    nv->name = (uint8_t *)name;
-    nv->namelen = strlen(name);
-    nv->value = (uint8_t *)value;
-    nv->valuelen = strlen(value);
-    nv->flags = NGHTTP2_NV_FLAG_NONE;
-}
-
 /* A check stream of sv, ready to place (the check's reference held). */
 static h2gw_stream_t *make_check(h2gw_server_t *sv)
 {
@@ -79,15 +70,15 @@ static h2gw_stream_t *make_check(h2gw_server_t *sv)
     h2gw_stream_set_check(st);
     /* :scheme and :authority are the server's, set at submit. */
     st->nv = apr_pcalloc(st->pool, 7 * sizeof(nghttp2_nv));
-    set_nv(&st->nv[0], ":method", grpc ? "POST" : "GET");
-    set_nv(&st->nv[1], ":scheme", "http");
-    set_nv(&st->nv[2], ":authority", sv->conf->authority);
-    set_nv(&st->nv[3], ":path", up->hc_path);
-    set_nv(&st->nv[4], "user-agent", "mod_h2gw health check");
+    h2gw_headers_set_nv(&st->nv[0], ":method", grpc ? "POST" : "GET");
+    h2gw_headers_set_nv(&st->nv[1], ":scheme", "http");
+    h2gw_headers_set_nv(&st->nv[2], ":authority", sv->conf->authority);
+    h2gw_headers_set_nv(&st->nv[3], ":path", up->hc_path);
+    h2gw_headers_set_nv(&st->nv[4], "user-agent", "mod_h2gw health check");
     st->nvlen = 5;
     if (grpc) {
-        set_nv(&st->nv[5], "content-type", "application/grpc");
-        set_nv(&st->nv[6], "te", "trailers");
+        h2gw_headers_set_nv(&st->nv[5], "content-type", "application/grpc");
+        h2gw_headers_set_nv(&st->nv[6], "te", "trailers");
         st->nvlen = 7;
         memcpy(st->req_buf, body, blen);
         st->req_len = blen;
@@ -203,16 +194,10 @@ static const char *judge_answer(apr_pool_t *p, const h2gw_upstream_t *up,
 static const char *judge(apr_pool_t *p, const h2gw_upstream_t *up,
                          h2gw_stream_t *st)
 {
-    h2gw_stream_state_t state;
-    h2gw_fail_t fail;
     const char *reason;
+    h2gw_fail_t fail = h2gw_stream_failure(st, p, &reason, NULL);
 
-    apr_thread_mutex_lock(st->lock);
-    state = st->state;
-    fail = st->fail;
-    reason = st->fail_reason;
-    apr_thread_mutex_unlock(st->lock);
-    if (state == H2GW_STREAM_ST_FAILED) {
+    if (fail != H2GW_FAIL_NONE) {
         return apr_psprintf(p, "%s%s%s%s", h2gw_stream_fail_name(fail),
                             reason ? " (" : "", reason ? reason : "",
                             reason ? ")" : "");

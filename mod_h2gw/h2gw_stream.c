@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <apr_strings.h>
 #include <apr_allocator.h>
 #include <apr_atomic.h>
 
@@ -393,6 +394,24 @@ void h2gw_stream_fail_locked(h2gw_stream_t *st, h2gw_fail_t fail,
     st->fail = fail;
     st->fail_reason = reason;
     h2gw_stream_wake_locked(st);
+}
+
+h2gw_fail_t h2gw_stream_failure(h2gw_stream_t *st, apr_pool_t *p,
+                                const char **reason, uint32_t *rst_code)
+{
+    h2gw_fail_t fail;
+
+    apr_thread_mutex_lock(st->lock);
+    fail = st->state == H2GW_STREAM_ST_FAILED ? st->fail : H2GW_FAIL_NONE;
+    if (reason) {
+        *reason = fail != H2GW_FAIL_NONE && st->fail_reason
+                      ? apr_pstrdup(p, st->fail_reason) : NULL;
+    }
+    if (rst_code) {
+        *rst_code = st->rst_code;
+    }
+    apr_thread_mutex_unlock(st->lock);
+    return fail;
 }
 
 void h2gw_stream_fail(h2gw_stream_t *st, h2gw_fail_t fail,

@@ -285,6 +285,13 @@ int h2gw_stream_is_final(const h2gw_stream_t *st);
 void h2gw_stream_fail_locked(h2gw_stream_t *st, h2gw_fail_t fail,
                              const char *reason);
 
+/* Either side: the failure of st, or H2GW_FAIL_NONE when it has not
+ * failed; *reason (when asked for) its reason copied into p, or NULL;
+ * *rst_code (when asked for) the RST_STREAM code received, if any. One
+ * look under the stream's lock. */
+h2gw_fail_t h2gw_stream_failure(h2gw_stream_t *st, apr_pool_t *p,
+                                const char **reason, uint32_t *rst_code);
+
 /* Engine side: h2gw_stream_fail_locked() with the lock taken here. */
 void h2gw_stream_fail(h2gw_stream_t *st, h2gw_fail_t fail,
                       const char *reason);
