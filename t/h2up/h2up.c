@@ -82,7 +82,7 @@ enum reset_mode { RESET_NONE, RESET_BEFORE, RESET_AFTER };
 enum wait_reason { W_NONE, W_ECHO, W_DRIP, W_STOPPED, W_RESET };
 enum timer_kind { T_DELAY, T_DRIP, T_HOLD };
 #define HOLD_MS 10000  /* hold=: longest wait for a release= */
-#define WAIT_MS 30000  /* wait=: longest wait for /_release */
+#define WAIT_MS 120000  /* wait=: longest wait for /_release */
 #define MAX_RELEASED 64
 
 struct params {
