@@ -2011,3 +2011,36 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
              "closed: %s", conn->dead_reason ? conn->dead_reason : "done");
     apr_pool_destroy(conn->pool);
 }
+
+h2gw_conn_seen_t h2gw_conn_seen(const h2gw_conn_t *conn, int *peer_streams,
+                                int *peer_window, int *peer_frame)
+{
+    h2gw_conn_seen_t seen = H2GW_CONN_SEEN_GONE;
+
+    *peer_streams = *peer_window = *peer_frame = -1;
+    if (conn->dead) {
+        return seen;
+    }
+    switch (conn->state) {
+    case H2GW_CONN_ST_CONNECTING:
+    case H2GW_CONN_ST_TLS:
+    case H2GW_CONN_ST_HANDSHAKE:
+        seen = H2GW_CONN_SEEN_STARTING;
+        break;
+    case H2GW_CONN_ST_OPEN:
+        seen = conn->no_new ? H2GW_CONN_SEEN_DRAINING : H2GW_CONN_SEEN_OPEN;
+        break;
+    case H2GW_CONN_ST_DRAINING:
+        seen = H2GW_CONN_SEEN_DRAINING;
+        break;
+    }
+    if (conn->ngh && conn->peer_settings) {
+        *peer_streams = (int)nghttp2_session_get_remote_settings(
+            conn->ngh, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+        *peer_window = (int)nghttp2_session_get_remote_settings(
+            conn->ngh, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+        *peer_frame = (int)nghttp2_session_get_remote_settings(
+            conn->ngh, NGHTTP2_SETTINGS_MAX_FRAME_SIZE);
+    }
+    return seen;
+}

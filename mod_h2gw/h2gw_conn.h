@@ -120,6 +120,20 @@ apr_status_t h2gw_conn_new(h2gw_conn_t **pconn, h2gw_server_t *sv,
 apr_status_t h2gw_conn_start_session(h2gw_conn_t *conn);
 void h2gw_conn_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len);
 
+/* How a connection counts on the status page. */
+typedef enum {
+    H2GW_CONN_SEEN_GONE,       /* dead, about to be destroyed: not shown */
+    H2GW_CONN_SEEN_STARTING,   /* connect, TLS or the peer's SETTINGS */
+    H2GW_CONN_SEEN_OPEN,       /* takes new streams */
+    H2GW_CONN_SEEN_DRAINING    /* takes none, closes once idle */
+} h2gw_conn_seen_t;
+
+/* What the status page shows of conn: how it counts, and the peer's
+ * SETTINGS (max concurrent streams, initial window, max frame size;
+ * -1 each until they arrived). */
+h2gw_conn_seen_t h2gw_conn_seen(const h2gw_conn_t *conn, int *peer_streams,
+                                int *peer_window, int *peer_frame);
+
 /* Returns 1 when the connection takes new streams at all (not dead, not
  * draining). */
 int h2gw_conn_is_taking(const h2gw_conn_t *conn);

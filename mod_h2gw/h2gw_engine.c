@@ -14,7 +14,6 @@
 #include "h2gw_resolve.h"
 #include "h2gw_conn.h"
 #include "h2gw_pool.h"
-#include "h2gw_status.h"
 
 APLOG_USE_MODULE(h2gw);
 
@@ -326,7 +325,8 @@ static void resolver_wake(void *data)
     apr_pollset_wakeup(e->pollset);
 }
 
-/* Answers the status snapshots handlers asked for. */
+/* Answers the status snapshots handlers asked for: a copy of each pool's
+ * state, which the status page renders on its own thread. */
 static void run_status(h2gw_engine_t *e)
 {
     h2gw_status_req_t *req;
@@ -338,7 +338,16 @@ static void run_status(h2gw_engine_t *e)
     while (req) {
         h2gw_status_req_t *next = req->next;
 
-        req->text = h2gw_status_render(req->pool, e->pool_list, req->json);
+        apr_time_t now = apr_time_now();
+        int i;
+
+        req->pools = apr_array_make(req->pool, e->pool_list->nelts,
+                                    sizeof(h2gw_pool_snap_t));
+        for (i = 0; i < e->pool_list->nelts; ++i) {
+            h2gw_pool_snapshot(APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *),
+                               req->pool, now,
+                               apr_array_push(req->pools));
+        }
         apr_thread_mutex_lock(req->lock);
         req->done = 1;
         apr_thread_cond_signal(req->cond);

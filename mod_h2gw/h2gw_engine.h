@@ -17,13 +17,13 @@ typedef struct h2gw_engine_t h2gw_engine_t;
 
 /* A handler's request for a snapshot of the engine's pools. */
 typedef struct h2gw_status_req_t {
-    apr_pool_t *pool;          /* the engine renders into it; the caller's
+    apr_pool_t *pool;          /* the engine copies into it; the caller's
                                 * own again once done is set */
     apr_thread_mutex_t *lock;
     apr_thread_cond_t *cond;
-    int json;                  /* JSON, else an HTML fragment */
     int done;                  /* under lock */
-    const char *text;          /* the rendering */
+    apr_array_header_t *pools; /* the snapshot: h2gw_pool_snap_t (see
+                                * h2gw_pool.h), one per upstream */
     struct h2gw_status_req_t *next;
 } h2gw_status_req_t;
 
@@ -61,8 +61,8 @@ void h2gw_engine_consumed(h2gw_engine_t *e, h2gw_stream_t *st, size_t n);
 void h2gw_engine_release(h2gw_engine_t *e, h2gw_stream_t *st);
 
 /*
- * Asks the engine thread to render the state of its pools into req->pool
- * and waits for it. Returns APR_SUCCESS with req->text set,
+ * Asks the engine thread for a copy of the state of its pools in
+ * req->pool and waits for it. Returns APR_SUCCESS with req->pools set,
  * APR_ECONNABORTED when the engine is stopping, or APR_TIMEUP when it
  * did not take the request within 5 s (it is taken back).
  */

@@ -725,3 +725,75 @@ int h2gw_pool_active(const h2gw_pool_t *pool, int *nconns)
     }
     return n + pool->nqueued;
 }
+
+/* The status page's view of one server. */
+static void server_snapshot(const h2gw_pool_t *pool, const h2gw_server_t *sv,
+                            apr_pool_t *p, apr_time_t now,
+                            h2gw_server_snap_t *ss)
+{
+    const h2gw_conn_t *conn;
+
+    memset(ss, 0, sizeof(*ss));
+    ss->url = apr_pstrdup(p, sv->conf->url);
+    ss->up = sv->down_until <= now && !sv->hc_down;
+    ss->down_ms = sv->down_until > now
+                      ? apr_time_as_msec(sv->down_until - now) : 0;
+    ss->peer_streams = ss->peer_window = ss->peer_frame = -1;
+    for (conn = sv->conns; conn; conn = conn->next) {
+        int streams, window, frame;
+
+        switch (h2gw_conn_seen(conn, &streams, &window, &frame)) {
+        case H2GW_CONN_SEEN_GONE:
+            continue;
+        case H2GW_CONN_SEEN_STARTING:
+            ++ss->conns_starting;
+            break;
+        case H2GW_CONN_SEEN_OPEN:
+            ++ss->conns_open;
+            break;
+        case H2GW_CONN_SEEN_DRAINING:
+            ++ss->conns_draining;
+            break;
+        }
+        if (streams >= 0 && ss->peer_streams < 0) {
+            ss->peer_streams = streams;
+            ss->peer_window = window;
+            ss->peer_frame = frame;
+        }
+    }
+    ss->streams = sv->nstreams;
+    ss->check = pool->up->hc_kind == H2GW_HC_NONE ? "off"
+                : sv->hc_down                     ? "down"
+                                                  : "up";
+    ss->check_last = apr_pstrdup(p, sv->hc_last);
+    ss->check_age_ms = sv->hc_last_at ? apr_time_as_msec(now - sv->hc_last_at)
+                                      : -1;
+    ss->check_fails = sv->hc_fails;
+    ss->check_passes = sv->hc_passes;
+    ss->c = *sv->c;
+    ss->last_error = apr_pstrdup(p, sv->last_error);
+    ss->last_error_age_ms = sv->last_error_at
+                                ? apr_time_as_msec(now - sv->last_error_at)
+                                : -1;
+}
+
+void h2gw_pool_snapshot(const h2gw_pool_t *pool, apr_pool_t *p,
+                        apr_time_t now, h2gw_pool_snap_t *snap)
+{
+    int j;
+
+    snap->name = apr_pstrdup(p, pool->up->name);
+    snap->lb = pool->up->lb == H2GW_LB_ROUND_ROBIN ? "round-robin"
+                                                   : "least-streams";
+    snap->max_conns = pool->up->max_conns;
+    snap->max_streams = pool->up->max_streams;
+    snap->queued = pool->nqueued;
+    snap->c = *pool->c;
+    snap->nservers = pool->nservers;
+    snap->servers = apr_pcalloc(p, sizeof(*snap->servers)
+                                       * (apr_size_t)(pool->nservers
+                                                      ? pool->nservers : 1));
+    for (j = 0; j < pool->nservers; ++j) {
+        server_snapshot(pool, &pool->servers[j], p, now, &snap->servers[j]);
+    }
+}

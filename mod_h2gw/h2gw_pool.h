@@ -169,6 +169,41 @@ static inline void h2gw_pool_gauges(h2gw_server_t *sv)
     sv->g->down_until = sv->hc_down ? APR_INT64_MAX : sv->down_until;
 }
 
+/* What the status page shows of a server: a copy the engine makes, so
+ * that the page is rendered on the handler's thread from plain data. */
+typedef struct h2gw_server_snap_t {
+    const char *url;
+    int up;                    /* in rotation: not skipped, not out by its
+                                * health checks */
+    apr_int64_t down_ms;       /* still skipped for this long; 0: not */
+    int conns_open, conns_draining, conns_starting;
+    int streams;               /* active over its connections */
+    int peer_streams;          /* the peer's SETTINGS on a ready */
+    int peer_window;           /* connection; -1 when none is ready */
+    int peer_frame;
+    const char *check;         /* "off", "up" or "down" */
+    const char *check_last;    /* "passed" or "failed: ..."; "" */
+    apr_int64_t check_age_ms;  /* since the last check ended; -1: none */
+    int check_fails, check_passes;
+    h2gw_counters_t c;
+    const char *last_error;    /* "" when none */
+    apr_int64_t last_error_age_ms;  /* -1 when none */
+} h2gw_server_snap_t;
+
+typedef struct h2gw_pool_snap_t {
+    const char *name;
+    const char *lb;            /* "round-robin" or "least-streams" */
+    int max_conns, max_streams;
+    int queued;
+    h2gw_up_counters_t c;
+    int nservers;
+    h2gw_server_snap_t *servers;
+} h2gw_pool_snap_t;
+
+/* Engine thread: a copy of pool's state as of now, allocated from p. */
+void h2gw_pool_snapshot(const h2gw_pool_t *pool, apr_pool_t *p,
+                        apr_time_t now, h2gw_pool_snap_t *snap);
+
 /* Active streams and open connections over every server. */
 int h2gw_pool_active(const h2gw_pool_t *pool, int *nconns);
 

@@ -1,8 +1,9 @@
 /*
- * h2gw_status: the status page. The answering child's section is rendered
- * on its engine thread (which owns pools and connections); the totals
- * over every child and each child's counters come from the shared
- * counters (h2gw_counters), read on the handler's thread.
+ * h2gw_status: the status page, rendered on the handler's thread: the
+ * answering child's section from a snapshot of its pools that its engine
+ * thread copies (h2gw_engine_status(), h2gw_pool_snapshot()), the totals
+ * over every child and each child's counters from the shared counters
+ * (h2gw_counters).
  */
 #include <unistd.h>
 
@@ -14,57 +15,9 @@
 #include "h2gw_status.h"
 #include "h2gw_engine.h"
 #include "h2gw_pool.h"
-#include "h2gw_conn.h"
 #include "h2gw_counters.h"
 
 APLOG_USE_MODULE(h2gw);
-
-/* What a server's connections look like right now. */
-typedef struct conn_census_t {
-    int open, draining, starting;
-    int peer_streams;          /* peer's SETTINGS of a ready connection, */
-    int peer_window;           /* -1 when none is ready */
-    int peer_frame;
-} conn_census_t;
-
-static void census(const h2gw_server_t *sv, conn_census_t *cc)
-{
-    const h2gw_conn_t *conn;
-
-    cc->open = cc->draining = cc->starting = 0;
-    cc->peer_streams = cc->peer_window = cc->peer_frame = -1;
-    for (conn = sv->conns; conn; conn = conn->next) {
-        if (conn->dead) {
-            continue;
-        }
-        switch (conn->state) {
-        case H2GW_CONN_ST_CONNECTING:
-        case H2GW_CONN_ST_TLS:
-        case H2GW_CONN_ST_HANDSHAKE:
-            ++cc->starting;
-            break;
-        case H2GW_CONN_ST_OPEN:
-            if (conn->no_new) {
-                ++cc->draining;
-            }
-            else {
-                ++cc->open;
-            }
-            break;
-        case H2GW_CONN_ST_DRAINING:
-            ++cc->draining;
-            break;
-        }
-        if (conn->ngh && conn->peer_settings && cc->peer_streams < 0) {
-            cc->peer_streams = (int)nghttp2_session_get_remote_settings(
-                conn->ngh, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
-            cc->peer_window = (int)nghttp2_session_get_remote_settings(
-                conn->ngh, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
-            cc->peer_frame = (int)nghttp2_session_get_remote_settings(
-                conn->ngh, NGHTTP2_SETTINGS_MAX_FRAME_SIZE);
-        }
-    }
-}
 
 static const char *json_str(apr_pool_t *p, const char *s)
 {
@@ -207,26 +160,9 @@ static void html_counters(apr_array_header_t *out, apr_pool_t *p,
                         : 0.0));
 }
 
-/* In rotation: neither skipped after a failure nor out by its checks. */
-static int server_up(const h2gw_server_t *sv, apr_time_t now)
-{
-    return sv->down_until <= now && !sv->hc_down;
-}
-
-/* The state of a server's active health checks. */
-static const char *check_state(const h2gw_pool_t *pool,
-                               const h2gw_server_t *sv)
-{
-    if (pool->up->hc_kind == H2GW_HC_NONE) {
-        return "off";
-    }
-    return sv->hc_down ? "down" : "up";
-}
-
 static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
 {
     apr_array_header_t *out = apr_array_make(p, 64, sizeof(const char *));
-    apr_time_t now = apr_time_now();
     int i, j;
     apr_uint32_t chunks, streams = h2gw_stream_alive(&chunks);
 
@@ -236,49 +172,40 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
                       (long)getpid(), streams, chunks,
                       h2gw_stream_wakeups(), h2gw_stream_checks_alive()));
     for (i = 0; i < pools->nelts; ++i) {
-        const h2gw_pool_t *pool = APR_ARRAY_IDX(pools, i, h2gw_pool_t *);
+        const h2gw_pool_snap_t *pool = &APR_ARRAY_IDX(pools, i,
+                                                      h2gw_pool_snap_t);
 
         PUSH(apr_psprintf(p, "%s{\"name\":%s,\"lb\":\"%s\",\"max_conns\":%d,"
                           "\"max_streams\":%d,\"queued\":%d",
-                          i ? "," : "", json_str(p, pool->up->name),
-                          pool->up->lb == H2GW_LB_ROUND_ROBIN
-                              ? "round-robin" : "least-streams",
-                          pool->up->max_conns, pool->up->max_streams,
-                          pool->nqueued));
-        json_up_counters(out, p, pool->c);
+                          i ? "," : "", json_str(p, pool->name), pool->lb,
+                          pool->max_conns, pool->max_streams, pool->queued));
+        json_up_counters(out, p, &pool->c);
         PUSH(",\"servers\":[");
         for (j = 0; j < pool->nservers; ++j) {
-            const h2gw_server_t *sv = &pool->servers[j];
-            conn_census_t cc;
+            const h2gw_server_snap_t *sv = &pool->servers[j];
 
-            census(sv, &cc);
             PUSH(apr_psprintf(
                 p, "%s{\"url\":%s,\"health\":\"%s\",\"down_ms\":%"
-                APR_TIME_T_FMT ",\"conns_open\":%d,\"conns_draining\":%d,"
+                APR_INT64_T_FMT ",\"conns_open\":%d,\"conns_draining\":%d,"
                 "\"conns_starting\":%d,\"streams_active\":%d,"
                 "\"peer_max_concurrent_streams\":%d,"
                 "\"peer_initial_window_size\":%d,"
                 "\"peer_max_frame_size\":%d",
-                j ? "," : "", json_str(p, sv->conf->url),
-                server_up(sv, now) ? "up" : "down",
-                sv->down_until > now ? apr_time_as_msec(sv->down_until - now)
-                                     : 0,
-                cc.open, cc.draining, cc.starting, sv->nstreams,
-                cc.peer_streams, cc.peer_window, cc.peer_frame));
+                j ? "," : "", json_str(p, sv->url), sv->up ? "up" : "down",
+                sv->down_ms, sv->conns_open, sv->conns_draining,
+                sv->conns_starting, sv->streams, sv->peer_streams,
+                sv->peer_window, sv->peer_frame));
             PUSH(apr_psprintf(
                 p, ",\"health_check\":\"%s\",\"health_check_last\":%s,"
-                "\"health_check_last_age_ms\":%" APR_TIME_T_FMT ","
+                "\"health_check_last_age_ms\":%" APR_INT64_T_FMT ","
                 "\"health_check_fails\":%d,\"health_check_passes\":%d",
-                check_state(pool, sv), json_str(p, sv->hc_last),
-                sv->hc_last_at ? apr_time_as_msec(now - sv->hc_last_at) : -1,
-                sv->hc_fails, sv->hc_passes));
-            json_counters(out, p, sv->c);
+                sv->check, json_str(p, sv->check_last), sv->check_age_ms,
+                sv->check_fails, sv->check_passes));
+            json_counters(out, p, &sv->c);
             PUSH(apr_psprintf(p, ",\"last_error\":%s,\"last_error_age_ms\":%"
-                              APR_TIME_T_FMT "}",
+                              APR_INT64_T_FMT "}",
                               json_str(p, sv->last_error),
-                              sv->last_error_at
-                                  ? apr_time_as_msec(now - sv->last_error_at)
-                                  : -1));
+                              sv->last_error_age_ms));
         }
         PUSH("]}");
     }
@@ -289,24 +216,20 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
 
 /* "down: failed: status 503 (2 failed in a row)", "up: passed (5 passed
  * in a row)", "off". */
-static const char *check_cell(apr_pool_t *p, const h2gw_pool_t *pool,
-                              const h2gw_server_t *sv)
+static const char *check_cell(apr_pool_t *p, const h2gw_server_snap_t *sv)
 {
-    const char *state = check_state(pool, sv);
-
-    if (!strcmp(state, "off") || !sv->hc_last_at) {
-        return state;
+    if (!strcmp(sv->check, "off") || sv->check_age_ms < 0) {
+        return sv->check;
     }
-    return apr_psprintf(p, "%s: %s (%d %s in a row)", state,
-                        ap_escape_html(p, sv->hc_last),
-                        sv->hc_fails ? sv->hc_fails : sv->hc_passes,
-                        sv->hc_fails ? "failed" : "passed");
+    return apr_psprintf(p, "%s: %s (%d %s in a row)", sv->check,
+                        ap_escape_html(p, sv->check_last),
+                        sv->check_fails ? sv->check_fails : sv->check_passes,
+                        sv->check_fails ? "failed" : "passed");
 }
 
 static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
 {
     apr_array_header_t *out = apr_array_make(p, 64, sizeof(const char *));
-    apr_time_t now = apr_time_now();
     int i, j;
     apr_uint32_t chunks, streams = h2gw_stream_alive(&chunks);
 
@@ -316,16 +239,14 @@ static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
                       (long)getpid(), streams, chunks,
                       h2gw_stream_wakeups(), h2gw_stream_checks_alive()));
     for (i = 0; i < pools->nelts; ++i) {
-        const h2gw_pool_t *pool = APR_ARRAY_IDX(pools, i, h2gw_pool_t *);
+        const h2gw_pool_snap_t *pool = &APR_ARRAY_IDX(pools, i,
+                                                      h2gw_pool_snap_t);
 
         PUSH(apr_psprintf(p, "<h3>%s</h3>\n<p>lb %s, max-conns %d, "
                           "max-streams %d; queued now %d; ",
-                          ap_escape_html(p, pool->up->name),
-                          pool->up->lb == H2GW_LB_ROUND_ROBIN
-                              ? "round-robin" : "least-streams",
-                          pool->up->max_conns, pool->up->max_streams,
-                          pool->nqueued));
-        html_up_counters(out, p, pool->c);
+                          ap_escape_html(p, pool->name), pool->lb,
+                          pool->max_conns, pool->max_streams, pool->queued));
+        html_up_counters(out, p, &pool->c);
         PUSH("</p>\n<table border=\"1\"><tr><th>server</th><th>health</th>"
              "<th>health check</th>"
              "<th>conns open/draining/starting</th><th>streams</th>"
@@ -334,20 +255,18 @@ static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
         html_counter_heads(out);
         PUSH("<th>last error</th></tr>\n");
         for (j = 0; j < pool->nservers; ++j) {
-            const h2gw_server_t *sv = &pool->servers[j];
-            conn_census_t cc;
+            const h2gw_server_snap_t *sv = &pool->servers[j];
 
-            census(sv, &cc);
             PUSH(apr_psprintf(p, "<tr><td>%s</td><td>%s</td><td>%s</td>"
                               "<td>%d/%d/%d</td>"
                               "<td>%d</td><td>%d</td><td>%d</td><td>%d</td>",
-                              ap_escape_html(p, sv->conf->url),
-                              server_up(sv, now) ? "up" : "down",
-                              check_cell(p, pool, sv), cc.open,
-                              cc.draining, cc.starting, sv->nstreams,
-                              cc.peer_streams, cc.peer_window,
-                              cc.peer_frame));
-            html_counters(out, p, sv->c);
+                              ap_escape_html(p, sv->url),
+                              sv->up ? "up" : "down", check_cell(p, sv),
+                              sv->conns_open, sv->conns_draining,
+                              sv->conns_starting, sv->streams,
+                              sv->peer_streams, sv->peer_window,
+                              sv->peer_frame));
+            html_counters(out, p, &sv->c);
             PUSH(apr_psprintf(p, "<td>%s</td></tr>\n",
                               ap_escape_html(p, sv->last_error)));
         }
@@ -529,13 +448,8 @@ static const char *render_totals_html(apr_pool_t *p)
 
 #undef PUSH
 
-const char *h2gw_status_render(apr_pool_t *p, const apr_array_header_t *pools,
-                               int json)
-{
-    return json ? render_json(p, pools) : render_html(p, pools);
-}
-
-/* Asks the engine for a rendering; copies it into r->pool. */
+/* Asks the engine for a snapshot of its pools and renders it into
+ * r->pool, as JSON or as an HTML fragment. */
 static const char *snapshot(request_rec *r, int json)
 {
     h2gw_engine_t *e = h2gw_engine_get();
@@ -546,7 +460,6 @@ static const char *snapshot(request_rec *r, int json)
         return NULL;
     }
     memset(&req, 0, sizeof(req));
-    req.json = json;
     /* Unmanaged: the engine thread allocates from it while we wait. */
     if (apr_pool_create_unmanaged_ex(&req.pool, NULL, NULL) != APR_SUCCESS) {
         return NULL;
@@ -555,7 +468,8 @@ static const char *snapshot(request_rec *r, int json)
                                 req.pool) == APR_SUCCESS
         && apr_thread_cond_create(&req.cond, req.pool) == APR_SUCCESS
         && h2gw_engine_status(e, &req) == APR_SUCCESS) {
-        text = apr_pstrdup(r->pool, req.text);
+        text = json ? render_json(r->pool, req.pools)
+                    : render_html(r->pool, req.pools);
     }
     apr_pool_destroy(req.pool);
     return text;

@@ -5,8 +5,9 @@
  * that answers, each upstream and server: health, connections, streams,
  * the peer's SETTINGS and the counters; `?json` gives the same as JSON.
  * When mod_status is loaded its page gets the same sections. The engine
- * thread renders its process's section (it owns the data; handlers only
- * ask and wait); the handler's thread reads the shared counters.
+ * thread copies its process's pools (it owns them; handlers only ask and
+ * wait, h2gw_engine_status()), and the handler's thread renders that
+ * copy and the shared counters.
  */
 #ifndef H2GW_STATUS_H
 #define H2GW_STATUS_H
@@ -16,13 +17,6 @@
 
 /* The handler name for SetHandler. */
 #define H2GW_STATUS_HANDLER "h2gw-status"
-
-/*
- * Engine thread: renders the pools (h2gw_pool_t *) as JSON or as an HTML
- * fragment, allocated from p.
- */
-const char *h2gw_status_render(apr_pool_t *p, const apr_array_header_t *pools,
-                               int json);
 
 /* The h2gw-status content handler. */
 int h2gw_status_handler(request_rec *r);
