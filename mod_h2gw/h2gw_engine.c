@@ -53,16 +53,9 @@ h2gw_engine_t *h2gw_engine_get(void)
  * at the engine's next wake-up, whatever its cause). */
 static void put_inbox(h2gw_engine_t *e, h2gw_stream_t *st, int lazy)
 {
-    int push = 0, wake = 0;
+    int wake = 0;
 
-    apr_thread_mutex_lock(st->lock);
-    if (!st->in_inbox) {
-        st->in_inbox = 1;
-        ++st->refs;            /* the inbox's reference */
-        push = 1;
-    }
-    apr_thread_mutex_unlock(st->lock);
-    if (!push) {
+    if (!h2gw_stream_enter_inbox(st)) {
         return;
     }
     apr_thread_mutex_lock(e->inbox_lock);
@@ -99,10 +92,7 @@ apr_status_t h2gw_engine_submit(h2gw_engine_t *e, h2gw_stream_t *st)
     if (down) {
         return APR_ECONNABORTED;
     }
-    apr_thread_mutex_lock(st->lock);
-    st->state = H2GW_STREAM_ST_QUEUED;
-    st->pend_submit = 1;
-    apr_thread_mutex_unlock(st->lock);
+    h2gw_stream_queue(st, 1);
     h2gw_engine_notify(e, st);
     return APR_SUCCESS;
 }
@@ -113,39 +103,17 @@ apr_status_t h2gw_engine_submit(h2gw_engine_t *e, h2gw_stream_t *st)
 
 void h2gw_engine_consumed(h2gw_engine_t *e, h2gw_stream_t *st, size_t n)
 {
-    int tell;
-
-    apr_time_t now = apr_time_now();
-
-    apr_thread_mutex_lock(st->lock);
-    st->pend_consumed += n;
-    tell = st->pend_consumed >= st->consume_batch
-           || now - st->consume_told >= CONSUME_TELL_AFTER;
-    if (tell) {
-        st->consume_told = now;
-    }
-    apr_thread_mutex_unlock(st->lock);
-    if (tell) {
+    if (h2gw_stream_add_consumed(st, n, apr_time_now(),
+                                 CONSUME_TELL_AFTER)) {
         h2gw_engine_notify(e, st);
     }
 }
 
 void h2gw_engine_release(h2gw_engine_t *e, h2gw_stream_t *st)
 {
-    int submitted, lazy;
+    int lazy;
 
-    apr_thread_mutex_lock(st->lock);
-    submitted = (st->state != H2GW_STREAM_ST_INIT);
-    /* A stream HTTP/2 closed both ways needs nothing sent upstream: the
-     * engine frees it when it next wakes anyway, not woken for it alone
-     * (one thread switch less per request). */
-    lazy = st->engine_closed;
-    st->pend_cancel = 1;
-    /* They live in the request's pool, which goes away now. */
-    st->req_trailers = NULL;
-    st->req_ntrailers = 0;
-    apr_thread_mutex_unlock(st->lock);
-    if (submitted) {
+    if (h2gw_stream_let_go(st, &lazy)) {
         put_inbox(e, st, lazy);
     }
     h2gw_stream_unref(st);
@@ -176,30 +144,21 @@ static void run_inbox(h2gw_engine_t *e)
     apr_thread_mutex_unlock(e->inbox_lock);
 
     for (; st; st = next) {
-        int submit, resume, cancel;
-        size_t consumed;
+        h2gw_stream_asks_t asks;
 
         next = st->inbox_next;
-        apr_thread_mutex_lock(st->lock);
-        st->in_inbox = 0;
-        submit = st->pend_submit;
-        resume = st->pend_resume;
-        cancel = st->pend_cancel;
-        consumed = st->pend_consumed;
-        st->pend_submit = st->pend_resume = st->pend_cancel = 0;
-        st->pend_consumed = 0;
-        apr_thread_mutex_unlock(st->lock);
-
-        if (submit && !cancel) {
+        h2gw_stream_take_asks(st, &asks);
+        if (asks.submit && !asks.cancel) {
             h2gw_stream_ref(st);
             st->engine_ref = 1;
             st->retries_left = st->target.retries;
             h2gw_pool_place(get_pool(e, st->target.upstream), st);
         }
         if (st->conn && !((h2gw_conn_t *)st->conn)->dead) {
-            h2gw_conn_stream_update(st->conn, st, resume, consumed, cancel);
+            h2gw_conn_stream_update(st->conn, st, asks.resume, asks.consumed,
+                                    asks.cancel);
         }
-        else if (cancel) {
+        else if (asks.cancel) {
             st->handler_gone = 1;  /* e.g. waiting in the retry list */
             if (st->queued
                 && h2gw_pool_unqueue(get_pool(e, st->target.upstream), st)

@@ -349,9 +349,7 @@ void h2gw_grpcweb_data(h2gw_grpcweb_t *gw, apr_bucket_brigade *bb,
     if (st && !gw->trailers_only) {
         const apr_array_header_t *t;
 
-        apr_thread_mutex_lock(st->lock);
-        t = (st->state == H2GW_STREAM_ST_CLOSED) ? st->resp_trailers : NULL;
-        apr_thread_mutex_unlock(st->lock);
+        t = h2gw_stream_trailers(st);
         /* Without grpc-status the call's outcome is unknown
          * (PROTOCOL-HTTP2.md): the client must not take it for OK. */
         add_trailer(gw, bb, t, H2GW_GRPC_INTERNAL,

@@ -70,10 +70,12 @@ static h2gw_stream_t *make_check(h2gw_server_t *sv)
     h2gw_stream_set_check(st);
     /* :scheme and :authority are the server's, set at submit. */
     st->nv = apr_pcalloc(st->pool, 7 * sizeof(nghttp2_nv));
-    h2gw_headers_set_nv(&st->nv[0], ":method", grpc ? "POST" : "GET");
-    h2gw_headers_set_nv(&st->nv[1], ":scheme", "http");
-    h2gw_headers_set_nv(&st->nv[2], ":authority", sv->conf->authority);
-    h2gw_headers_set_nv(&st->nv[3], ":path", up->hc_path);
+    h2gw_headers_set_nv(&st->nv[H2GW_NV_METHOD], ":method",
+                        grpc ? "POST" : "GET");
+    h2gw_headers_set_nv(&st->nv[H2GW_NV_SCHEME], ":scheme", "http");
+    h2gw_headers_set_nv(&st->nv[H2GW_NV_AUTHORITY], ":authority",
+                        sv->conf->authority);
+    h2gw_headers_set_nv(&st->nv[H2GW_NV_PATH], ":path", up->hc_path);
     h2gw_headers_set_nv(&st->nv[4], "user-agent", "mod_h2gw health check");
     st->nvlen = 5;
     if (grpc) {
@@ -90,7 +92,7 @@ static h2gw_stream_t *make_check(h2gw_server_t *sv)
     st->target.name = up->name;
     st->target.timeout = st->target.read_timeout = up->hc_timeout;
     st->target.retries = 0;
-    st->state = H2GW_STREAM_ST_QUEUED;
+    h2gw_stream_queue(st, 0);
     return st;
 }
 

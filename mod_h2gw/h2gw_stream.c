@@ -384,13 +384,212 @@ int h2gw_stream_is_final(const h2gw_stream_t *st)
            || st->state == H2GW_STREAM_ST_FAILED;
 }
 
+/* ---- the stream's life ------------------------------------------------ */
+
+#define NSTATES (H2GW_STREAM_ST_FAILED + 1)
+
+/* allowed[from][to]: the changes the events below make (see the diagram
+ * in h2gw_stream.h). */
+static const unsigned char allowed[NSTATES][NSTATES] = {
+    /*                 INIT QUEUED OPEN HEADERS CLOSED FAILED */
+    /* INIT */        { 0,   1,     0,   0,      0,     1 },
+    /* QUEUED */      { 0,   0,     1,   0,      0,     1 },
+    /* OPEN */        { 0,   1,     0,   1,      1,     1 },
+    /* HEADERS */     { 0,   0,     0,   0,      1,     1 },
+    /* CLOSED */      { 0,   0,     0,   0,      0,     0 },
+    /* FAILED */      { 0,   0,     0,   0,      0,     0 },
+};
+
+/* The one place st->state changes (lock held). Returns 1 when it did; 0
+ * when the change is not one the stream's life allows from where it is
+ * (an event that came too late, e.g. the end after a failure): the state
+ * stays. */
+static int transit(h2gw_stream_t *st, h2gw_stream_state_t to)
+{
+    if (!allowed[st->state][to]) {
+        return 0;
+    }
+    st->state = to;
+    return 1;
+}
+
+void h2gw_stream_queue(h2gw_stream_t *st, int tell_engine)
+{
+    apr_thread_mutex_lock(st->lock);
+    transit(st, H2GW_STREAM_ST_QUEUED);
+    if (tell_engine) {
+        st->pend_submit = 1;
+    }
+    apr_thread_mutex_unlock(st->lock);
+}
+
+void h2gw_stream_on_submit(h2gw_stream_t *st, unsigned long conn_id,
+                           const char *server, int32_t id)
+{
+    apr_thread_mutex_lock(st->lock);
+    transit(st, H2GW_STREAM_ST_OPEN);
+    st->log_conn_id = conn_id;
+    st->log_stream_id = id;
+    st->log_server = server;
+    apr_thread_mutex_unlock(st->lock);
+}
+
+int h2gw_stream_retryable(h2gw_stream_t *st, int maybe_seen)
+{
+    int ok;
+
+    apr_thread_mutex_lock(st->lock);
+    ok = st->state == H2GW_STREAM_ST_OPEN
+         && (st->req_sent == 0 || st->req_replayable) && !st->resp_headers
+         && !(maybe_seen && st->got_continue);
+    apr_thread_mutex_unlock(st->lock);
+    return ok;
+}
+
+void h2gw_stream_on_retry(h2gw_stream_t *st)
+{
+    apr_thread_mutex_lock(st->lock);
+    transit(st, H2GW_STREAM_ST_QUEUED);
+    ++st->retried;
+    h2gw_stream_rewind_body_locked(st);
+    apr_thread_mutex_unlock(st->lock);
+}
+
+int h2gw_stream_on_headers(h2gw_stream_t *st, int end_stream)
+{
+    int took;
+
+    apr_thread_mutex_lock(st->lock);
+    /* A response without body (gRPC's trailers-only answer) is complete
+     * at once: the handler sees both in one look. */
+    took = transit(st, end_stream ? H2GW_STREAM_ST_CLOSED
+                                  : H2GW_STREAM_ST_HEADERS);
+    if (took) {
+        st->resp_headers = 1;
+    }
+    apr_thread_mutex_unlock(st->lock);
+    return took;
+}
+
+void h2gw_stream_on_interim(h2gw_stream_t *st, h2gw_interim_t *im)
+{
+    apr_thread_mutex_lock(st->lock);
+    if (st->interim_tail) {
+        st->interim_tail->next = im;
+    }
+    else {
+        st->interim_head = im;
+    }
+    st->interim_tail = im;
+    apr_thread_mutex_unlock(st->lock);
+}
+
+void h2gw_stream_on_continue(h2gw_stream_t *st)
+{
+    apr_thread_mutex_lock(st->lock);
+    st->got_continue = 1;
+    apr_thread_mutex_unlock(st->lock);
+}
+
+void h2gw_stream_on_end(h2gw_stream_t *st)
+{
+    apr_thread_mutex_lock(st->lock);
+    if (st->state == H2GW_STREAM_ST_HEADERS) {
+        transit(st, H2GW_STREAM_ST_CLOSED);
+    }
+    apr_thread_mutex_unlock(st->lock);
+}
+
+const apr_array_header_t *h2gw_stream_trailers(h2gw_stream_t *st)
+{
+    const apr_array_header_t *t;
+
+    apr_thread_mutex_lock(st->lock);
+    t = st->state == H2GW_STREAM_ST_CLOSED ? st->resp_trailers : NULL;
+    apr_thread_mutex_unlock(st->lock);
+    return t;
+}
+
+int h2gw_stream_enter_inbox(h2gw_stream_t *st)
+{
+    int enter = 0;
+
+    apr_thread_mutex_lock(st->lock);
+    if (!st->in_inbox) {
+        st->in_inbox = 1;
+        ++st->refs;            /* the inbox's reference */
+        enter = 1;
+    }
+    apr_thread_mutex_unlock(st->lock);
+    return enter;
+}
+
+void h2gw_stream_take_asks(h2gw_stream_t *st, h2gw_stream_asks_t *asks)
+{
+    apr_thread_mutex_lock(st->lock);
+    st->in_inbox = 0;
+    asks->submit = st->pend_submit;
+    asks->resume = st->pend_resume;
+    asks->cancel = st->pend_cancel;
+    asks->consumed = st->pend_consumed;
+    st->pend_submit = st->pend_resume = st->pend_cancel = 0;
+    st->pend_consumed = 0;
+    apr_thread_mutex_unlock(st->lock);
+}
+
+int h2gw_stream_add_consumed(h2gw_stream_t *st, size_t n, apr_time_t now,
+                             apr_interval_time_t after)
+{
+    int tell;
+
+    apr_thread_mutex_lock(st->lock);
+    st->pend_consumed += n;
+    tell = st->pend_consumed >= st->consume_batch
+           || now - st->consume_told >= after;
+    if (tell) {
+        st->consume_told = now;
+    }
+    apr_thread_mutex_unlock(st->lock);
+    return tell;
+}
+
+int h2gw_stream_let_go(h2gw_stream_t *st, int *lazy)
+{
+    int submitted;
+
+    apr_thread_mutex_lock(st->lock);
+    submitted = (st->state != H2GW_STREAM_ST_INIT);
+    /* A stream HTTP/2 closed both ways needs nothing sent upstream: the
+     * engine frees it when it next wakes anyway, not woken for it alone
+     * (one thread switch less per request). */
+    *lazy = st->engine_closed;
+    st->pend_cancel = 1;
+    /* They live in the request's pool, which goes away now. */
+    st->req_trailers = NULL;
+    st->req_ntrailers = 0;
+    apr_thread_mutex_unlock(st->lock);
+    return submitted;
+}
+
+void h2gw_stream_log_notes(h2gw_stream_t *st, size_t *buffered_max,
+                           unsigned long *conn_id, int32_t *stream_id,
+                           const char **server, int *retried)
+{
+    apr_thread_mutex_lock(st->lock);
+    *buffered_max = st->buffered_max;
+    *conn_id = st->log_conn_id;
+    *stream_id = st->log_stream_id;
+    *server = st->log_server;
+    *retried = st->retried;
+    apr_thread_mutex_unlock(st->lock);
+}
+
 void h2gw_stream_fail_locked(h2gw_stream_t *st, h2gw_fail_t fail,
                              const char *reason)
 {
-    if (h2gw_stream_is_final(st)) {
+    if (!transit(st, H2GW_STREAM_ST_FAILED)) {
         return;
     }
-    st->state = H2GW_STREAM_ST_FAILED;
     st->fail = fail;
     st->fail_reason = reason;
     h2gw_stream_wake_locked(st);

@@ -92,8 +92,39 @@ typedef struct h2gw_interim_t {
 /* Interim responses kept per stream; more are dropped. */
 #define H2GW_STREAM_MAX_INTERIM 8
 
+/* Where the pseudo-header fields stand in a stream's nv[] (the handler
+ * and the health checks build it in this order; the engine sets :scheme
+ * and, with server_authority, :authority for the server it picks). */
+#define H2GW_NV_METHOD    0
+#define H2GW_NV_SCHEME    1
+#define H2GW_NV_AUTHORITY 2
+#define H2GW_NV_PATH      3
+
 typedef struct h2gw_stream_t h2gw_stream_t;
 
+/*
+ * Who touches what. Four kinds of field, each group below says which:
+ *
+ * - Built by the handler before h2gw_engine_submit(), read-only for it
+ *   afterwards. The engine reads them without the lock: the inbox hands
+ *   the stream over under the inbox lock, which publishes them. The one
+ *   exception: at each submit to a server the engine rewrites
+ *   nv[H2GW_NV_SCHEME] and, with server_authority, nv[H2GW_NV_AUTHORITY];
+ *   after submit the handler reads only nv[H2GW_NV_METHOD] and
+ *   nv[H2GW_NV_PATH].
+ * - Under lock: either side, holding st->lock. `state` changes only in
+ *   h2gw_stream.c, through one function per event (see "The stream's
+ *   life" below); the other files call those functions and the ones named
+ *   at each field rather than taking the lock themselves.
+ * - Published: written by the engine without the lock while only it can
+ *   see them, then handed to the handler by a change made under the lock,
+ *   after which the engine no longer writes them: http_status and
+ *   resp_fields by resp_headers (the handler reads them once
+ *   h2gw_stream_wait_headers() said APR_SUCCESS); resp_trailers by the
+ *   state CLOSED (h2gw_stream_trailers()); an interim response's fields
+ *   by its linking into interim_head.
+ * - Engine only: never read by the handler.
+ */
 struct h2gw_stream_t {
     /* Owned by the stream, destroyed with it. The handler allocates from it
      * until h2gw_engine_submit(); afterwards only the engine does. */
@@ -111,7 +142,7 @@ struct h2gw_stream_t {
     int wake_fd;
     int handler_waiting;       /* under lock: see h2gw_stream_arm() */
 
-    /* Set before submit, read-only after. */
+    /* Built by the handler before submit (see above). */
     h2gw_target_t target;
     nghttp2_nv *nv;
     size_t nvlen;
@@ -125,7 +156,7 @@ struct h2gw_stream_t {
     int idempotent;            /* RFC 9110 §9.2.2: the method is, or the
                                 * request carries Idempotency-Key */
 
-    /* Under lock. */
+    /* Under lock; state through the event functions only. */
     h2gw_stream_state_t state;
     h2gw_fail_t fail;
     const char *fail_reason;   /* static or from pool; engine writes once */
@@ -150,13 +181,14 @@ struct h2gw_stream_t {
     int req_done;              /* the engine sent the last byte (or gave up) */
     apr_off_t req_sent;        /* body bytes handed to nghttp2 */
 
-    /* Response (under lock). */
+    /* Response (under lock, but the published fields). */
     int resp_headers;          /* final response headers complete (engine) */
     int hdrs_taken;            /* the handler copied them (handler) */
-    int http_status;
-    apr_array_header_t *resp_fields;  /* h2gw_field_t, in pool */
-    apr_array_header_t *resp_trailers;  /* h2gw_field_t or NULL; the
-                                         * handler reads it once CLOSED */
+    int http_status;           /* published by resp_headers */
+    apr_array_header_t *resp_fields;  /* h2gw_field_t, in pool; published
+                                       * by resp_headers */
+    apr_array_header_t *resp_trailers;  /* h2gw_field_t or NULL;
+                                         * published by CLOSED */
     h2gw_interim_t *interim_head, *interim_tail;  /* not yet passed on */
     int ninterim;              /* interim responses received (engine) */
     int got_continue;          /* the upstream sent 100 Continue */
@@ -277,6 +309,90 @@ int h2gw_stream_method_idempotent(const char *method, int has_key);
 
 /* Returns 1 when the stream is over for the handler: closed or failed. */
 int h2gw_stream_is_final(const h2gw_stream_t *st);
+
+/*
+ * The stream's life: one function per event, the only places its state
+ * changes (h2gw_stream.c checks each change against the table of allowed
+ * ones there). Each takes the lock itself.
+ *
+ *   INIT --queue--> QUEUED --on_submit--> OPEN --on_headers--> HEADERS
+ *                     ^                    |  \                  |
+ *                     +-----on_retry-------+   on_headers(end)   on_end
+ *                                              \-----> CLOSED <--+
+ *   any but CLOSED and FAILED --fail--> FAILED
+ */
+
+/* Handler (or the engine, for a health check): st goes to the engine.
+ * With tell_engine the engine's inbox will find it to place
+ * (pend_submit). */
+void h2gw_stream_queue(h2gw_stream_t *st, int tell_engine);
+
+/* Engine: st was submitted on a session as HTTP/2 stream `id` of
+ * connection conn_id to `server` (configuration memory, for log lines). */
+void h2gw_stream_on_submit(h2gw_stream_t *st, unsigned long conn_id,
+                           const char *server, int32_t id);
+
+/* Engine: can st be sent again after its connection lost it? Only while
+ * no response came and its body so far can be sent again; maybe_seen
+ * (the upstream may have processed it): not once it said 100 Continue
+ * either. */
+int h2gw_stream_retryable(h2gw_stream_t *st, int maybe_seen);
+
+/* Engine: st is to be sent again (h2gw_stream_retryable() said it can):
+ * back to QUEUED, its body rewound, counted in `retried`. */
+void h2gw_stream_on_retry(h2gw_stream_t *st);
+
+/* Engine: the final response headers are complete; end_stream: the
+ * response ended with them. Returns 1 when they count (0 when the stream
+ * had already ended). Publishes http_status and resp_fields. */
+int h2gw_stream_on_headers(h2gw_stream_t *st, int end_stream);
+
+/* Engine: an interim response (its fields published with it), or the
+ * upstream's 100 Continue (im NULL). */
+void h2gw_stream_on_interim(h2gw_stream_t *st, h2gw_interim_t *im);
+void h2gw_stream_on_continue(h2gw_stream_t *st);
+
+/* Engine: the response ended cleanly after its headers. Publishes
+ * resp_trailers. */
+void h2gw_stream_on_end(h2gw_stream_t *st);
+
+/* Handler: the upstream's trailers once the response ended cleanly, or
+ * NULL. */
+const apr_array_header_t *h2gw_stream_trailers(h2gw_stream_t *st);
+
+/* What the handler asked of the engine since the engine last looked
+ * (taken and cleared by h2gw_stream_take_asks()). */
+typedef struct h2gw_stream_asks_t {
+    int submit;                /* place it */
+    int resume;                /* more request body is there */
+    int cancel;                /* the handler let go of it */
+    size_t consumed;           /* response bytes written to the client */
+} h2gw_stream_asks_t;
+
+/* Either side: puts st in the engine's inbox unless it is in already.
+ * Returns 1 when the caller must link it in (the inbox's reference was
+ * taken), 0 when it is there. */
+int h2gw_stream_enter_inbox(h2gw_stream_t *st);
+
+/* Engine: st left the inbox; what the handler asked meanwhile. */
+void h2gw_stream_take_asks(h2gw_stream_t *st, h2gw_stream_asks_t *asks);
+
+/* Handler: n more bytes were written to the client. Returns 1 when the
+ * engine must be told now: consume_batch bytes add up, or `after` passed
+ * since it was last told (now is the time). */
+int h2gw_stream_add_consumed(h2gw_stream_t *st, size_t n, apr_time_t now,
+                             apr_interval_time_t after);
+
+/* Handler: it lets go of st (its request trailers, in the request's pool,
+ * are forgotten). Returns 1 when the engine must be told (st was
+ * submitted); *lazy then says whether it may wait for the engine's next
+ * wake-up (HTTP/2 closed the stream both ways already). */
+int h2gw_stream_let_go(h2gw_stream_t *st, int *lazy);
+
+/* Handler: the request's log notes, under one lock. */
+void h2gw_stream_log_notes(h2gw_stream_t *st, size_t *buffered_max,
+                           unsigned long *conn_id, int32_t *stream_id,
+                           const char **server, int *retried);
 
 /*
  * Engine side, lock held by the caller: records a failure unless the

@@ -190,6 +190,70 @@ static void test_fail_keys(void)
                "queue timeout's key");
 }
 
+/* The stream's life: the events move the state as the diagram in
+ * h2gw_stream.h says, and an event that comes too late changes nothing. */
+static void test_life(void)
+{
+    h2gw_stream_t *st;
+    apr_array_header_t *t;
+
+    h2gw_stream_create(&st, 0);
+    h2gw_stream_on_submit(st, 1, "h2c://x", 1);
+    tap_is_int(st->state, H2GW_STREAM_ST_INIT,
+               "not submitted before it was queued");
+    h2gw_stream_queue(st, 1);
+    tap_ok(st->state == H2GW_STREAM_ST_QUEUED && st->pend_submit,
+           "queue: QUEUED, the engine asked to place it");
+    h2gw_stream_on_submit(st, 7, "h2c://x", 5);
+    tap_ok(st->state == H2GW_STREAM_ST_OPEN && st->log_conn_id == 7
+           && st->log_stream_id == 5, "on_submit: OPEN, logged where");
+    tap_ok(h2gw_stream_retryable(st, 0), "open, nothing received: retryable");
+    h2gw_stream_on_continue(st);
+    tap_ok(!h2gw_stream_retryable(st, 1) && h2gw_stream_retryable(st, 0),
+           "after 100 Continue: not when the upstream may have seen it");
+    h2gw_stream_on_retry(st);
+    tap_ok(st->state == H2GW_STREAM_ST_QUEUED && st->retried == 1,
+           "on_retry: QUEUED again, counted");
+    h2gw_stream_on_submit(st, 8, "h2c://y", 1);
+    h2gw_stream_on_end(st);
+    tap_is_int(st->state, H2GW_STREAM_ST_OPEN,
+               "an end before the headers changes nothing");
+    t = apr_array_make(st->pool, 1, sizeof(h2gw_field_t));
+    st->resp_trailers = t;
+    tap_ok(h2gw_stream_on_headers(st, 0) && st->resp_headers
+           && st->state == H2GW_STREAM_ST_HEADERS, "on_headers: HEADERS");
+    tap_ok(!h2gw_stream_retryable(st, 0), "not retryable after headers");
+    tap_ok(h2gw_stream_trailers(st) == NULL,
+           "trailers are not the handler's before the end");
+    h2gw_stream_on_end(st);
+    tap_ok(st->state == H2GW_STREAM_ST_CLOSED
+           && h2gw_stream_trailers(st) == t, "on_end: CLOSED, trailers out");
+    h2gw_stream_fail(st, H2GW_FAIL_RESET, "late");
+    tap_ok(st->state == H2GW_STREAM_ST_CLOSED && st->fail == H2GW_FAIL_NONE,
+           "a failure after the end changes nothing");
+    h2gw_stream_unref(st);
+
+    h2gw_stream_create(&st, 0);
+    h2gw_stream_queue(st, 0);
+    tap_ok(!st->pend_submit, "a health check is queued by the engine itself");
+    h2gw_stream_on_submit(st, 1, "h2c://x", 1);
+    h2gw_stream_fail(st, H2GW_FAIL_CONN_LOST, "gone");
+    tap_ok(!h2gw_stream_on_headers(st, 1) && !st->resp_headers
+           && st->state == H2GW_STREAM_ST_FAILED,
+           "headers after a failure do not count");
+    h2gw_stream_on_retry(st);
+    tap_is_int(st->state, H2GW_STREAM_ST_FAILED, "nor does a retry");
+    h2gw_stream_unref(st);
+
+    h2gw_stream_create(&st, 0);
+    h2gw_stream_queue(st, 1);
+    h2gw_stream_on_submit(st, 1, "h2c://x", 1);
+    tap_ok(h2gw_stream_on_headers(st, 1)
+           && st->state == H2GW_STREAM_ST_CLOSED,
+           "headers with END_STREAM: CLOSED at once");
+    h2gw_stream_unref(st);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -198,6 +262,7 @@ int main(void)
     test_data();
     test_fail();
     test_fail_keys();
+    test_life();
     apr_terminate();
     return done_testing();
 }
