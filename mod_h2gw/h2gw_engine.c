@@ -14,6 +14,7 @@
 #include "h2gw_resolve.h"
 #include "h2gw_conn.h"
 #include "h2gw_pool.h"
+#include "h2gw_health.h"
 
 APLOG_USE_MODULE(h2gw);
 
@@ -127,6 +128,7 @@ static h2gw_pool_t *get_pool(h2gw_engine_t *e, const h2gw_upstream_t *up)
 
     if (!pool) {
         pool = h2gw_pool_create(&e->loop, up);
+        h2gw_health_init(pool);
         apr_hash_set(e->pools, &pool->up, sizeof(pool->up), pool);
         APR_ARRAY_PUSH(e->pool_list, h2gw_pool_t *) = pool;
     }
@@ -181,8 +183,10 @@ static void run_timers(h2gw_engine_t *e)
     }
     e->loop.next_timer = 0;
     for (i = 0; i < e->pool_list->nelts; ++i) {
-        h2gw_pool_check_timers(APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *),
-                               now);
+        h2gw_pool_t *pool = APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *);
+
+        h2gw_health_timers(pool, now);
+        h2gw_pool_check_timers(pool, now);
     }
 }
 
@@ -198,6 +202,8 @@ static void flush_and_reap(h2gw_engine_t *e, int kill_all)
             h2gw_pool_dispatch(pool);
         }
         h2gw_pool_flush_and_reap(pool, kill_all);
+        /* Checks whose stream ended above or in the events before. */
+        h2gw_health_collect(pool);
     }
 }
 
@@ -410,7 +416,10 @@ static apr_status_t engine_stop(void *data)
         int i;
 
         for (i = 0; i < e->pool_list->nelts; ++i) {
-            h2gw_pool_destroy(APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *));
+            h2gw_pool_t *pool = APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *);
+
+            h2gw_health_destroy(pool);
+            h2gw_pool_destroy(pool);
         }
     }
     the_engine = NULL;

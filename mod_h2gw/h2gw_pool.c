@@ -8,7 +8,6 @@
 #include "h2gw_pool.h"
 #include "h2gw_resolve.h"
 #include "h2gw_conn.h"
-#include "h2gw_health.h"
 
 APLOG_USE_MODULE(h2gw);
 
@@ -54,7 +53,6 @@ h2gw_pool_t *h2gw_pool_create(h2gw_loop_t *loop, const h2gw_upstream_t *up)
         }
         apr_pool_create(&sv->addr_pool, loop->pool);
     }
-    h2gw_health_init(pool);
     return pool;
 }
 
@@ -582,7 +580,6 @@ void h2gw_pool_check_timers(h2gw_pool_t *pool, apr_time_t now)
 {
     int i;
 
-    h2gw_health_timers(pool, now);
     for (i = 0; i < pool->nservers; ++i) {
         h2gw_conn_t *conn;
 
@@ -621,15 +618,12 @@ void h2gw_pool_flush_and_reap(h2gw_pool_t *pool, int kill_all)
             pconn = &conn->next;
         }
     }
-    /* Checks whose stream ended above or in the events before. */
-    h2gw_health_collect(pool);
 }
 
 void h2gw_pool_destroy(h2gw_pool_t *pool)
 {
     int i;
 
-    h2gw_health_destroy(pool);
     for (i = 0; i < pool->nservers; ++i) {
         if (pool->servers[i].tls_session) {
             SSL_SESSION_free(pool->servers[i].tls_session);
