@@ -2044,3 +2044,8 @@ h2gw_conn_seen_t h2gw_conn_seen(const h2gw_conn_t *conn, int *peer_streams,
     }
     return seen;
 }
+
+int h2gw_conn_is_live(const h2gw_conn_t *conn)
+{
+    return !conn->dead;
+}

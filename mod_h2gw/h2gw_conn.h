@@ -134,6 +134,10 @@ typedef enum {
 h2gw_conn_seen_t h2gw_conn_seen(const h2gw_conn_t *conn, int *peer_streams,
                                 int *peer_window, int *peer_frame);
 
+/* Returns 1 until the connection is marked dead (h2gw_conn_kill()): it
+ * still carries its streams. */
+int h2gw_conn_is_live(const h2gw_conn_t *conn);
+
 /* Returns 1 when the connection takes new streams at all (not dead, not
  * draining). */
 int h2gw_conn_is_taking(const h2gw_conn_t *conn);

@@ -156,7 +156,7 @@ static void run_inbox(h2gw_engine_t *e)
             st->retries_left = st->target.retries;
             h2gw_pool_place(get_pool(e, st->target.upstream), st);
         }
-        if (st->conn && !((h2gw_conn_t *)st->conn)->dead) {
+        if (st->conn && h2gw_conn_is_live(st->conn)) {
             h2gw_conn_stream_update(st->conn, st, asks.resume, asks.consumed,
                                     asks.cancel);
         }
@@ -246,26 +246,11 @@ static int engine_active(h2gw_engine_t *e, int *nconns)
  * streams are done (handlers have finished by now, so those are few). */
 static void begin_stop(h2gw_engine_t *e)
 {
-    int i, j;
+    int i;
 
     e->loop.stopping = 1;
     for (i = 0; i < e->pool_list->nelts; ++i) {
-        h2gw_pool_t *pool = APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *);
-        h2gw_stream_t *st;
-
-        while ((st = pool->queue_head) != NULL) {
-            h2gw_pool_unqueue(pool, st);
-            h2gw_stream_fail(st, H2GW_FAIL_CONNECT, "server shutting down");
-            st->engine_ref = 0;
-            h2gw_stream_unref(st);
-        }
-        for (j = 0; j < pool->nservers; ++j) {
-            h2gw_conn_t *conn;
-
-            for (conn = pool->servers[j].conns; conn; conn = conn->next) {
-                h2gw_conn_drain(conn, "child process exiting");
-            }
-        }
+        h2gw_pool_stop(APR_ARRAY_IDX(e->pool_list, i, h2gw_pool_t *));
     }
 }
 

@@ -576,6 +576,26 @@ int h2gw_pool_place_check(h2gw_server_t *sv, h2gw_stream_t *st)
     return resolving ? 0 : -1;
 }
 
+void h2gw_pool_stop(h2gw_pool_t *pool)
+{
+    h2gw_stream_t *st;
+    int j;
+
+    while ((st = pool->queue_head) != NULL) {
+        h2gw_pool_unqueue(pool, st);
+        h2gw_stream_fail(st, H2GW_FAIL_CONNECT, "server shutting down");
+        st->engine_ref = 0;
+        h2gw_stream_unref(st);
+    }
+    for (j = 0; j < pool->nservers; ++j) {
+        h2gw_conn_t *conn;
+
+        for (conn = pool->servers[j].conns; conn; conn = conn->next) {
+            h2gw_conn_drain(conn, "child process exiting");
+        }
+    }
+}
+
 void h2gw_pool_check_timers(h2gw_pool_t *pool, apr_time_t now)
 {
     int i;

@@ -154,6 +154,10 @@ int h2gw_pool_place_check(h2gw_server_t *sv, h2gw_stream_t *st);
  * addresses). */
 void h2gw_pool_destroy(h2gw_pool_t *pool);
 
+/* The child is exiting (loop->stopping is set): the queued streams fail,
+ * every connection says GOAWAY and closes once its streams are done. */
+void h2gw_pool_stop(h2gw_pool_t *pool);
+
 /* Timers of the pool's connections and queue; flushes them and destroys
  * the dead ones. */
 void h2gw_pool_check_timers(h2gw_pool_t *pool, apr_time_t now);

@@ -72,7 +72,7 @@ typedef struct h2gw_chunk_t {
 /* Where a stream is to be sent and how; set once at startup per
  * H2GWPass, copied into the stream. */
 typedef struct h2gw_target_t {
-    const void *upstream;          /* the h2gw_upstream_t (configuration) */
+    const struct h2gw_upstream_t *upstream;  /* (configuration) */
     const char *name;              /* the upstream's name, for log lines */
     apr_interval_time_t timeout;   /* wait for the response headers */
     apr_interval_time_t read_timeout;  /* gap in the response body */
@@ -217,7 +217,7 @@ struct h2gw_stream_t {
     h2gw_stream_t *inbox_next; /* under the engine inbox lock */
 
     /* Engine only. */
-    void *conn;                /* the h2gw_conn_t carrying it, or NULL */
+    struct h2gw_conn_t *conn;  /* the connection carrying it, or NULL */
     int32_t stream_id;         /* 0 until submitted on the session */
     apr_time_t deadline;       /* last progress + timeout; 0: none */
     apr_size_t hdr_bytes;      /* response header bytes received */
