@@ -30,7 +30,9 @@ struct h2gw_engine_t {
     server_rec *s;
     apr_thread_t *thread;
     apr_pollset_t *pollset;
-    apr_thread_mutex_t *inbox_lock;  /* from pchild; guards the fields below */
+    apr_thread_mutex_t *inbox_lock;  /* in the engine pool (its memory is
+                                      * the engine's own, the lock shared);
+                                      * guards the fields below */
     h2gw_stream_t *inbox_head, *inbox_tail;
     int woken;                 /* a wakeup is pending */
     int shutdown;
