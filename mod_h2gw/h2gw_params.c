@@ -20,7 +20,9 @@
 
 #define UNSET H2GW_PARAM_UNSET
 
-/* How a value is written, and the C type of its field. */
+/* How a value is written, and the C type of its field: 64-bit numbers
+ * first, then int ones, then pointers (is_ptr() and get_num() rely on
+ * this order). */
 typedef enum {
     K_SECONDS,       /* apr_interval_time_t: seconds, fractions allowed */
     K_SIZE,          /* apr_int64_t: bytes, K, M or G suffix */
