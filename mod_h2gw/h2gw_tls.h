@@ -14,16 +14,10 @@
 #include <apr_pools.h>
 #include <openssl/ssl.h>
 
-/* TLS parameters of an upstream, as configured (NULL / -1: not given). */
-typedef struct h2gw_tls_conf_t {
-    int verify;                /* -1, 0 or 1 */
-    const char *ca_file;
-    const char *ca_path;
-    const char *name;          /* expected certificate name */
-    const char *sni;           /* server name sent; "off": none */
-    const char *cert_file;     /* client certificate (PEM) ... */
-    const char *key_file;      /* ... and its key */
-} h2gw_tls_conf_t;
+#include "h2gw_params.h"
+
+/* h2gw_tls_conf_t, the TLS parameters as configured, is one of the
+ * parameters (h2gw_params.h). */
 
 /*
  * Builds the SSL_CTX for conf in *pctx, freed with p. Returns NULL or a

@@ -34,6 +34,11 @@ my @bad = (
     ['H2GWRequestBuffer 1G', qr/H2GWRequestBuffer: 1G is out of range/, 'H2GWRequestBuffer too large'],
     ['H2GWRequestBuffer 99999999999G', qr/H2GWRequestBuffer: 99999999999G is out of range/, 'a size that would overflow'],
     ['H2GWStreamWindow 9223372036854775807K', qr/H2GWStreamWindow: 9223372036854775807K is out of range/, 'a window that would overflow'],
+    # Every directive that sets a parameter for a server parses it as the
+    # parameter does, its message named after the directive.
+    ['H2GWConnWindow 10', qr/H2GWConnWindow: 10 is out of range \(1024 to 2147483647 bytes\)/, 'H2GWConnWindow too small'],
+    ['H2GWConnectTimeout 0', qr/H2GWConnectTimeout: '0' is not a number of seconds \(from 0\.1 to 31536000\)/, 'H2GWConnectTimeout 0'],
+    ['H2GWForwarded maybe', qr/H2GWForwarded must be On or Off/, 'H2GWForwarded needs on/off'],
     ["<Directory /tmp>\nH2GWPass h2c://127.0.0.1:1/\n</Directory>", qr/only allowed at server level or in <Location>/, 'not in <Directory>'],
     ["<Location /x/>\nH2GWPass h2c://127.0.0.1:1/\nH2GWPass h2c://127.0.0.1:2/\n</Location>", qr/given twice in one <Location>/, 'twice in a <Location>'],
     ['H2GWPreserveHost maybe', qr/H2GWPreserveHost must be On or Off/, 'flag needs on/off'],
