@@ -78,6 +78,8 @@ my $up2 = $ENV{H2GW_UP2_PORT};
     my $before = gw_status('two');
     # The upstream holds every answer (wait=) until requests wait in the
     # gateway's queue: the 2 x 50 streams are all taken. Then it answers.
+    # (The status page it polls needs a worker thread while 200 clients
+    # hold theirs: t/conf/extra.conf.in gives the test Apache 256.)
     my $releaser = fork // die "fork: $!";
     if (!$releaser) {
         for (1 .. 1200) {
