@@ -29,6 +29,7 @@
 #include "h2gw_engine.h"
 #include "h2gw_grpcweb.h"
 #include "h2gw_handler.h"
+#include "h2gw_map.h"
 
 APLOG_USE_MODULE(h2gw);
 
@@ -103,22 +104,6 @@ static void claim(request_rec *r, const h2gw_pass_t *pass)
     r->proxyreq = PROXYREQ_REVERSE;
 }
 
-/* r->uri past prefix, or NULL when it does not start with it. The
- * <Location> walk compares with repeated slashes merged ("/api//x" is
- * in <Location /api/>), so they are merged here too. */
-static const char *uri_after_prefix(const char *uri, const char *prefix)
-{
-    for (; *prefix; ++prefix, ++uri) {
-        if (*uri != *prefix) {
-            return NULL;
-        }
-        while (*prefix == '/' && uri[1] == '/' && prefix[1] != '/') {
-            ++uri;
-        }
-    }
-    return uri;
-}
-
 /*
  * Claims requests under a server-level H2GWPass (first in configuration
  * order) or, failing that, under a <Location> H2GWPass. The core merged
@@ -133,7 +118,7 @@ int h2gw_handler_translate(request_rec *r)
 
     if (!pass) {
         pass = h2gw_config_match_location(r);
-        if (!pass || !r->uri || !uri_after_prefix(r->uri, pass->prefix)) {
+        if (!pass || !r->uri || !h2gw_map_after_prefix(r->uri, pass->prefix)) {
             return DECLINED;
         }
     }
@@ -150,54 +135,6 @@ int h2gw_handler_map_to_storage(request_rec *r)
 }
 
 /* ---- building the upstream request ------------------------------------ */
-
-/* The path of the request target exactly as the client sent it. httpd
- * decodes r->uri in place, and r->parsed_uri.path is the same string, so
- * only r->unparsed_uri still has the raw bytes (origin-form, or
- * absolute-form whose authority is skipped). */
-static const char *raw_path(request_rec *r)
-{
-    const char *s = r->unparsed_uri ? r->unparsed_uri : "";
-    const char *end;
-
-    if (*s != '/') {
-        const char *auth = strstr(s, "://");
-
-        s = auth ? strchr(auth + 3, '/') : NULL;
-        if (!s) {
-            return "/";
-        }
-    }
-    end = s + strcspn(s, "?#");
-    return apr_pstrmemdup(r->pool, s, (apr_size_t)(end - s));
-}
-
-/* :path = upstream base path + the client's path after the prefix, as the
- * client sent it (no decoding, no re-encoding) + its query. */
-static const char *upstream_path(request_rec *r, const h2gw_pass_t *pass)
-{
-    const char *raw = raw_path(r);
-    size_t plen = strlen(pass->prefix);
-    const char *rest;
-
-    if (!strncmp(raw, pass->prefix, plen)) {
-        rest = raw + plen;
-    }
-    else {
-        /* The raw path reached the prefix only after normalization (dot
-         * segments, encoded unreserved characters, merged slashes):
-         * forward the normalized form, escaped again. The request was
-         * only claimed when r->uri starts with the prefix. */
-        rest = uri_after_prefix(r->uri, pass->prefix);
-        rest = ap_escape_uri(r->pool, rest ? rest : "");
-    }
-    /* Bytes a careful origin would refuse in a :path (a raw '\', '"',
-     * spaces cannot be here, controls, 8-bit bytes) go percent-encoded,
-     * as mod_proxy sends them; everything else byte for byte. */
-    return h2gw_headers_escape_target(r->pool, apr_pstrcat(
-        r->pool, pass->base_path, rest, r->parsed_uri.query ? "?" : "",
-        r->parsed_uri.query ? r->parsed_uri.query : "", NULL));
-}
 
 /* :authority: the client's Host when preserved; otherwise the server's
  * own, which the engine fills in once it has picked the server. */
@@ -216,47 +153,6 @@ static const char *upstream_authority(request_rec *r, const h2gw_route_t *rt,
     }
     *from_server = 1;
     return APR_ARRAY_IDX(up->servers, 0, h2gw_server_conf_t).authority;
-}
-
-/* RFC 7239 §4: a quoted-string when the value is no token (an IPv6
- * address, a host with a port). */
-static const char *fwd_value(apr_pool_t *p, const char *v)
-{
-    const char *c;
-
-    for (c = v; *c; ++c) {
-        if (!apr_isalnum(*c) && !strchr("!#$%&'*+-.^_`|~", *c)) {
-            return apr_psprintf(p, "\"%s\"",
-                                ap_escape_quotes(p, v));
-        }
-    }
-    return v;
-}
-
-/* This hop's Forwarded element: for, host, proto. */
-static const char *forwarded_element(request_rec *r)
-{
-    const char *ip = r->useragent_ip ? r->useragent_ip : "unknown";
-    const char *host = apr_table_get(r->headers_in, "Host");
-
-    if (strchr(ip, ':')) {
-        ip = apr_pstrcat(r->pool, "[", ip, "]", NULL);  /* §6: IPv6 */
-    }
-    return apr_pstrcat(r->pool, "for=", fwd_value(r->pool, ip),
-                       host ? ";host=" : "",
-                       host ? fwd_value(r->pool, host) : "",
-                       ";proto=", ap_http_scheme(r), NULL);
-}
-
-/* This hop's Via element (RFC 9110 §7.6.3): the client's protocol
- * version and this server. */
-static const char *via_element(request_rec *r)
-{
-    return apr_psprintf(r->pool, "%s %s (mod_h2gw)",
-                        r->proto_num >= HTTP_VERSION(2, 0) ? "2"
-                        : r->proto_num >= HTTP_VERSION(1, 1) ? "1.1"
-                                                             : "1.0",
-                        ap_get_server_name(r));
 }
 
 static int add_field(void *data, const char *key, const char *val)
@@ -296,10 +192,14 @@ static void own_fields(h2gw_req_t *ctx, apr_array_header_t *own)
         push_own(own, "X-Forwarded-Server", r->server->server_hostname);
     }
     if (ctx->route.forwarded) {
-        push_own(own, "Forwarded", forwarded_element(r));
+        push_own(own, "Forwarded",
+                 h2gw_map_forwarded(r->pool, r->useragent_ip,
+                                    apr_table_get(r->headers_in, "Host"),
+                                    ap_http_scheme(r)));
     }
     if (ctx->route.via) {
-        push_own(own, "Via", via_element(r));
+        push_own(own, "Via", h2gw_map_via(r->pool, r->proto_num,
+                                          ap_get_server_name(r)));
     }
 }
 
@@ -373,7 +273,10 @@ static int build_stream(h2gw_req_t *ctx)
     rl.method = r->method;
     rl.scheme = "http";
     rl.authority = upstream_authority(r, &ctx->route, &st->server_authority);
-    rl.path = upstream_path(r, ctx->route.pass);
+    rl.path = h2gw_map_upstream_path(r->pool, r->unparsed_uri, r->uri,
+                                     r->parsed_uri.query,
+                                     ctx->route.pass->prefix,
+                                     ctx->route.pass->base_path);
     rv = h2gw_headers_req_to_nv(st->pool, &rl,
                                 (const h2gw_field_t *)fields->elts,
                                 (size_t)fields->nelts, &st->nv, &st->nvlen,
@@ -745,77 +648,31 @@ static void chunk_free(void *data)
                                      - offsetof(h2gw_chunk_t, data)));
 }
 
-/*
- * Maps a Location (Content-Location, URI) from the upstream's URL space
- * back to the client's: a path under the pass's base path, absolute
- * ("/base/x") or in a URL naming the upstream (one of its servers, or the
- * client's own Host when it was preserved), becomes the same path under
- * the client's prefix; the URL form is rebuilt with the client's scheme
- * and host. Anything else is left alone.
- */
-static const char *reverse_map(h2gw_req_t *ctx, const char *v)
+/* What this request's response URIs are mapped back with (see
+ * h2gw_map_reverse()): its pass, its upstream's servers, the client's
+ * Host when it went upstream, and this server's URL as the client
+ * reaches it. Allocated in r->pool. */
+static const h2gw_map_rev_t *reverse_map(h2gw_req_t *ctx)
 {
     request_rec *r = ctx->r;
     const h2gw_pass_t *pass = ctx->route.pass;
-    const h2gw_upstream_t *up = pass->upstream;
-    size_t blen = strlen(pass->base_path);
-    const char *path, *rest, *auth, *end;
-    int ours = 0, i;
+    const apr_array_header_t *servers = pass->upstream->servers;
+    h2gw_map_rev_t *m = apr_pcalloc(r->pool, sizeof(*m));
+    const char **auth = apr_palloc(r->pool, sizeof(*auth)
+                                   * (size_t)(servers->nelts + 1));
+    int i;
 
-    if (v[0] == '/' && v[1] != '/') {
-        path = v;
-        auth = NULL;
+    for (i = 0; i < servers->nelts; ++i) {
+        auth[i] = APR_ARRAY_IDX(servers, i, h2gw_server_conf_t).authority;
     }
-    else {
-        const char *sep = strstr(v, "://");
-
-        if (!sep || (strncasecmp(v, "http://", 7)
-                     && strncasecmp(v, "https://", 8))) {
-            return v;
-        }
-        auth = sep + 3;
-        end = auth + strcspn(auth, "/?#");
-        path = *end == '/' ? end : "/";
-        for (i = 0; i < up->servers->nelts && !ours; ++i) {
-            const char *sa = APR_ARRAY_IDX(up->servers, i,
-                                           h2gw_server_conf_t).authority;
-
-            ours = strlen(sa) == (size_t)(end - auth)
-                   && !strncasecmp(auth, sa, (size_t)(end - auth));
-        }
-        if (!ours && ctx->route.preserve_host) {
-            const char *host = apr_table_get(r->headers_in, "Host");
-
-            ours = host && strlen(host) == (size_t)(end - auth)
-                   && !strncasecmp(auth, host, (size_t)(end - auth));
-        }
-        if (!ours) {
-            return v;
-        }
-    }
-    if (strncmp(path, pass->base_path, blen)) {
-        return v;
-    }
-    rest = path + blen;
-    if (*rest == '/' && pass->prefix[0]
-        && pass->prefix[strlen(pass->prefix) - 1] == '/') {
-        ++rest;  /* "/app/" + "/x" */
-    }
-    path = apr_pstrcat(r->pool, pass->prefix,
-                       /* "/app" + "x" needs the slash the base had */
-                       (pass->prefix[0] && pass->prefix[strlen(pass->prefix)
-                                                        - 1] != '/'
-                        && blen && pass->base_path[blen - 1] == '/')
-                           ? "/" : "",
-                       rest, NULL);
-    return auth ? ap_construct_url(r->pool, path, r) : path;
-}
-
-static int is_uri_field(const char *name)
-{
-    return !strcasecmp(name, "location")
-           || !strcasecmp(name, "content-location")
-           || !strcasecmp(name, "uri");
+    m->prefix = pass->prefix;
+    m->base_path = pass->base_path;
+    m->authorities = auth;
+    m->nauthorities = servers->nelts;
+    m->host = ctx->route.preserve_host
+                  ? apr_table_get(r->headers_in, "Host") : NULL;
+    m->client_url = ap_construct_url(r->pool, "", r);
+    return m;
 }
 
 /* Sets the final response's status and headers on r; they go out with
@@ -827,6 +684,7 @@ static void set_headers(h2gw_req_t *ctx)
     request_rec *r = ctx->r;
     h2gw_stream_t *st = ctx->st;
     const h2gw_field_t *f = (const h2gw_field_t *)st->resp_fields->elts;
+    const h2gw_map_rev_t *m = NULL;
     int i;
 
     r->status = st->http_status;
@@ -835,11 +693,14 @@ static void set_headers(h2gw_req_t *ctx)
         if (!strcasecmp(f[i].name, "content-type")) {
             ap_set_content_type(r, apr_pstrdup(r->pool, f[i].value));
         }
-        else if (ctx->route.reverse && is_uri_field(f[i].name)) {
+        else if (ctx->route.reverse && h2gw_map_is_uri_field(f[i].name)) {
             const char *v = apr_pstrdup(r->pool, f[i].value);
 
+            if (!m) {
+                m = reverse_map(ctx);
+            }
             apr_table_addn(r->headers_out, apr_pstrdup(r->pool, f[i].name),
-                           reverse_map(ctx, v));
+                           h2gw_map_reverse(r->pool, m, v));
         }
         else {
             apr_table_addn(r->headers_out, apr_pstrdup(r->pool, f[i].name),
@@ -848,7 +709,7 @@ static void set_headers(h2gw_req_t *ctx)
     }
     if (ctx->route.via) {
         apr_table_merge(r->headers_out, "Via",
-                        apr_psprintf(r->pool, "2 %s (mod_h2gw)",
+                        h2gw_map_via(r->pool, HTTP_VERSION(2, 0),
                                      ap_get_server_name(r)));
     }
     ctx->headers_sent = 1;
