@@ -115,126 +115,137 @@ static nghttp2_nv *request_trailers(request_rec *r, size_t *pn)
     return n ? nv : NULL;
 }
 
-apr_status_t h2gw_body_pump(h2gw_req_t *ctx)
+/* httpd's HTTP/1 input filter sends "100 Continue" on a blocking read
+ * only; ours do not block, so it is sent here (once: this clears
+ * expecting_100). mod_http2 sends its own. */
+static void send_continue(request_rec *r)
 {
-    request_rec *r = ctx->r;
-    apr_bucket_brigade *in = apr_brigade_create(r->pool,
-                                                r->connection->bucket_alloc);
-    apr_interval_time_t backoff = BODY_BACKOFF_MIN;
-    apr_off_t declared = h2gw_body_length(r);
-    int seen_eos = 0;
-    apr_off_t body_bytes = 0;
-    nghttp2_nv *trailers;
-    size_t ntrailers;
-    apr_status_t rv;
+    int status = r->status;
 
-    if (r->expecting_100 && !r->connection->master) {
-        /* httpd's HTTP/1 input filter sends "100 Continue" on a blocking
-         * read only; ours do not block, so it is sent here (once: this
-         * clears expecting_100). mod_http2 sends its own. */
-        int status = r->status;
+    r->status = HTTP_CONTINUE;
+    ap_send_interim_response(r, 0);
+    r->status = status;
+}
 
-        r->status = HTTP_CONTINUE;
-        ap_send_interim_response(r, 0);
-        r->status = status;
+/*
+ * The client has nothing at hand: the body held back from the engine
+ * (less than a batch) goes before the wait for more, response parts at
+ * hand go out, then the thread sleeps until the client sends more (still:
+ * the body bytes still to come, 0 when not known) or, while the engine
+ * has half a buffer and more to send, until it sent that. Returns
+ * APR_SUCCESS (read again), APR_ECONNABORTED (the response ended or
+ * failed, or the client is gone).
+ */
+static apr_status_t await_input(h2gw_req_t *ctx, apr_off_t still,
+                                apr_interval_time_t *backoff)
+{
+    if (h2gw_stream_body_held(ctx->st)) {
+        h2gw_engine_notify(ctx->engine, ctx->st);
     }
-    while (!seen_eos) {
-        apr_bucket *b;
+    if (h2gw_response_relay_all(ctx) != APR_EAGAIN) {
+        return APR_ECONNABORTED;
+    }
+    if (!h2gw_stream_body_room(ctx->st)) {
+        /* Then what the client sent meanwhile is taken at once: one
+         * wake-up, not one per piece. */
+        return h2gw_wait_event(ctx, 0, H2GW_WAIT_SPACE, -1, 0, NULL);
+    }
+    return h2gw_wait_event(ctx, 1, 0, -1, still, backoff);
+}
 
-        rv = ap_get_brigade(r->input_filters, in, AP_MODE_READBYTES,
-                            APR_NONBLOCK_READ, H2GW_REQ_READ_CHUNK);
-        if (APR_STATUS_IS_EAGAIN(rv)
-            || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(in))) {
-            apr_brigade_cleanup(in);
-            /* The body held back from the engine (less than a batch) goes
-             * before the wait for more; response parts at hand go out. */
-            if (h2gw_stream_body_held(ctx->st)) {
-                h2gw_engine_notify(ctx->engine, ctx->st);
-            }
-            rv = h2gw_response_relay_all(ctx);
-            if (rv != APR_EAGAIN) {
+/* Puts len body bytes into the stream's buffer, waking the engine as the
+ * stream asks; while the buffer is full, the response moves and the
+ * thread sleeps until there is room. Returns APR_SUCCESS,
+ * APR_ECONNABORTED (the response ended or failed, or the client is
+ * gone), or the stream's error. */
+static apr_status_t put_body(h2gw_req_t *ctx, const char *data,
+                             apr_size_t len)
+{
+    while (len > 0) {
+        apr_size_t took;
+        int wake;
+        apr_status_t rv = h2gw_stream_put_body(ctx->st, data, len, 0, &took,
+                                               &wake);
+
+        if (wake) {
+            h2gw_engine_notify(ctx->engine, ctx->st);
+        }
+        data += took;
+        len -= took;
+        if (rv == APR_EAGAIN || rv == APR_TIMEUP) {
+            /* Response parts wait (EAGAIN), or the buffer is full
+             * (TIMEUP): move the response, then sleep until there is
+             * room or news. */
+            if (h2gw_response_relay_all(ctx) != APR_EAGAIN) {
                 return APR_ECONNABORTED;
             }
-            if (!h2gw_stream_body_room(ctx->st)) {
-                /* The engine has half a buffer and more to send: wait
-                 * until it sent that, then take what the client sent
-                 * meanwhile at once (one wake-up, not one per piece). */
-                rv = h2gw_wait_event(ctx, 0, H2GW_WAIT_SPACE, -1, 0, NULL);
-            }
-            else {
-                rv = h2gw_wait_event(ctx, 1, 0, -1,
-                                declared >= 0 ? declared - body_bytes : 0,
-                                &backoff);
-            }
-            if (rv != APR_SUCCESS) {
-                return rv;
+            if (rv == APR_TIMEUP
+                && h2gw_wait_event(ctx, 0, H2GW_WAIT_SPACE, -1, 0, NULL)
+                       != APR_SUCCESS) {
+                return APR_ECONNABORTED;
             }
             continue;
         }
         if (rv != APR_SUCCESS) {
-            return r->connection->aborted ? APR_ECONNABORTED : rv;
+            return rv;
         }
-        backoff = BODY_BACKOFF_MIN;
-        ctx->batch_wait = 1;
-        for (b = APR_BRIGADE_FIRST(in); b != APR_BRIGADE_SENTINEL(in);
-             b = APR_BUCKET_NEXT(b)) {
-            const char *data;
-            apr_size_t len, took;
-            int wake;
-
-            if (APR_BUCKET_IS_EOS(b)) {
-                seen_eos = 1;
-                break;
-            }
-            if (APR_BUCKET_IS_METADATA(b)) {
-                continue;
-            }
-            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
-            if (rv != APR_SUCCESS) {
-                return rv;
-            }
-            body_bytes += (apr_off_t)len;
-            if (ctx->gw
-                && (rv = h2gw_grpcweb_body(ctx->gw, &data, &len))
-                       != APR_SUCCESS) {
-                return rv;
-            }
-            while (len > 0) {
-                rv = h2gw_stream_put_body(ctx->st, data, len, 0, &took,
-                                          &wake);
-                if (wake) {
-                    h2gw_engine_notify(ctx->engine, ctx->st);
-                }
-                data += took;
-                len -= took;
-                if (rv == APR_EAGAIN || rv == APR_TIMEUP) {
-                    /* Response parts wait (EAGAIN), or the buffer is full
-                     * (TIMEUP): move the response, then sleep until there
-                     * is room or news. */
-                    apr_status_t rrv = h2gw_response_relay_all(ctx);
-
-                    if (rrv != APR_EAGAIN) {
-                        return APR_ECONNABORTED;
-                    }
-                    if (rv == APR_TIMEUP
-                        && h2gw_wait_event(ctx, 0, H2GW_WAIT_SPACE, -1, 0, NULL)
-                               != APR_SUCCESS) {
-                        return APR_ECONNABORTED;
-                    }
-                    continue;
-                }
-                if (rv != APR_SUCCESS) {
-                    return rv;
-                }
-            }
-        }
-        apr_brigade_cleanup(in);
     }
+    return APR_SUCCESS;
+}
+
+/* Moves the data of one brigade read from the client into the stream
+ * (gRPC-Web's decoded), adding what was read to *body_bytes; sets *eos
+ * at its EOS. Returns APR_SUCCESS, or the error of a bucket read, of the
+ * gRPC-Web decoder or of put_body(). */
+static apr_status_t put_brigade(h2gw_req_t *ctx, apr_bucket_brigade *in,
+                                apr_off_t *body_bytes, int *eos)
+{
+    apr_bucket *b;
+
+    for (b = APR_BRIGADE_FIRST(in); b != APR_BRIGADE_SENTINEL(in);
+         b = APR_BUCKET_NEXT(b)) {
+        const char *data;
+        apr_size_t len;
+        apr_status_t rv;
+
+        if (APR_BUCKET_IS_EOS(b)) {
+            *eos = 1;
+            break;
+        }
+        if (APR_BUCKET_IS_METADATA(b)) {
+            continue;
+        }
+        rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        *body_bytes += (apr_off_t)len;
+        if (ctx->gw
+            && (rv = h2gw_grpcweb_body(ctx->gw, &data, &len))
+                   != APR_SUCCESS) {
+            return rv;
+        }
+        if ((rv = put_body(ctx, data, len)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* The body's end: the gRPC-Web decoder's last check, then the client's
+ * trailers and the end handed to the engine. Returns APR_SUCCESS or the
+ * decoder's error. */
+static apr_status_t end_body(h2gw_req_t *ctx, apr_off_t body_bytes)
+{
+    nghttp2_nv *trailers;
+    size_t ntrailers;
+    apr_status_t rv;
+
     if (ctx->gw && (rv = h2gw_grpcweb_body_end(ctx->gw)) != APR_SUCCESS) {
         return rv;
     }
     ctx->body_done = 1;
-    trailers = request_trailers(r, &ntrailers);
+    trailers = request_trailers(ctx->r, &ntrailers);
     REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: request body complete "
             "(%" APR_OFF_T_FMT " bytes%s)", ctx->st->id, body_bytes,
             ntrailers ? ", with trailers" : "");
@@ -246,6 +257,47 @@ apr_status_t h2gw_body_pump(h2gw_req_t *ctx)
     apr_thread_mutex_unlock(ctx->st->lock);
     h2gw_engine_notify(ctx->engine, ctx->st);
     return APR_SUCCESS;
+}
+
+apr_status_t h2gw_body_pump(h2gw_req_t *ctx)
+{
+    request_rec *r = ctx->r;
+    apr_bucket_brigade *in = apr_brigade_create(r->pool,
+                                                r->connection->bucket_alloc);
+    apr_interval_time_t backoff = BODY_BACKOFF_MIN;
+    apr_off_t declared = h2gw_body_length(r);
+    apr_off_t body_bytes = 0;
+    int seen_eos = 0;
+    apr_status_t rv;
+
+    if (r->expecting_100 && !r->connection->master) {
+        send_continue(r);
+    }
+    while (!seen_eos) {
+        rv = ap_get_brigade(r->input_filters, in, AP_MODE_READBYTES,
+                            APR_NONBLOCK_READ, H2GW_REQ_READ_CHUNK);
+        if (APR_STATUS_IS_EAGAIN(rv)
+            || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(in))) {
+            apr_brigade_cleanup(in);
+            rv = await_input(ctx, declared >= 0 ? declared - body_bytes : 0,
+                             &backoff);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            continue;
+        }
+        if (rv != APR_SUCCESS) {
+            return r->connection->aborted ? APR_ECONNABORTED : rv;
+        }
+        backoff = BODY_BACKOFF_MIN;
+        ctx->batch_wait = 1;
+        rv = put_brigade(ctx, in, &body_bytes, &seen_eos);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        apr_brigade_cleanup(in);
+    }
+    return end_body(ctx, body_bytes);
 }
 
 void h2gw_body_await_client_end(h2gw_req_t *ctx)

@@ -228,66 +228,89 @@ static int h2_input_aborted(h2gw_req_t *ctx)
            || c->aborted;
 }
 
-apr_status_t h2gw_wait_event(h2gw_req_t *ctx, int input, unsigned wait_for,
-                               apr_interval_time_t timeout, apr_off_t expect,
-                               apr_interval_time_t *backoff)
+/* Looks the client's socket number up again: an MPM stopping at once
+ * closes the sockets of busy workers to get them out, and the number may
+ * not be polled (or reused) then. Returns 0 when the socket is gone. */
+static int client_fd_current(h2gw_req_t *ctx)
 {
-    conn_rec *c = ctx->r->connection;
-    struct pollfd pfd[2];
-    nfds_t n = 1;
-    int lowat = 0, rc;
+    apr_socket_t *sock;
+    apr_os_sock_t fd;
 
-    if (c->aborted) {
-        return APR_ECONNABORTED;
+    if (ctx->client_fd < 0 || ctx->client_pipe) {
+        return 1;
     }
-    if (ctx->client_fd >= 0 && !ctx->client_pipe) {
-        /* An MPM stopping at once closes the sockets of busy workers to
-         * get them out: the number may not be polled (or reused) then. */
-        apr_socket_t *sock = ap_get_conn_socket(c);
-        apr_os_sock_t fd;
+    sock = ap_get_conn_socket(ctx->r->connection);
+    if (!sock || apr_os_sock_get(&fd, sock) != APR_SUCCESS || fd < 0) {
+        return 0;
+    }
+    ctx->client_fd = fd;
+    return 1;
+}
 
-        if (!sock || apr_os_sock_get(&fd, sock) != APR_SUCCESS || fd < 0) {
-            return APR_ECONNABORTED;
-        }
-        ctx->client_fd = fd;
+/* What on the client's descriptor ends a wait. */
+static short client_events(const h2gw_req_t *ctx, int input)
+{
+    if (input) {
+        return POLLIN;
     }
-    if (h2gw_stream_arm(ctx->st, wait_for)) {
-        return APR_SUCCESS;  /* news came since the caller last looked */
+    if (!ctx->client_pipe) {
+        /* Not POLLIN: a pipelined next request must not wake us. */
+        return POLLRDHUP;
     }
-    pfd[0].fd = ctx->wake_fd;
-    pfd[0].events = POLLIN;
-    pfd[0].revents = 0;
-    if (ctx->client_fd >= 0) {
-        pfd[1].fd = ctx->client_fd;
-        pfd[1].revents = 0;
-        if (input) {
-            pfd[1].events = POLLIN;
-        }
-        else if (!ctx->client_pipe) {
-            /* Not POLLIN: a pipelined next request must not wake us. */
-            pfd[1].events = POLLRDHUP;
-        }
-        else {
-            /* Before the body's end the pipe is readable while input
-             * waits unread; after it, only an abort writes to it. */
-            pfd[1].events = ctx->body_done ? POLLIN : 0;
-        }
-        n = 2;
+    /* Before the body's end the pipe is readable while input waits
+     * unread; after it, only an abort writes to it. */
+    return ctx->body_done ? POLLIN : 0;
+}
+
 #ifdef SO_RCVLOWAT
-        /* A body of known length still to come: wake when a batch of it
-         * (or all the rest) is there; fewer, fuller reads and thread
-         * switches. Reset at once: httpd reads the socket too. */
-        if (input && !ctx->client_pipe && expect > 1 && ctx->batch_wait) {
-            lowat = expect < H2GW_BODY_BATCH ? (int)expect : H2GW_BODY_BATCH;
-            if (setsockopt(ctx->client_fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
-                           sizeof(lowat)) != 0) {
-                lowat = 0;
-            }
-            else if (timeout < 0 || timeout > BATCH_LINGER) {
-                timeout = BATCH_LINGER;
-            }
-        }
+/* A body of known length still to come (expect bytes): the wait ends
+ * when a batch of it (or all the rest) is there; fewer, fuller reads and
+ * thread switches. At most BATCH_LINGER: *timeout is cut to it. Returns
+ * the low-water mark set on the socket, 0 when none was; batch_end()
+ * resets it at once, as httpd reads the socket too. */
+static int batch_begin(h2gw_req_t *ctx, apr_off_t expect,
+                       apr_interval_time_t *timeout)
+{
+    int lowat;
+
+    if (ctx->client_pipe || expect <= 1 || !ctx->batch_wait) {
+        return 0;
+    }
+    lowat = expect < H2GW_BODY_BATCH ? (int)expect : H2GW_BODY_BATCH;
+    if (setsockopt(ctx->client_fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
+                   sizeof(lowat)) != 0) {
+        return 0;
+    }
+    if (*timeout < 0 || *timeout > BATCH_LINGER) {
+        *timeout = BATCH_LINGER;
+    }
+    return lowat;
+}
+
+/* After a batch wait (rc: what poll() returned): the socket wakes for
+ * any byte again, and a wait that timed out stops asking for batches
+ * until the next read finds body bytes. */
+static void batch_end(h2gw_req_t *ctx, int rc)
+{
+    int one = 1;
+
+    (void)setsockopt(ctx->client_fd, SOL_SOCKET, SO_RCVLOWAT, &one,
+                     sizeof(one));
+    if (rc == 0) {
+        ctx->batch_wait = 0;  /* the client paused mid-batch */
+    }
+}
 #endif
+
+/* How long the poll() may sleep: timeout (-1: no limit), cut where the
+ * client must be looked at without an event (see HANDLER_TICK), or to
+ * *backoff (doubled each time) for input from a client without a
+ * descriptor. */
+static apr_interval_time_t poll_timeout(h2gw_req_t *ctx, int input,
+                                        apr_interval_time_t timeout,
+                                        apr_interval_time_t *backoff)
+{
+    if (ctx->client_fd >= 0) {
         if (input && ctx->client_tls
             && (timeout < 0 || timeout > HANDLER_TICK)) {
             /* The TLS layer may hold input it read from the socket:
@@ -302,20 +325,17 @@ apr_status_t h2gw_wait_event(h2gw_req_t *ctx, int input, unsigned wait_for,
     else if (timeout < 0 || timeout > HANDLER_TICK) {
         timeout = HANDLER_TICK;
     }
-    rc = poll(pfd, n, timeout < 0 ? -1 : (int)((timeout + 999) / 1000));
-#ifdef SO_RCVLOWAT
-    if (lowat) {
-        int one = 1;
+    return timeout;
+}
 
-        (void)setsockopt(ctx->client_fd, SOL_SOCKET, SO_RCVLOWAT, &one,
-                         sizeof(one));
-        if (rc == 0) {
-            ctx->batch_wait = 0;  /* the client paused mid-batch */
-        }
-    }
-#endif
-    h2gw_stream_disarm(ctx->st);
-    h2gw_stream_count_wakeup();
+/* After the poll() (rc, on the n descriptors in pfd): empties the wake
+ * descriptor, and tells whether the client went away meanwhile. Returns
+ * APR_SUCCESS or APR_ECONNABORTED. */
+static apr_status_t poll_outcome(h2gw_req_t *ctx, const struct pollfd *pfd,
+                                 nfds_t n, int rc, int input)
+{
+    conn_rec *c = ctx->r->connection;
+
     if (rc > 0 && (pfd[0].revents & POLLIN)) {
         uint64_t v;
 
@@ -334,4 +354,47 @@ apr_status_t h2gw_wait_event(h2gw_req_t *ctx, int input, unsigned wait_for,
         return APR_ECONNABORTED;
     }
     return APR_SUCCESS;
+}
+
+apr_status_t h2gw_wait_event(h2gw_req_t *ctx, int input, unsigned wait_for,
+                             apr_interval_time_t timeout, apr_off_t expect,
+                             apr_interval_time_t *backoff)
+{
+    struct pollfd pfd[2];
+    nfds_t n = 1;
+    int rc;
+#ifdef SO_RCVLOWAT
+    int lowat = 0;
+#endif
+
+    if (ctx->r->connection->aborted || !client_fd_current(ctx)) {
+        return APR_ECONNABORTED;
+    }
+    if (h2gw_stream_arm(ctx->st, wait_for)) {
+        return APR_SUCCESS;  /* news came since the caller last looked */
+    }
+    pfd[0].fd = ctx->wake_fd;
+    pfd[0].events = POLLIN;
+    pfd[0].revents = 0;
+    if (ctx->client_fd >= 0) {
+        pfd[1].fd = ctx->client_fd;
+        pfd[1].events = client_events(ctx, input);
+        pfd[1].revents = 0;
+        n = 2;
+#ifdef SO_RCVLOWAT
+        if (input) {
+            lowat = batch_begin(ctx, expect, &timeout);
+        }
+#endif
+    }
+    timeout = poll_timeout(ctx, input, timeout, backoff);
+    rc = poll(pfd, n, timeout < 0 ? -1 : (int)((timeout + 999) / 1000));
+#ifdef SO_RCVLOWAT
+    if (lowat) {
+        batch_end(ctx, rc);
+    }
+#endif
+    h2gw_stream_disarm(ctx->st);
+    h2gw_stream_count_wakeup();
+    return poll_outcome(ctx, pfd, n, rc, input);
 }
