@@ -283,68 +283,55 @@ static int report_failure(h2gw_req_t *ctx)
     return h2gw_stream_fail_status(fail);
 }
 
-static int proxy(h2gw_req_t *ctx)
+/*
+ * Sends the request body, after the upstream's 100 when it was asked for
+ * one. Returns DECLINED to go on with the response, else what the
+ * handler returns: OK (the client went away, or the response was cut),
+ * or an HTTP status (the body could not be read and nothing went out).
+ */
+static int send_body(h2gw_req_t *ctx)
 {
-    request_rec *r = ctx->r;
-    apr_status_t rv = APR_SUCCESS;
-    int send_body;
+    conn_rec *c = ctx->r->connection;
+    apr_status_t rv;
 
-    ctx->submitted = apr_time_now();
-    ctx->st->submitted_at = ctx->submitted;
-    if (h2gw_engine_submit(ctx->engine, ctx->st) != APR_SUCCESS) {
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: %s %s submitted to %s%s",
-            ctx->st->id, r->method, (const char *)ctx->st->nv[3].value,
-            ctx->st->target.name,
-            !ctx->st->has_body ? ""
-            : ctx->st->expect_continue ? ", body after 100-continue"
-                                       : ", body follows");
-    send_body = ctx->st->has_body;
-    if (send_body && ctx->st->expect_continue) {
+    if (ctx->st->expect_continue) {
         rv = h2gw_body_await_continue(ctx);
         if (rv == APR_ECONNABORTED) {
-            r->connection->aborted = 1;
+            c->aborted = 1;
             return OK;
         }
         if (rv == APR_EOF) {
             /* Answered without the body: it is never read, so this
              * HTTP/1 connection cannot carry another request. */
-            send_body = 0;
-            if (!r->connection->master) {
-                r->connection->keepalive = AP_CONN_CLOSE;
+            if (!c->master) {
+                c->keepalive = AP_CONN_CLOSE;
             }
+            return DECLINED;
         }
     }
-    if (send_body) {
-        rv = h2gw_body_pump(ctx);
-        if (rv == APR_ECONNABORTED && !r->connection->master
-            && !h2gw_body_drain(ctx)) {
-            /* The upstream answered before taking the whole body: close
-             * rather than read and discard an unbounded rest. */
-            r->connection->keepalive = AP_CONN_CLOSE;
-        }
-        if (rv != APR_SUCCESS && rv != APR_ECONNABORTED) {
-            REQ_LOG(ctx, APLOG_INFO, rv, H2GW_LOGNO(00204) "%s",
-                    "reading the request body failed");
-            if (!ctx->headers_sent) {
-                return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-            }
-            h2gw_response_abort(ctx);
-            return OK;
-        }
+    rv = h2gw_body_pump(ctx);
+    if (rv == APR_ECONNABORTED && !c->master && !h2gw_body_drain(ctx)) {
+        /* The upstream answered before taking the whole body: close
+         * rather than read and discard an unbounded rest. */
+        c->keepalive = AP_CONN_CLOSE;
     }
-    for (;;) {
-        rv = h2gw_response_relay_all(ctx);
-        if (rv != APR_EAGAIN) {
-            break;
+    if (rv != APR_SUCCESS && rv != APR_ECONNABORTED) {
+        REQ_LOG(ctx, APLOG_INFO, rv, H2GW_LOGNO(00204) "%s",
+                "reading the request body failed");
+        if (!ctx->headers_sent) {
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
-        rv = h2gw_wait_event(ctx, 0, 0, -1, 0, NULL);
-        if (rv != APR_SUCCESS) {
-            break;
-        }
+        h2gw_response_abort(ctx);
+        return OK;
     }
+    return DECLINED;
+}
 
+/* The request's end once the response stopped moving (rv: APR_EOF
+ * complete, APR_ECONNABORTED the client is gone, else the stream
+ * failed). Returns what the handler returns. */
+static int finish(h2gw_req_t *ctx, apr_status_t rv)
+{
     switch (rv) {
     case APR_EOF:
         if (ctx->client_pipe && ctx->body_done) {
@@ -354,7 +341,7 @@ static int proxy(h2gw_req_t *ctx)
     case APR_ECONNABORTED:
         REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: client gone, stream %lu "
                 "cancelled", ctx->st->id);
-        r->connection->aborted = 1;
+        ctx->r->connection->aborted = 1;
         return OK;
     default:
         if (!ctx->headers_sent) {
@@ -367,6 +354,41 @@ static int proxy(h2gw_req_t *ctx)
         }
         return OK;
     }
+}
+
+/* Submits the stream, sends the body, relays the response until it is
+ * complete, failed or unwanted. Returns what the handler returns. */
+static int proxy(h2gw_req_t *ctx)
+{
+    request_rec *r = ctx->r;
+    apr_status_t rv;
+    int http_status;
+
+    ctx->submitted = apr_time_now();
+    ctx->st->submitted_at = ctx->submitted;
+    if (h2gw_engine_submit(ctx->engine, ctx->st) != APR_SUCCESS) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: %s %s submitted to %s%s",
+            ctx->st->id, r->method, (const char *)ctx->st->nv[3].value,
+            ctx->st->target.name,
+            !ctx->st->has_body ? ""
+            : ctx->st->expect_continue ? ", body after 100-continue"
+                                       : ", body follows");
+    if (ctx->st->has_body && (http_status = send_body(ctx)) != DECLINED) {
+        return http_status;
+    }
+    for (;;) {
+        rv = h2gw_response_relay_all(ctx);
+        if (rv != APR_EAGAIN) {
+            break;
+        }
+        rv = h2gw_wait_event(ctx, 0, 0, -1, 0, NULL);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+    }
+    return finish(ctx, rv);
 }
 
 /* The answer for an HTTP error status before anything went out: the
