@@ -16,6 +16,7 @@
 #include "h2gw_handler.h"
 #include "h2gw_status.h"
 #include "h2gw_stream.h"
+#include "h2gw_wait.h"
 
 /* AP_DECLARE_MODULE below also declares APLOG_USE_MODULE(h2gw). */
 
@@ -71,7 +72,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_stopping(h2gw_handler_child_stopping, NULL, NULL,
+    ap_hook_child_stopping(h2gw_wait_child_stopping, NULL, NULL,
                            APR_HOOK_MIDDLE);
     /* Before mod_alias and mod_rewrite, like mod_proxy's ProxyPass. */
     ap_hook_translate_name(h2gw_handler_translate, NULL, NULL,

@@ -1,0 +1,54 @@
+/*
+ * h2gw_req: one proxied request as the handler's files share it (the
+ * handler, its body pump, its response writer and its wait): the
+ * request, its route and stream, the client's descriptors, and how far
+ * the response got. It lives on the stack of h2gw_handler_run() for the
+ * request's life, and only that worker thread touches it; the engine
+ * thread shares the stream, never this.
+ */
+#ifndef H2GW_REQ_H
+#define H2GW_REQ_H
+
+#include <httpd.h>
+#include <http_log.h>
+#include <apr_buckets.h>
+
+#include "h2gw_config.h"
+#include "h2gw_engine.h"
+#include "h2gw_grpcweb.h"
+#include "h2gw_stream.h"
+
+/* Bytes asked from the input filters per read of the request body. */
+#define H2GW_REQ_READ_CHUNK (64 * 1024)
+
+typedef struct h2gw_req_t {
+    request_rec *r;
+    h2gw_engine_t *engine;
+    h2gw_stream_t *st;
+    h2gw_route_t route;
+    apr_bucket_brigade *bb;
+    int headers_sent;          /* the response started going to the client */
+    int eos_sent;              /* the response went out complete */
+    int unflushed;             /* body passed on without a FLUSH since */
+    apr_time_t submitted;      /* when the engine got the stream */
+    apr_time_t headers_at;     /* when the response headers were taken */
+    int wake_fd;               /* this thread's eventfd
+                                * (h2gw_wait_thread_fd()) */
+    int client_fd;             /* what tells of client input: the socket
+                                * (HTTP/1), mod_http2's input pipe; -1:
+                                * nothing (looked at every HANDLER_TICK,
+                                * h2gw_wait.c) */
+    int client_pipe;           /* client_fd is mod_http2's pipe */
+    int client_tls;            /* HTTP/1 over TLS: decrypted input may wait
+                                * in mod_ssl where the socket cannot tell */
+    int body_done;             /* the request body was read to its end */
+    int batch_wait;            /* the last read found body bytes: the next
+                                * wait may ask for a batch (SO_RCVLOWAT) */
+    apr_bucket_brigade *probe_bb;  /* for h2_input_aborted() */
+    h2gw_grpcweb_t *gw;        /* a gRPC-Web request: translated */
+} h2gw_req_t;
+
+#define REQ_LOG(ctx, lvl, rv, fmt, ...)                                      \
+    ap_log_rerror(APLOG_MARK, lvl, rv, (ctx)->r, fmt, __VA_ARGS__)
+
+#endif /* H2GW_REQ_H */
