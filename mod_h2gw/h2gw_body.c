@@ -249,12 +249,7 @@ static apr_status_t end_body(h2gw_req_t *ctx, apr_off_t body_bytes)
     REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: request body complete "
             "(%" APR_OFF_T_FMT " bytes%s)", ctx->st->id, body_bytes,
             ntrailers ? ", with trailers" : "");
-    apr_thread_mutex_lock(ctx->st->lock);
-    ctx->st->req_trailers = trailers;
-    ctx->st->req_ntrailers = ntrailers;
-    ctx->st->req_eos = 1;
-    ctx->st->pend_resume = 1;
-    apr_thread_mutex_unlock(ctx->st->lock);
+    h2gw_stream_end_body(ctx->st, trailers, ntrailers);
     h2gw_engine_notify(ctx->engine, ctx->st);
     return APR_SUCCESS;
 }

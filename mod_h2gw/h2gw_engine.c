@@ -85,6 +85,21 @@ void h2gw_engine_notify(h2gw_engine_t *e, h2gw_stream_t *st)
     put_inbox(e, st, 0);
 }
 
+/* Bytes written to the client that are told the engine at once, for a
+ * stream to up: the window is given back in batches, one engine wake-up
+ * each: a quarter of the stream window (nghttp2 sends WINDOW_UPDATE at
+ * half), and small enough that the streams of a full connection cannot
+ * hold back half the connection window. */
+static size_t consume_batch(const h2gw_upstream_t *up)
+{
+    size_t batch = (size_t)up->stream_window / 4;
+    size_t conn_share = (size_t)up->conn_window
+                        / (4 * (size_t)(up->max_streams > 0 ? up->max_streams
+                                                            : 1));
+
+    return batch < conn_share ? batch : conn_share;
+}
+
 apr_status_t h2gw_engine_submit(h2gw_engine_t *e, h2gw_stream_t *st)
 {
     int down;
@@ -95,6 +110,8 @@ apr_status_t h2gw_engine_submit(h2gw_engine_t *e, h2gw_stream_t *st)
     if (down) {
         return APR_ECONNABORTED;
     }
+    /* Not shared yet: set without the lock. */
+    st->consume_batch = consume_batch(st->target.upstream);
     h2gw_stream_queue(st, 1);
     h2gw_engine_notify(e, st);
     return APR_SUCCESS;

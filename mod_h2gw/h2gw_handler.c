@@ -212,19 +212,6 @@ static int build_stream(h2gw_req_t *ctx)
     st->has_body = has_body;
     st->idempotent = h2gw_stream_method_idempotent(
         r->method, apr_table_get(r->headers_in, "Idempotency-Key") != NULL);
-    {
-        /* Window given back in batches, one engine wake-up each: a
-         * quarter of the stream window (nghttp2 sends WINDOW_UPDATE at
-         * half), and small enough that the streams of a full connection
-         * cannot hold back half the connection window. */
-        const h2gw_upstream_t *up = st->target.upstream;
-        size_t batch = (size_t)up->stream_window / 4;
-        size_t conn_share = (size_t)up->conn_window
-                            / (4 * (size_t)(up->max_streams > 0
-                                                ? up->max_streams : 1));
-
-        st->consume_batch = batch < conn_share ? batch : conn_share;
-    }
     st->expect_continue = expect;
     st->wake_fd = ctx->wake_fd;
     ctx->st = st;
@@ -239,20 +226,24 @@ static void set_notes(h2gw_req_t *ctx)
     request_rec *r = ctx->r;
     h2gw_stream_t *st = ctx->st;
 
-    apr_thread_mutex_lock(st->lock);
+    size_t buffered_max;
+    unsigned long conn_id;
+    int32_t stream_id;
+    const char *server;
+    int retried;
+
+    h2gw_stream_log_notes(st, &buffered_max, &conn_id, &stream_id, &server,
+                          &retried);
     apr_table_setn(r->notes, "h2gw-buffered-max",
-                   apr_psprintf(r->pool, "%" APR_SIZE_T_FMT,
-                                st->buffered_max));
+                   apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, buffered_max));
     apr_table_setn(r->notes, "h2gw-stream",
-                   apr_psprintf(r->pool, "%lu/%d", st->log_conn_id,
-                                (int)st->log_stream_id));
+                   apr_psprintf(r->pool, "%lu/%d", conn_id, (int)stream_id));
     apr_table_setn(r->notes, "h2gw-retries",
-                   apr_psprintf(r->pool, "%d", st->retried));
-    if (st->log_server) {
+                   apr_psprintf(r->pool, "%d", retried));
+    if (server) {
         /* Configuration memory: lives as long as the process. */
-        apr_table_setn(r->notes, "h2gw-server", st->log_server);
+        apr_table_setn(r->notes, "h2gw-server", server);
     }
-    apr_thread_mutex_unlock(st->lock);
     apr_table_setn(r->notes, "h2gw-upstream",
                    apr_pstrdup(r->pool, ctx->route.pass->url));
     if (ctx->headers_at) {
@@ -370,7 +361,7 @@ static int proxy(h2gw_req_t *ctx)
         return HTTP_SERVICE_UNAVAILABLE;
     }
     REQ_LOG(ctx, APLOG_DEBUG, 0, "h2gw: stream %lu: %s %s submitted to %s%s",
-            ctx->st->id, r->method, (const char *)ctx->st->nv[3].value,
+            ctx->st->id, r->method, (const char *)ctx->st->nv[H2GW_NV_PATH].value,
             ctx->st->target.name,
             !ctx->st->has_body ? ""
             : ctx->st->expect_continue ? ", body after 100-continue"

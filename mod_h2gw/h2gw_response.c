@@ -146,9 +146,7 @@ static void set_trailers(h2gw_req_t *ctx)
     const apr_array_header_t *t;
     int i;
 
-    apr_thread_mutex_lock(st->lock);
-    t = (st->state == H2GW_STREAM_ST_CLOSED) ? st->resp_trailers : NULL;
-    apr_thread_mutex_unlock(st->lock);
+    t = h2gw_stream_trailers(st);
     for (i = 0; t && i < t->nelts; ++i) {
         const h2gw_field_t *f = &APR_ARRAY_IDX(t, i, h2gw_field_t);
 

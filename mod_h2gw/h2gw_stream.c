@@ -571,6 +571,17 @@ int h2gw_stream_let_go(h2gw_stream_t *st, int *lazy)
     return submitted;
 }
 
+void h2gw_stream_end_body(h2gw_stream_t *st, nghttp2_nv *trailers,
+                          size_t ntrailers)
+{
+    apr_thread_mutex_lock(st->lock);
+    st->req_trailers = trailers;
+    st->req_ntrailers = ntrailers;
+    st->req_eos = 1;
+    st->pend_resume = 1;
+    apr_thread_mutex_unlock(st->lock);
+}
+
 void h2gw_stream_log_notes(h2gw_stream_t *st, size_t *buffered_max,
                            unsigned long *conn_id, int32_t *stream_id,
                            const char **server, int *retried)

@@ -210,7 +210,8 @@ struct h2gw_stream_t {
     int pend_submit, pend_resume, pend_cancel;
     size_t pend_consumed;      /* bytes written to the client, not yet told */
     size_t consume_batch;      /* ... told the engine once this many (set
-                                * before submit; 0: every time) or ... */
+                                * by h2gw_engine_submit(); 0: every
+                                * time) or ... */
     apr_time_t consume_told;   /* ... 250 ms after it was last told: the
                                 * engine counts it as progress */
     int in_inbox;              /* linked into the engine inbox */
@@ -388,6 +389,12 @@ int h2gw_stream_add_consumed(h2gw_stream_t *st, size_t n, apr_time_t now,
  * submitted); *lazy then says whether it may wait for the engine's next
  * wake-up (HTTP/2 closed the stream both ways already). */
 int h2gw_stream_let_go(h2gw_stream_t *st, int *lazy);
+
+/* Handler: the request body is complete, with the client's trailers
+ * (nv pairs in the request's pool, or NULL): the engine is to send its
+ * end (the caller notifies it). */
+void h2gw_stream_end_body(h2gw_stream_t *st, nghttp2_nv *trailers,
+                          size_t ntrailers);
 
 /* Handler: the request's log notes, under one lock. */
 void h2gw_stream_log_notes(h2gw_stream_t *st, size_t *buffered_max,
