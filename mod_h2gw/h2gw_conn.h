@@ -1,9 +1,10 @@
 /*
  * h2gw_conn: one upstream HTTP/2 connection, driven by the engine thread
- * only: the non-blocking socket and its connect, the nghttp2 client
- * session with its callbacks and settings, the streams it carries, and
- * their per-stream timers. It does not choose connections (the engine
- * does) and never blocks.
+ * only: its life (create, states, timers, draining, close) and the
+ * streams it carries. Its bytes move through h2gw_transport (socket, TLS,
+ * output buffer), its frames through h2gw_session (the nghttp2 client
+ * session and its callbacks); the struct below is shared by the three.
+ * It does not choose connections (the pool does) and never blocks.
  */
 #ifndef H2GW_CONN_H
 #define H2GW_CONN_H
@@ -165,5 +166,60 @@ void h2gw_conn_kill(h2gw_conn_t *conn, h2gw_fail_t fail, const char *reason);
 /* Closes socket and session, fails, resends or unlinks every stream, and
  * frees the connection. The caller unlinks it from srv->conns. */
 void h2gw_conn_destroy(h2gw_conn_t *conn);
+
+/* ---- Within the connection: for h2gw_session.c and h2gw_transport.c -- */
+
+/* "h2gw conn 7 (api h2c://10.0.0.1:8080): ..." for a named upstream,
+ * "h2gw conn 7 (h2c://10.0.0.1:8080/): ..." for a pass's own. */
+#define CONN_LOG(conn, lvl, rv, fmt, ...)                                    \
+    ap_log_error(APLOG_MARK, lvl, rv, (conn)->loop->s,                       \
+                 "h2gw conn %lu (%s%s%s): " fmt, (conn)->id,                 \
+                 UPSTREAM(conn)->named ? UPSTREAM(conn)->name : "",          \
+                 UPSTREAM(conn)->named ? " " : "", (conn)->srv->conf->url,   \
+                 __VA_ARGS__)
+
+#define UPSTREAM(conn) ((conn)->srv->pool->up)
+
+/* The session may carry streams now: the peer's SETTINGS are known and
+ * no liveness PING is outstanding. Returns 1 or 0. */
+int h2gw_conn_is_ready(const h2gw_conn_t *conn);
+
+/* The most streams conn carries at once: the peer's limit, capped by
+ * max-streams; an assumed limit before its SETTINGS. */
+uint32_t h2gw_conn_stream_limit(const h2gw_conn_t *conn);
+
+/* The peer's SETTINGS arrived: the connection is usable, its server
+ * healthy, its held streams are submitted. */
+void h2gw_conn_on_ready(h2gw_conn_t *conn);
+
+/* Unlinks st from conn and drops the engine's reference: st may be
+ * freed. */
+void h2gw_conn_release_stream(h2gw_conn_t *conn, h2gw_stream_t *st);
+
+/* st no longer occupies a slot of conn (closed, failed, given back). */
+void h2gw_conn_stream_inactive(h2gw_conn_t *conn, h2gw_stream_t *st);
+
+/* st made progress (body bytes sent, headers or DATA received, the client
+ * drained some): the upstream gets another full timeout, the header
+ * timeout before the response, the read timeout within it. st must be on
+ * a connection. */
+void h2gw_conn_touch_stream(h2gw_stream_t *st);
+
+/* Gives st, never submitted, back to the engine to be placed again:
+ * nothing of it left us, so this costs no retry. A health check fails
+ * instead (it is of this server or of none). */
+void h2gw_conn_give_back(h2gw_conn_t *conn, h2gw_stream_t *st);
+
+/* RFC 9113 §8.7: returns 1 when st, which the upstream provably did not
+ * process (maybe_seen 0) or may have processed (maybe_seen 1: only an
+ * idempotent request with retry-idempotent on, RFC 9110 §9.2.2), may be
+ * sent again: its body can be, nothing of a response came back. */
+int h2gw_conn_can_retry(const h2gw_stream_t *st, int maybe_seen);
+
+/* Takes st off conn, as new as before its submit, and hands it to the
+ * engine to place again (the engine's reference moves along); why is
+ * logged. Only after h2gw_conn_can_retry() said yes. */
+void h2gw_conn_retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
+                            const char *why);
 
 #endif /* H2GW_CONN_H */
