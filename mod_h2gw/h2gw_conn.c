@@ -110,16 +110,17 @@ void h2gw_conn_give_back(h2gw_conn_t *conn, h2gw_stream_t *st)
     if (st->check) {
         /* A health check is of this server or of none: it fails with
          * the connection that was to carry it (h2gw_health reads why). */
-        h2gw_stream_fail(st, conn->dead && conn->dead_fail != H2GW_FAIL_NONE
+        h2gw_stream_fail(st, h2gw_conn_is_dead(conn)
+                                     && conn->dead_fail != H2GW_FAIL_NONE
                                  ? conn->dead_fail : H2GW_FAIL_CONN_LOST,
-                         conn->dead && conn->dead_reason
+                         h2gw_conn_is_dead(conn) && conn->dead_reason
                              ? apr_pstrdup(st->pool, conn->dead_reason)
                              : "the connection took no new stream");
         h2gw_conn_release_stream(conn, st);
         return;
     }
     unlink_stream(conn, st);
-    if (conn->dead && conn->dead_fail != H2GW_FAIL_NONE) {
+    if (h2gw_conn_is_dead(conn) && conn->dead_fail != H2GW_FAIL_NONE) {
         if (!conn->peer_settings) {
             ++st->connect_fails;
         }
@@ -189,12 +190,43 @@ void h2gw_conn_retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
     conn->loop->retries = st;
 }
 
+static const char *state_name(h2gw_conn_state_t state)
+{
+    static const char *const names[] = {
+        "CONNECTING", "TLS", "HANDSHAKE", "OPEN", "DRAINING", "DEAD"
+    };
+
+    return (unsigned)state < sizeof(names) / sizeof(names[0]) ? names[state]
+                                                               : "?";
+}
+
+void h2gw_conn_transit(h2gw_conn_t *conn, h2gw_conn_state_t state,
+                       const char *why)
+{
+    if (conn->state == state || conn->state == H2GW_CONN_ST_DEAD) {
+        return;
+    }
+    /* (A server out by its health checks changes quietly: its checks'
+     * connections would drown the rest.) */
+    CONN_LOG(conn, conn->srv->hc_down ? APLOG_TRACE1 : APLOG_DEBUG, 0,
+             "%s -> %s: %s", state_name(conn->state), state_name(state), why);
+    if (state == H2GW_CONN_ST_DEAD) {
+        conn->dead_in = conn->state;
+    }
+    conn->state = state;
+}
+
+int h2gw_conn_is_dead(const h2gw_conn_t *conn)
+{
+    return conn->state == H2GW_CONN_ST_DEAD;
+}
+
 void h2gw_conn_kill(h2gw_conn_t *conn, h2gw_fail_t fail, const char *reason)
 {
-    if (!conn->dead) {
-        conn->dead = 1;
+    if (conn->state != H2GW_CONN_ST_DEAD) {
         conn->dead_fail = fail;
         conn->dead_reason = reason;
+        h2gw_conn_transit(conn, H2GW_CONN_ST_DEAD, reason ? reason : "ended");
     }
 }
 
@@ -203,7 +235,6 @@ void h2gw_conn_kill(h2gw_conn_t *conn, h2gw_fail_t fail, const char *reason)
 int h2gw_conn_is_ready(const h2gw_conn_t *conn)
 {
     return conn->ngh && conn->peer_settings && !conn->ping_pending
-           && !conn->dead
            && (conn->state == H2GW_CONN_ST_OPEN
                || conn->state == H2GW_CONN_ST_DRAINING);
 }
@@ -227,7 +258,10 @@ uint32_t h2gw_conn_stream_limit(const h2gw_conn_t *conn)
 void h2gw_conn_on_ready(h2gw_conn_t *conn)
 {
     if (conn->state == H2GW_CONN_ST_HANDSHAKE) {
-        conn->state = H2GW_CONN_ST_OPEN;
+        h2gw_conn_transit(conn, conn->drain_on_ready ? H2GW_CONN_ST_DRAINING
+                                                     : H2GW_CONN_ST_OPEN,
+                          conn->drain_on_ready ? "ready, drain asked before"
+                                               : "ready");
     }
     conn->srv->down_until = 0;
     conn->srv->addr_fails = 0;
@@ -258,7 +292,7 @@ apr_status_t h2gw_conn_new(h2gw_conn_t **pconn, h2gw_server_t *sv,
     conn->srv = sv;
     conn->loop = loop;
     conn->id = ++loop->next_conn_id;
-    conn->state = H2GW_CONN_ST_CONNECTING;
+    conn->state = H2GW_CONN_ST_CONNECTING;  /* the first, not a change */
     conn->opened_at = apr_time_now();
     conn->wcap = H2GW_CONN_WBUF_FILL + 32 * 1024;
     conn->wbuf = apr_palloc(pool, conn->wcap);
@@ -296,8 +330,8 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
 int h2gw_conn_is_taking(const h2gw_conn_t *conn)
 {
     /* The last check catches a GOAWAY nghttp2 queued itself. */
-    return !conn->dead && conn->state != H2GW_CONN_ST_DRAINING
-           && !conn->no_new && !conn->goaway_sent
+    return conn->state < H2GW_CONN_ST_DRAINING && !conn->drain_on_ready
+           && !conn->goaway_sent
            && !(conn->ngh && !nghttp2_session_check_request_allowed(
                                  conn->ngh));
 }
@@ -391,7 +425,7 @@ apr_status_t h2gw_conn_start_session(h2gw_conn_t *conn)
     }
     /* Streams wait for the peer's SETTINGS (its stream limit); the
      * deadline now covers those and the ACK of ours. */
-    conn->state = H2GW_CONN_ST_HANDSHAKE;
+    h2gw_conn_transit(conn, H2GW_CONN_ST_HANDSHAKE, "session started");
     conn->last_recv = apr_time_now();
     conn->connect_deadline = conn->last_recv
                              + UPSTREAM(conn)->settings_timeout;
@@ -409,10 +443,10 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
 {
     apr_int16_t events = APR_POLLIN;
 
-    if (conn->dead || !conn->ngh) {
+    if (h2gw_conn_is_dead(conn) || !conn->ngh) {
         return;
     }
-    if ((conn->state == H2GW_CONN_ST_DRAINING || conn->no_new)
+    if ((conn->state == H2GW_CONN_ST_DRAINING || conn->drain_on_ready)
         && conn->nactive == 0 && !conn->goaway_sent) {
         /* Drained: say goodbye; the session then wants no more I/O and is
          * closed below. */
@@ -457,7 +491,7 @@ void h2gw_conn_flush(h2gw_conn_t *conn)
 
 void h2gw_conn_on_event(h2gw_conn_t *conn, apr_int16_t rtnevents)
 {
-    if (conn->dead) {
+    if (h2gw_conn_is_dead(conn)) {
         return;
     }
     if (conn->state == H2GW_CONN_ST_CONNECTING) {
@@ -545,11 +579,16 @@ void h2gw_conn_suspect(h2gw_conn_t *conn, apr_time_t now)
 
 void h2gw_conn_drain(h2gw_conn_t *conn, const char *why)
 {
-    if (conn->dead || conn->no_new) {
+    if (conn->state >= H2GW_CONN_ST_DRAINING || conn->drain_on_ready) {
         return;
     }
     CONN_LOG(conn, APLOG_DEBUG, 0, "draining: %s", why);
-    conn->no_new = 1;
+    if (conn->state == H2GW_CONN_ST_OPEN) {
+        h2gw_conn_transit(conn, H2GW_CONN_ST_DRAINING, why);
+        return;
+    }
+    /* Still starting: DRAINING follows once it is ready. */
+    conn->drain_on_ready = 1;
     if (!conn->ngh && conn->nactive == 0) {
         /* Nothing was said yet and nothing waits: just close. */
         h2gw_conn_kill(conn, H2GW_FAIL_NONE, why);
@@ -559,58 +598,71 @@ void h2gw_conn_drain(h2gw_conn_t *conn, const char *why)
      * and closes it when the last one is done. */
 }
 
-void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
+/* The connect, TLS and SETTINGS deadline (connect-timeout, then
+ * settings-timeout for the peer's SETTINGS and the ACK of ours). Returns
+ * 0 when it passed: the connection is dead. */
+static int check_handshake(h2gw_conn_t *conn, apr_time_t now)
+{
+    const char *why;
+
+    if (!conn->connect_deadline) {
+        return 1;
+    }
+    if (conn->state != H2GW_CONN_ST_CONNECTING && conn->peer_settings
+        && conn->settings_acked) {
+        conn->connect_deadline = 0;
+        return 1;
+    }
+    if (now < conn->connect_deadline) {
+        h2gw_loop_timer(conn->loop, conn->connect_deadline);
+        return 1;
+    }
+    /* Which wait it was: the log line and the server's last error say. */
+    why = conn->state == H2GW_CONN_ST_CONNECTING ? "connect timed out"
+          : conn->state == H2GW_CONN_ST_TLS      ? "TLS handshake timed out"
+                                                 : "no SETTINGS (or ACK) from "
+                                                   "the upstream within "
+                                                   "settings-timeout";
+    CONN_LOG(conn, conn->srv->hc_down ? APLOG_TRACE1 : APLOG_WARNING, 0,
+             H2GW_LOGNO(00312) "%s", why);
+    h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONNECT_TIMEOUT, why);
+    h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT, why);
+    return 0;
+}
+
+/* The liveness PING's deadline. Returns 0 when it passed without an ACK:
+ * the connection is dead. */
+static int check_ping(h2gw_conn_t *conn, apr_time_t now)
+{
+    if (!conn->ping_pending) {
+        return 1;
+    }
+    if (now < conn->ping_deadline) {
+        h2gw_loop_timer(conn->loop, conn->ping_deadline);
+        return 1;
+    }
+    CONN_LOG(conn, APLOG_WARNING, 0,
+             H2GW_LOGNO(00313) "no PING ACK within %" APR_TIME_T_FMT
+             " ms: connection given up",
+             apr_time_as_msec(UPSTREAM(conn)->connect_timeout));
+    if (conn->ping_suspect) {
+        /* A request went unanswered and so did the PING: the server, not
+         * just this stream, is gone quiet. A PING unanswered on reuse
+         * alone (some servers ignore PINGs) costs only the connection. */
+        h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONN_LOST,
+                              "no response and no PING ACK");
+    }
+    h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST, "no PING ACK");
+    return 0;
+}
+
+/* max-lifetime and idle-timeout: either drains the connection. */
+static void check_lifetime(h2gw_conn_t *conn, apr_time_t now)
 {
     const h2gw_upstream_t *up = UPSTREAM(conn);
-    h2gw_stream_t *st;
 
-    if (conn->dead) {
-        return;
-    }
-    if (conn->connect_deadline) {
-        if (conn->state != H2GW_CONN_ST_CONNECTING && conn->peer_settings
-            && conn->settings_acked) {
-            conn->connect_deadline = 0;
-        }
-        else if (now >= conn->connect_deadline) {
-            const char *why = conn->state == H2GW_CONN_ST_CONNECTING
-                                  ? "connect timed out"
-                              : conn->state == H2GW_CONN_ST_TLS
-                                  ? "TLS handshake timed out"
-                                  : "no SETTINGS (or ACK) from the upstream "
-                                    "within settings-timeout";
-
-            CONN_LOG(conn, conn->srv->hc_down ? APLOG_TRACE1 : APLOG_WARNING,
-                     0, H2GW_LOGNO(00312) "%s", why);
-            h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONNECT_TIMEOUT, why);
-            h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT, why);
-            return;
-        }
-        else {
-            h2gw_loop_timer(conn->loop, conn->connect_deadline);
-        }
-    }
-    if (conn->ping_pending) {
-        if (now >= conn->ping_deadline) {
-            CONN_LOG(conn, APLOG_WARNING, 0,
-                     H2GW_LOGNO(00313) "no PING ACK within %" APR_TIME_T_FMT
-                     " ms: connection given up",
-                     apr_time_as_msec(up->connect_timeout));
-            if (conn->ping_suspect) {
-                /* A request went unanswered and so did the PING: the
-                 * server, not just this stream, is gone quiet. A PING
-                 * unanswered on reuse alone (some servers ignore PINGs)
-                 * costs only the connection. */
-                h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONN_LOST,
-                                      "no response and no PING ACK");
-            }
-            h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST, "no PING ACK");
-            return;
-        }
-        h2gw_loop_timer(conn->loop, conn->ping_deadline);
-    }
     if (up->max_lifetime && conn->state != H2GW_CONN_ST_DRAINING
-        && !conn->no_new) {
+        && !conn->drain_on_ready) {
         if (now >= conn->opened_at + up->max_lifetime) {
             h2gw_conn_drain(conn, "max-lifetime reached");
         }
@@ -619,7 +671,7 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
         }
     }
     if (conn->nactive == 0 && conn->idle_since
-        && conn->state != H2GW_CONN_ST_DRAINING && !conn->no_new) {
+        && conn->state != H2GW_CONN_ST_DRAINING && !conn->drain_on_ready) {
         if (now >= conn->idle_since + up->idle_timeout) {
             h2gw_conn_drain(conn, "idle-timeout");
         }
@@ -627,36 +679,54 @@ void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
             h2gw_loop_timer(conn->loop, conn->idle_since + up->idle_timeout);
         }
     }
+}
+
+/* The streams' header and read timeouts: a stream past its deadline
+ * fails and is reset, and the connection is PINGed. */
+static void check_streams(h2gw_conn_t *conn, apr_time_t now)
+{
+    h2gw_stream_t *st;
+
     for (st = conn->streams; st; st = st->conn_next) {
         if (!st->deadline) {
             continue;
         }
-        if (now >= st->deadline) {
-            st->deadline = 0;
-            ++conn->srv->c->timeouts;
-            h2gw_stream_fail(st, H2GW_FAIL_TIMEOUT,
-                        st->resp_headers ? "upstream stalled mid-response"
-                                         : "no response headers within "
-                                           "the timeout");
-            if (st->ngh_open && conn->ngh) {
-                (void)h2gw_session_ok(
-                    conn,
-                    nghttp2_submit_rst_stream(conn->ngh, NGHTTP2_FLAG_NONE,
-                                              st->stream_id, NGHTTP2_CANCEL),
-                    "RST_STREAM");
-            }
-            /* A silent upstream may be a dead path (no FIN, no RST ever
-             * comes): the connection must prove it is alive before it
-             * takes more requests. */
-            if (send_ping(conn, now, 1)) {
-                CONN_LOG(conn, APLOG_DEBUG, 0, "stream %d timed out: PING "
-                         "to check the connection", st->stream_id);
-                h2gw_loop_timer(conn->loop, conn->ping_deadline);
-            }
+        if (now < st->deadline) {
+            h2gw_loop_timer(conn->loop, st->deadline);
             continue;
         }
-        h2gw_loop_timer(conn->loop, st->deadline);
+        st->deadline = 0;
+        ++conn->srv->c->timeouts;
+        h2gw_stream_fail(st, H2GW_FAIL_TIMEOUT,
+                         st->resp_headers ? "upstream stalled mid-response"
+                                          : "no response headers within "
+                                            "the timeout");
+        if (st->ngh_open && conn->ngh) {
+            (void)h2gw_session_ok(
+                conn,
+                nghttp2_submit_rst_stream(conn->ngh, NGHTTP2_FLAG_NONE,
+                                          st->stream_id, NGHTTP2_CANCEL),
+                "RST_STREAM");
+        }
+        /* A silent upstream may be a dead path (no FIN, no RST ever
+         * comes): the connection must prove it is alive before it takes
+         * more requests. */
+        if (send_ping(conn, now, 1)) {
+            CONN_LOG(conn, APLOG_DEBUG, 0, "stream %d timed out: PING "
+                     "to check the connection", st->stream_id);
+            h2gw_loop_timer(conn->loop, conn->ping_deadline);
+        }
     }
+}
+
+void h2gw_conn_check_timers(h2gw_conn_t *conn, apr_time_t now)
+{
+    if (h2gw_conn_is_dead(conn) || !check_handshake(conn, now)
+        || !check_ping(conn, now)) {
+        return;
+    }
+    check_lifetime(conn, now);
+    check_streams(conn, now);
 }
 
 void h2gw_conn_destroy(h2gw_conn_t *conn)
@@ -668,7 +738,7 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
         h2gw_pool_probe_done(conn->srv->pool);
     }
     if (conn->dead_fail != H2GW_FAIL_NONE && !conn->peer_settings
-        && conn->state != H2GW_CONN_ST_CONNECTING
+        && conn->dead_in != H2GW_CONN_ST_CONNECTING
         && conn->srv->last_error_at < conn->opened_at) {
         /* It died before the upstream said SETTINGS (e.g. a TLS alert
          * right after the handshake): a failed server, like a failed

@@ -18,14 +18,30 @@
 
 #include "h2gw_pool.h"
 
+/* A connection's state, changed only by h2gw_conn_transit(), which logs
+ * each change (LogLevel h2gw:debug):
+ *
+ *   CONNECTING -> TLS (h2://) -> HANDSHAKE -> OPEN -> DRAINING
+ *
+ * HANDSHAKE may go to DRAINING directly (a GOAWAY before the SETTINGS, or
+ * a drain asked for while starting), and any state to DEAD, which is
+ * final. Facts that are not states stay flags: peer_settings and
+ * settings_acked (the handshake's two halves), ping_pending, goaway_recv
+ * and goaway_sent, drain_on_ready. */
 typedef enum {
     H2GW_CONN_ST_CONNECTING,   /* TCP connect in progress */
     H2GW_CONN_ST_TLS,          /* TLS handshake in progress (h2://) */
     H2GW_CONN_ST_HANDSHAKE,    /* session up, the peer's SETTINGS not yet
                                 * received: streams wait unsent */
     H2GW_CONN_ST_OPEN,         /* takes new streams */
-    H2GW_CONN_ST_DRAINING      /* GOAWAY either way, or a cap reached: no
-                                * new streams, closed once idle */
+    H2GW_CONN_ST_DRAINING,     /* takes no new streams (a GOAWAY either
+                                * way, max-requests, max-lifetime,
+                                * idle-timeout, the child exiting); those
+                                * it has run to their end, then GOAWAY
+                                * and close */
+    H2GW_CONN_ST_DEAD          /* failed or done: the engine destroys it;
+                                * its streams fail with dead_fail or are
+                                * sent again */
 } h2gw_conn_state_t;
 
 /* Streams a connection is given before the peer's SETTINGS tell its limit
@@ -57,7 +73,7 @@ struct h2gw_conn_t {
     SSL *ssl;                  /* h2:// only */
     int tls_want_write;        /* SSL_read needs the socket writable */
     apr_pollfd_t pfd;          /* as registered in the pollset */
-    h2gw_conn_state_t state;
+    h2gw_conn_state_t state;   /* only h2gw_conn_transit() sets it */
     nghttp2_session *ngh;      /* NULL until connected */
     /* Output: frames gathered from nghttp2 (request DATA copied straight
      * from the stream's body buffer, NGHTTP2_DATA_FLAG_NO_COPY) and
@@ -81,9 +97,12 @@ struct h2gw_conn_t {
     int ping_suspect;          /* ... sent because a stream timed out: no
                                 * ACK marks the server down too */
     apr_time_t ping_deadline;
-    int goaway_sent;
-    int no_new;                /* takes no new streams (a cap reached, idle,
-                                * the child exiting); closes once idle */
+    int goaway_recv;           /* the peer said GOAWAY: streams not yet
+                                * submitted go to another connection */
+    int goaway_sent;           /* ours, once drained */
+    int drain_on_ready;        /* asked to drain while still starting: it
+                                * takes no new streams, and goes DRAINING
+                                * instead of OPEN once ready */
     char lib_error[201];       /* nghttp2's last error message ("": none);
                                 * a fixed buffer, since nghttp2 may report
                                 * errors all the connection's life */
@@ -93,7 +112,7 @@ struct h2gw_conn_t {
     int32_t hdr_stream;        /* a header block of this stream is being
                                 * read (0: none): if the connection breaks
                                 * now, that answer may be why */
-    int dead;                  /* to be destroyed by the engine */
+    h2gw_conn_state_t dead_in; /* the state it was in when it died */
     h2gw_fail_t dead_fail;     /* what its streams fail with */
     const char *dead_reason;
 };
@@ -120,6 +139,10 @@ apr_status_t h2gw_conn_new(h2gw_conn_t **pconn, h2gw_server_t *sv,
                            h2gw_loop_t *loop);
 apr_status_t h2gw_conn_start_session(h2gw_conn_t *conn);
 void h2gw_conn_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len);
+
+/* Returns 1 when the connection is DEAD: it takes nothing more, and the
+ * engine destroys it after this batch. */
+int h2gw_conn_is_dead(const h2gw_conn_t *conn);
 
 /* Returns 1 when the connection takes new streams at all (not dead, not
  * draining). */
@@ -159,7 +182,8 @@ void h2gw_conn_suspect(h2gw_conn_t *conn, apr_time_t now);
 /* Takes no new streams from now on; says GOAWAY and closes once idle. */
 void h2gw_conn_drain(h2gw_conn_t *conn, const char *why);
 
-/* Marks the connection dead: its streams fail with fail/reason when the
+/* Marks the connection DEAD (the first call only: later ones change
+ * nothing): its streams fail with fail/reason, or are sent again, when the
  * engine destroys it. */
 void h2gw_conn_kill(h2gw_conn_t *conn, h2gw_fail_t fail, const char *reason);
 
@@ -179,6 +203,11 @@ void h2gw_conn_destroy(h2gw_conn_t *conn);
                  __VA_ARGS__)
 
 #define UPSTREAM(conn) ((conn)->srv->pool->up)
+
+/* Moves conn to state (why: for the log line). The one place the state
+ * changes: a change from DEAD, or to the state it is in, does nothing. */
+void h2gw_conn_transit(h2gw_conn_t *conn, h2gw_conn_state_t state,
+                       const char *why);
 
 /* The session may carry streams now: the peer's SETTINGS are known and
  * no liveness PING is outstanding. Returns 1 or 0. */

@@ -611,7 +611,7 @@ void h2gw_pool_flush_and_reap(h2gw_pool_t *pool, int kill_all)
                                "server shutting down");
             }
             h2gw_conn_flush(conn);
-            if (conn->dead) {
+            if (h2gw_conn_is_dead(conn)) {
                 *pconn = conn->next;
                 --sv->nconns;
                 h2gw_pool_gauges(sv);

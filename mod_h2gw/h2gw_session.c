@@ -387,7 +387,8 @@ static int on_frame_recv(nghttp2_session *ngh, const nghttp2_frame *frame,
                  "error %s", frame->goaway.last_stream_id,
                  nghttp2_http2_strerror(frame->goaway.error_code));
         ++conn->srv->c->goaways_recv;
-        conn->state = H2GW_CONN_ST_DRAINING;
+        conn->goaway_recv = 1;
+        h2gw_conn_transit(conn, H2GW_CONN_ST_DRAINING, "GOAWAY received");
         /* Streams not yet sent go to another connection. */
         h2gw_session_submit_held(conn);
         break;
@@ -772,7 +773,7 @@ void h2gw_session_submit_held(h2gw_conn_t *conn)
             h2gw_conn_release_stream(conn, st);
             continue;
         }
-        if (open >= limit || conn->state == H2GW_CONN_ST_DRAINING) {
+        if (open >= limit || conn->goaway_recv) {
             /* Over the peer's limit, or the peer said GOAWAY: elsewhere.
              * (Draining from our side keeps what it already took.) */
             h2gw_conn_give_back(conn, st);
@@ -804,7 +805,7 @@ void h2gw_session_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len)
 {
     ssize_t ngrv;
 
-    if (conn->dead || !conn->ngh || len == 0) {
+    if (h2gw_conn_is_dead(conn) || !conn->ngh || len == 0) {
         return;
     }
     conn->last_recv = apr_time_now();

@@ -34,9 +34,6 @@ static void census(const h2gw_server_t *sv, conn_census_t *cc)
     cc->open = cc->draining = cc->starting = 0;
     cc->peer_streams = cc->peer_window = cc->peer_frame = -1;
     for (conn = sv->conns; conn; conn = conn->next) {
-        if (conn->dead) {
-            continue;
-        }
         switch (conn->state) {
         case H2GW_CONN_ST_CONNECTING:
         case H2GW_CONN_ST_TLS:
@@ -44,16 +41,13 @@ static void census(const h2gw_server_t *sv, conn_census_t *cc)
             ++cc->starting;
             break;
         case H2GW_CONN_ST_OPEN:
-            if (conn->no_new) {
-                ++cc->draining;
-            }
-            else {
-                ++cc->open;
-            }
+            ++cc->open;
             break;
         case H2GW_CONN_ST_DRAINING:
             ++cc->draining;
             break;
+        case H2GW_CONN_ST_DEAD:
+            continue;
         }
         if (conn->ngh && conn->peer_settings && cc->peer_streams < 0) {
             cc->peer_streams = (int)nghttp2_session_get_remote_settings(

@@ -204,7 +204,7 @@ static void tls_start(h2gw_conn_t *conn)
         }
     }
     SSL_set_connect_state(conn->ssl);
-    conn->state = H2GW_CONN_ST_TLS;
+    h2gw_conn_transit(conn, H2GW_CONN_ST_TLS, "TCP connected");
     h2gw_transport_tls_handshake(conn);
 }
 
@@ -334,14 +334,14 @@ void h2gw_transport_read(h2gw_conn_t *conn)
     conn->tls_want_write = 0;
     /* TLS may hold a decrypted record the socket no longer signals. */
     while ((total < READ_BUDGET || (conn->ssl && SSL_pending(conn->ssl)))
-           && !conn->dead) {
+           && !h2gw_conn_is_dead(conn)) {
         apr_size_t len = READ_CHUNK;
         apr_status_t rv = transport_recv(conn, buf, &len);
 
         if (len > 0) {
             total += len;
             h2gw_session_recv(conn, buf, len);
-            if (conn->dead) {
+            if (h2gw_conn_is_dead(conn)) {
                 return;
             }
             if (!conn->ssl && rv == APR_SUCCESS && len < READ_CHUNK) {
