@@ -76,8 +76,7 @@ void h2gw_conn_stream_inactive(h2gw_conn_t *conn, h2gw_stream_t *st)
     if (st->active) {
         st->active = 0;
         --conn->nactive;
-        --conn->srv->nstreams;
-        conn->srv->g->streams_active = conn->srv->nstreams;
+        h2gw_pool_server_streams(conn->srv, -1);
         if (conn->nactive == 0) {
             conn->idle_since = apr_time_now();
             h2gw_loop_timer(conn->loop, conn->idle_since
@@ -263,9 +262,7 @@ void h2gw_conn_on_ready(h2gw_conn_t *conn)
                           conn->drain_on_ready ? "ready, drain asked before"
                                                : "ready");
     }
-    conn->srv->down_until = 0;
-    conn->srv->addr_fails = 0;
-    h2gw_pool_gauges(conn->srv);
+    h2gw_pool_server_ready(conn->srv);
     if (conn->probe) {
         conn->probe = 0;
         h2gw_pool_probe_done(conn->srv->pool);
@@ -325,6 +322,25 @@ apr_status_t h2gw_conn_create(h2gw_conn_t **pconn, h2gw_server_t *sv,
              "connecting (%" APR_UINT64_T_FMT " opened so far)",
              sv->c->conns_opened);
     return APR_SUCCESS;
+}
+
+int h2gw_conn_is_open(const h2gw_conn_t *conn)
+{
+    return conn->state == H2GW_CONN_ST_OPEN;
+}
+
+unsigned long h2gw_conn_id(const h2gw_conn_t *conn)
+{
+    return conn->id;
+}
+
+int h2gw_conn_probe(h2gw_conn_t *conn)
+{
+    if (conn->peer_settings) {
+        return 0;
+    }
+    conn->probe = 1;
+    return 1;
 }
 
 int h2gw_conn_is_taking(const h2gw_conn_t *conn)
@@ -403,8 +419,7 @@ void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     st->active = 1;
     ++conn->nactive;
     ++conn->nrequests;
-    ++conn->srv->nstreams;
-    conn->srv->g->streams_active = conn->srv->nstreams;
+    h2gw_pool_server_streams(conn->srv, 1);
     conn->idle_since = 0;
     maybe_ping(conn);
     if (h2gw_conn_is_ready(conn)) {
@@ -739,7 +754,7 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
     }
     if (conn->dead_fail != H2GW_FAIL_NONE && !conn->peer_settings
         && conn->dead_in != H2GW_CONN_ST_CONNECTING
-        && conn->srv->last_error_at < conn->opened_at) {
+        && !h2gw_pool_server_down_since(conn->srv, conn->opened_at)) {
         /* It died before the upstream said SETTINGS (e.g. a TLS alert
          * right after the handshake): a failed server, like a failed
          * connect, so the streams it held are not sent round again. */

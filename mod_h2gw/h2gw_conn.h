@@ -144,6 +144,18 @@ void h2gw_conn_recv(h2gw_conn_t *conn, const uint8_t *data, size_t len);
  * engine destroys it after this batch. */
 int h2gw_conn_is_dead(const h2gw_conn_t *conn);
 
+/* Returns 1 when the connection is OPEN: ready, and taking new streams
+ * unless it is full. */
+int h2gw_conn_is_open(const h2gw_conn_t *conn);
+
+/* The connection's number in this process (its log lines say it). */
+unsigned long h2gw_conn_id(const h2gw_conn_t *conn);
+
+/* Makes conn its pool's probe (opened while every server was down) when
+ * the upstream's SETTINGS have not arrived yet: h2gw_pool_probe_done() is
+ * called once it is ready or dies. Returns 1 when it became the probe. */
+int h2gw_conn_probe(h2gw_conn_t *conn);
+
 /* Returns 1 when the connection takes new streams at all (not dead, not
  * draining). */
 int h2gw_conn_is_taking(const h2gw_conn_t *conn);

@@ -282,7 +282,7 @@ static int engine_active(h2gw_engine_t *e, int *nconns)
  * streams are done (handlers have finished by now, so those are few). */
 static void begin_stop(h2gw_engine_t *e)
 {
-    int i, j;
+    int i;
 
     e->loop.stopping = 1;
     for (i = 0; i < e->pool_list->nelts; ++i) {
@@ -295,13 +295,7 @@ static void begin_stop(h2gw_engine_t *e)
             st->engine_ref = 0;
             h2gw_stream_unref(st);
         }
-        for (j = 0; j < pool->nservers; ++j) {
-            h2gw_conn_t *conn;
-
-            for (conn = pool->servers[j].conns; conn; conn = conn->next) {
-                h2gw_conn_drain(conn, "child process exiting");
-            }
-        }
+        h2gw_pool_drain(pool, "child process exiting");
     }
 }
 

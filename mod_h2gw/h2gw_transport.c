@@ -298,13 +298,12 @@ void h2gw_transport_on_connected(h2gw_conn_t *conn)
                  H2GW_LOGNO(00307) "connect to %s:%d (%s) failed",
                  sv->conf->host, sv->conf->port, ip);
         (void)h2gw_pool_resolve(sv);  /* the name may have moved */
-        if (++sv->addr_fails < sv->naddrs) {
+        if (h2gw_pool_server_addr_failed(sv)) {
             /* Another address of the host is left to try: this one costs
              * the connection only, its streams go to the next. */
             h2gw_conn_kill(conn, H2GW_FAIL_CONNECT, why);
             return;
         }
-        sv->addr_fails = 0;
         h2gw_pool_server_down(sv, H2GW_FAIL_CONNECT,
                               apr_psprintf(conn->pool, "connect: %s", why));
         h2gw_conn_kill(conn, H2GW_FAIL_CONNECT, why);
@@ -375,37 +374,20 @@ void h2gw_transport_read(h2gw_conn_t *conn)
 apr_status_t h2gw_transport_connect(h2gw_conn_t *conn)
 {
     h2gw_server_t *sv = conn->srv;
-    apr_pool_t *pool;
-    apr_sockaddr_t *addr;
+    apr_pool_t *pool = conn->pool;
     apr_status_t rv;
     int tries;
 
-    pool = conn->pool;
-    if (!sv->addr) {
-        if (h2gw_pool_resolve(sv)) {
-            return APR_EAGAIN;  /* looked up off the engine thread */
-        }
-        /* An address literal (no lookup), or no resolver thread. */
-        apr_pool_clear(sv->addr_pool);
-        rv = apr_sockaddr_info_get(&sv->addr, sv->conf->host, APR_UNSPEC,
-                                   (apr_port_t)sv->conf->port, 0,
-                                   sv->addr_pool);
-        if (rv != APR_SUCCESS) {
-            sv->addr = NULL;
-            return rv;
-        }
-        sv->next_addr = sv->addr;
-        sv->naddrs = 1;
-        sv->resolved_at = apr_time_now();
+    if ((rv = h2gw_pool_server_addrs(sv)) != APR_SUCCESS) {
+        return rv;
     }
     /* Connections take the addresses in turn; each has its own copy, so
      * that a new lookup can free the old list under it. One refused at
      * once (loopback answers a connect synchronously) hands over to the
      * next, until each was tried. */
-    for (tries = 0; tries < (sv->naddrs > 1 ? sv->naddrs : 1); ++tries) {
-        addr = sv->next_addr ? sv->next_addr : sv->addr;
-        sv->next_addr = addr->next ? addr->next : sv->addr;
-        rv = apr_sockaddr_info_copy(&conn->addr, addr, pool);
+    for (tries = 0; tries < h2gw_pool_server_naddrs(sv); ++tries) {
+        rv = apr_sockaddr_info_copy(&conn->addr,
+                                    h2gw_pool_server_next_addr(sv), pool);
         if (rv == APR_SUCCESS) {
             rv = apr_socket_create(&conn->sock, conn->addr->family,
                                    SOCK_STREAM, APR_PROTO_TCP, pool);
