@@ -129,7 +129,7 @@ static void drain(h2gw_conn_t *conn, h2gw_stream_t **sts)
                 == APR_SUCCESS
             && len > 0) {
             h2gw_stream_free_chunks(head);
-            if (sts[i]->conn == conn && !conn->dead) {
+            if (sts[i]->conn == conn && !h2gw_conn_is_dead(conn)) {
                 h2gw_conn_stream_update(conn, sts[i], 0, len, 0);
             }
         }
@@ -167,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     h2gw_conn_flush(conn);
     piece = 1 + (size_t)(data[0] % 64) * 7;
-    while (off < size && !conn->dead) {
+    while (off < size && !h2gw_conn_is_dead(conn)) {
         size_t n = size - off < piece ? size - off : piece;
 
         h2gw_conn_recv(conn, data + off, n);
@@ -178,7 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The handlers finish (the engine's release), then the connection
      * goes away. */
     for (i = 0; i < NSTREAMS; ++i) {
-        if (sts[i]->conn == conn && !conn->dead) {
+        if (sts[i]->conn == conn && !h2gw_conn_is_dead(conn)) {
             h2gw_conn_stream_update(conn, sts[i], 0, 0, 1);
         }
         else {

@@ -1,9 +1,10 @@
 /*
  * h2gw_conn: one upstream HTTP/2 connection, driven by the engine thread
- * only: the non-blocking socket and its connect, the nghttp2 client
- * session with its callbacks and settings, the streams it carries, and
- * their per-stream timers. It does not choose connections (the engine
- * does) and never blocks.
+ * only: its life (create, states, timers, draining, close) and the
+ * streams it carries. Its bytes move through h2gw_transport (socket, TLS,
+ * output buffer), its frames through h2gw_session (the nghttp2 client
+ * session and its callbacks); the struct below is shared by the three.
+ * It does not choose connections (the pool does) and never blocks.
  */
 #ifndef H2GW_CONN_H
 #define H2GW_CONN_H
@@ -17,14 +18,30 @@
 
 #include "h2gw_pool.h"
 
+/* A connection's state, changed only by h2gw_conn_transit(), which logs
+ * each change (LogLevel h2gw:debug):
+ *
+ *   CONNECTING -> TLS (h2://) -> HANDSHAKE -> OPEN -> DRAINING
+ *
+ * HANDSHAKE may go to DRAINING directly (a GOAWAY before the SETTINGS, or
+ * a drain asked for while starting), and any state to DEAD, which is
+ * final. Facts that are not states stay flags: peer_settings and
+ * settings_acked (the handshake's two halves), ping_pending, goaway_recv
+ * and goaway_sent, drain_on_ready. */
 typedef enum {
     H2GW_CONN_ST_CONNECTING,   /* TCP connect in progress */
     H2GW_CONN_ST_TLS,          /* TLS handshake in progress (h2://) */
     H2GW_CONN_ST_HANDSHAKE,    /* session up, the peer's SETTINGS not yet
                                 * received: streams wait unsent */
     H2GW_CONN_ST_OPEN,         /* takes new streams */
-    H2GW_CONN_ST_DRAINING      /* GOAWAY either way, or a cap reached: no
-                                * new streams, closed once idle */
+    H2GW_CONN_ST_DRAINING,     /* takes no new streams (a GOAWAY either
+                                * way, max-requests, max-lifetime,
+                                * idle-timeout, the child exiting); those
+                                * it has run to their end, then GOAWAY
+                                * and close */
+    H2GW_CONN_ST_DEAD          /* failed or done: the engine destroys it;
+                                * its streams fail with dead_fail or are
+                                * sent again */
 } h2gw_conn_state_t;
 
 /* Streams a connection is given before the peer's SETTINGS tell its limit
@@ -56,7 +73,7 @@ struct h2gw_conn_t {
     SSL *ssl;                  /* h2:// only */
     int tls_want_write;        /* SSL_read needs the socket writable */
     apr_pollfd_t pfd;          /* as registered in the pollset */
-    h2gw_conn_state_t state;
+    h2gw_conn_state_t state;   /* only h2gw_conn_transit() sets it */
     nghttp2_session *ngh;      /* NULL until connected */
     /* Output: frames gathered from nghttp2 (request DATA copied straight
      * from the stream's body buffer, NGHTTP2_DATA_FLAG_NO_COPY) and
@@ -80,9 +97,12 @@ struct h2gw_conn_t {
     int ping_suspect;          /* ... sent because a stream timed out: no
                                 * ACK marks the server down too */
     apr_time_t ping_deadline;
-    int goaway_sent;
-    int no_new;                /* takes no new streams (a cap reached, idle,
-                                * the child exiting); closes once idle */
+    int goaway_recv;           /* the peer said GOAWAY: streams not yet
+                                * submitted go to another connection */
+    int goaway_sent;           /* ours, once drained */
+    int drain_on_ready;        /* asked to drain while still starting: it
+                                * takes no new streams, and goes DRAINING
+                                * instead of OPEN once ready */
     char lib_error[201];       /* nghttp2's last error message ("": none);
                                 * a fixed buffer, since nghttp2 may report
                                 * errors all the connection's life */
@@ -92,7 +112,7 @@ struct h2gw_conn_t {
     int32_t hdr_stream;        /* a header block of this stream is being
                                 * read (0: none): if the connection breaks
                                 * now, that answer may be why */
-    int dead;                  /* to be destroyed by the engine */
+    h2gw_conn_state_t dead_in; /* the state it was in when it died */
     h2gw_fail_t dead_fail;     /* what its streams fail with */
     const char *dead_reason;
 };
@@ -134,9 +154,21 @@ typedef enum {
 h2gw_conn_seen_t h2gw_conn_seen(const h2gw_conn_t *conn, int *peer_streams,
                                 int *peer_window, int *peer_frame);
 
-/* Returns 1 until the connection is marked dead (h2gw_conn_kill()): it
- * still carries its streams. */
-int h2gw_conn_is_live(const h2gw_conn_t *conn);
+/* Returns 1 when the connection is DEAD: it takes nothing more, and the
+ * engine destroys it after this batch. */
+int h2gw_conn_is_dead(const h2gw_conn_t *conn);
+
+/* Returns 1 when the connection is OPEN: ready, and taking new streams
+ * unless it is full. */
+int h2gw_conn_is_open(const h2gw_conn_t *conn);
+
+/* The connection's number in this process (its log lines say it). */
+unsigned long h2gw_conn_id(const h2gw_conn_t *conn);
+
+/* Makes conn its pool's probe (opened while every server was down) when
+ * the upstream's SETTINGS have not arrived yet: h2gw_pool_probe_done() is
+ * called once it is ready or dies. Returns 1 when it became the probe. */
+int h2gw_conn_probe(h2gw_conn_t *conn);
 
 /* Returns 1 when the connection takes new streams at all (not dead, not
  * draining). */
@@ -176,12 +208,73 @@ void h2gw_conn_suspect(h2gw_conn_t *conn, apr_time_t now);
 /* Takes no new streams from now on; says GOAWAY and closes once idle. */
 void h2gw_conn_drain(h2gw_conn_t *conn, const char *why);
 
-/* Marks the connection dead: its streams fail with fail/reason when the
+/* Marks the connection DEAD (the first call only: later ones change
+ * nothing): its streams fail with fail/reason, or are sent again, when the
  * engine destroys it. */
 void h2gw_conn_kill(h2gw_conn_t *conn, h2gw_fail_t fail, const char *reason);
 
 /* Closes socket and session, fails, resends or unlinks every stream, and
  * frees the connection. The caller unlinks it from srv->conns. */
 void h2gw_conn_destroy(h2gw_conn_t *conn);
+
+/* ---- Within the connection: for h2gw_session.c and h2gw_transport.c -- */
+
+/* "h2gw conn 7 (api h2c://10.0.0.1:8080): ..." for a named upstream,
+ * "h2gw conn 7 (h2c://10.0.0.1:8080/): ..." for a pass's own. */
+#define CONN_LOG(conn, lvl, rv, fmt, ...)                                    \
+    ap_log_error(APLOG_MARK, lvl, rv, (conn)->loop->s,                       \
+                 "h2gw conn %lu (%s%s%s): " fmt, (conn)->id,                 \
+                 UPSTREAM(conn)->named ? UPSTREAM(conn)->name : "",          \
+                 UPSTREAM(conn)->named ? " " : "", (conn)->srv->conf->url,   \
+                 __VA_ARGS__)
+
+#define UPSTREAM(conn) ((conn)->srv->pool->up)
+
+/* Moves conn to state (why: for the log line). The one place the state
+ * changes: a change from DEAD, or to the state it is in, does nothing. */
+void h2gw_conn_transit(h2gw_conn_t *conn, h2gw_conn_state_t state,
+                       const char *why);
+
+/* The session may carry streams now: the peer's SETTINGS are known and
+ * no liveness PING is outstanding. Returns 1 or 0. */
+int h2gw_conn_is_ready(const h2gw_conn_t *conn);
+
+/* The most streams conn carries at once: the peer's limit, capped by
+ * max-streams; an assumed limit before its SETTINGS. */
+uint32_t h2gw_conn_stream_limit(const h2gw_conn_t *conn);
+
+/* The peer's SETTINGS arrived: the connection is usable, its server
+ * healthy, its held streams are submitted. */
+void h2gw_conn_on_ready(h2gw_conn_t *conn);
+
+/* Unlinks st from conn and drops the engine's reference: st may be
+ * freed. */
+void h2gw_conn_release_stream(h2gw_conn_t *conn, h2gw_stream_t *st);
+
+/* st no longer occupies a slot of conn (closed, failed, given back). */
+void h2gw_conn_stream_inactive(h2gw_conn_t *conn, h2gw_stream_t *st);
+
+/* st made progress (body bytes sent, headers or DATA received, the client
+ * drained some): the upstream gets another full timeout, the header
+ * timeout before the response, the read timeout within it. st must be on
+ * a connection. */
+void h2gw_conn_touch_stream(h2gw_stream_t *st);
+
+/* Gives st, never submitted, back to the engine to be placed again:
+ * nothing of it left us, so this costs no retry. A health check fails
+ * instead (it is of this server or of none). */
+void h2gw_conn_give_back(h2gw_conn_t *conn, h2gw_stream_t *st);
+
+/* RFC 9113 §8.7: returns 1 when st, which the upstream provably did not
+ * process (maybe_seen 0) or may have processed (maybe_seen 1: only an
+ * idempotent request with retry-idempotent on, RFC 9110 §9.2.2), may be
+ * sent again: its body can be, nothing of a response came back. */
+int h2gw_conn_can_retry(const h2gw_stream_t *st, int maybe_seen);
+
+/* Takes st off conn, as new as before its submit, and hands it to the
+ * engine to place again (the engine's reference moves along); why is
+ * logged. Only after h2gw_conn_can_retry() said yes. */
+void h2gw_conn_retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
+                            const char *why);
 
 #endif /* H2GW_CONN_H */

@@ -175,7 +175,7 @@ static void run_inbox(h2gw_engine_t *e)
             st->retries_left = st->target.retries;
             h2gw_pool_place(get_pool(e, st->target.upstream), st);
         }
-        if (st->conn && h2gw_conn_is_live(st->conn)) {
+        if (st->conn && !h2gw_conn_is_dead(st->conn)) {
             h2gw_conn_stream_update(st->conn, st, asks.resume, asks.consumed,
                                     asks.cancel);
         }

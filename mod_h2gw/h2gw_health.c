@@ -108,7 +108,7 @@ static void release_check(h2gw_server_t *sv)
     /* Its own timeout was the check's: the connection's stream timer
      * must not fire for it again (a second reset). */
     st->deadline = 0;
-    if (conn && h2gw_conn_is_live(conn)) {
+    if (conn && !h2gw_conn_is_dead(conn)) {
         h2gw_conn_stream_update(conn, st, 0, 0, 1);
         /* What it sent (a reset) goes out with the next flush. */
         h2gw_loop_timer(sv->pool->loop, apr_time_now());
@@ -342,7 +342,7 @@ void h2gw_health_timers(h2gw_pool_t *pool, apr_time_t now)
             /* Sent and unanswered: the connection may be dead (a frozen
              * server, a blackhole) and must prove it is not, or the next
              * checks would time out on it too. */
-            if (conn && h2gw_conn_is_live(conn) && st->stream_id > 0) {
+            if (conn && !h2gw_conn_is_dead(conn) && st->stream_id > 0) {
                 h2gw_conn_suspect(conn, now);
             }
             /* Final, so that a connection still holding it unsent drops

@@ -78,6 +78,83 @@ void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
     h2gw_pool_gauges(sv);
 }
 
+int h2gw_pool_server_down_since(const h2gw_server_t *sv, apr_time_t t)
+{
+    return sv->last_error_at >= t;
+}
+
+void h2gw_pool_server_ready(h2gw_server_t *sv)
+{
+    sv->down_until = 0;
+    sv->addr_fails = 0;
+    h2gw_pool_gauges(sv);
+}
+
+void h2gw_pool_server_streams(h2gw_server_t *sv, int delta)
+{
+    sv->nstreams += delta;
+    sv->g->streams_active = sv->nstreams;
+}
+
+apr_status_t h2gw_pool_server_addrs(h2gw_server_t *sv)
+{
+    apr_status_t rv;
+
+    if (sv->addr) {
+        return APR_SUCCESS;
+    }
+    if (h2gw_pool_resolve(sv)) {
+        return APR_EAGAIN;  /* looked up off the engine thread */
+    }
+    /* An address literal (no lookup), or no resolver thread. */
+    apr_pool_clear(sv->addr_pool);
+    rv = apr_sockaddr_info_get(&sv->addr, sv->conf->host, APR_UNSPEC,
+                               (apr_port_t)sv->conf->port, 0, sv->addr_pool);
+    if (rv != APR_SUCCESS) {
+        sv->addr = NULL;
+        return rv;
+    }
+    sv->next_addr = sv->addr;
+    sv->naddrs = 1;
+    sv->resolved_at = apr_time_now();
+    return APR_SUCCESS;
+}
+
+int h2gw_pool_server_naddrs(const h2gw_server_t *sv)
+{
+    return sv->naddrs > 1 ? sv->naddrs : 1;
+}
+
+const apr_sockaddr_t *h2gw_pool_server_next_addr(h2gw_server_t *sv)
+{
+    apr_sockaddr_t *addr = sv->next_addr ? sv->next_addr : sv->addr;
+
+    sv->next_addr = addr->next ? addr->next : sv->addr;
+    return addr;
+}
+
+int h2gw_pool_server_addr_failed(h2gw_server_t *sv)
+{
+    if (++sv->addr_fails < sv->naddrs) {
+        return 1;
+    }
+    sv->addr_fails = 0;
+    return 0;
+}
+
+void h2gw_pool_drain(h2gw_pool_t *pool, const char *why)
+{
+    int i;
+
+    for (i = 0; i < pool->nservers; ++i) {
+        h2gw_conn_t *conn;
+
+        for (conn = pool->servers[i].conns; conn; conn = conn->next) {
+            h2gw_conn_drain(conn, why);
+        }
+    }
+}
+
 /* In rotation: not skipped after a failure (retry=), and not out by its
  * health checks. */
 static int server_is_up(const h2gw_server_t *sv, apr_time_t now)
@@ -96,7 +173,8 @@ static h2gw_conn_t *conn_with_room(h2gw_server_t *sv, const h2gw_stream_t *st)
     h2gw_conn_t *conn, *starting = NULL, *congested = NULL;
 
     for (conn = sv->conns; conn; conn = conn->next) {
-        if (conn->id == st->retried_from || !h2gw_conn_has_room(conn)) {
+        if (h2gw_conn_id(conn) == st->retried_from
+            || !h2gw_conn_has_room(conn)) {
             continue;
         }
         if (st->has_body && h2gw_conn_send_window_low(conn)) {
@@ -105,7 +183,7 @@ static h2gw_conn_t *conn_with_room(h2gw_server_t *sv, const h2gw_stream_t *st)
             }
             continue;
         }
-        if (conn->state == H2GW_CONN_ST_OPEN) {
+        if (h2gw_conn_is_open(conn)) {
             return conn;
         }
         if (!starting) {
@@ -329,9 +407,8 @@ static int try_probe(h2gw_pool_t *pool, h2gw_stream_t *st)
     if (!conn) {
         return 0;
     }
-    if (!conn->peer_settings) {
+    if (h2gw_conn_probe(conn)) {
         /* Over when it is ready or dies (h2gw_pool_probe_done). */
-        conn->probe = 1;
         pool->probing = 1;
     }
     return 1;
@@ -579,7 +656,6 @@ int h2gw_pool_place_check(h2gw_server_t *sv, h2gw_stream_t *st)
 void h2gw_pool_stop(h2gw_pool_t *pool)
 {
     h2gw_stream_t *st;
-    int j;
 
     while ((st = pool->queue_head) != NULL) {
         h2gw_pool_unqueue(pool, st);
@@ -587,13 +663,7 @@ void h2gw_pool_stop(h2gw_pool_t *pool)
         st->engine_ref = 0;
         h2gw_stream_unref(st);
     }
-    for (j = 0; j < pool->nservers; ++j) {
-        h2gw_conn_t *conn;
-
-        for (conn = pool->servers[j].conns; conn; conn = conn->next) {
-            h2gw_conn_drain(conn, "child process exiting");
-        }
-    }
+    h2gw_pool_drain(pool, "child process exiting");
 }
 
 void h2gw_pool_check_timers(h2gw_pool_t *pool, apr_time_t now)
@@ -628,7 +698,7 @@ void h2gw_pool_flush_and_reap(h2gw_pool_t *pool, int kill_all)
                                "server shutting down");
             }
             h2gw_conn_flush(conn);
-            if (conn->dead) {
+            if (h2gw_conn_is_dead(conn)) {
                 *pconn = conn->next;
                 --sv->nconns;
                 h2gw_pool_gauges(sv);

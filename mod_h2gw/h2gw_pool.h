@@ -126,6 +126,42 @@ void h2gw_pool_probe_done(h2gw_pool_t *pool);
 void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
                            const char *why);
 
+/* Returns 1 when sv was recorded down (h2gw_pool_server_down) at or
+ * after t. */
+int h2gw_pool_server_down_since(const h2gw_server_t *sv, apr_time_t t);
+
+/* A connection of sv got the upstream's SETTINGS: the server answers, so
+ * it is no longer skipped and its addresses count afresh. */
+void h2gw_pool_server_ready(h2gw_server_t *sv);
+
+/* A stream went onto (delta 1) or off (-1) a connection of sv: its active
+ * streams and their gauge. */
+void h2gw_pool_server_streams(h2gw_server_t *sv, int delta);
+
+/*
+ * Makes sure sv has addresses to connect to: those known, or an address
+ * literal's, or those a lookup on the engine thread finds when there is
+ * no resolver thread. Returns APR_SUCCESS; APR_EAGAIN when the name is
+ * being looked up off the engine thread (the caller waits for
+ * h2gw_pool_resolved); or the lookup's error.
+ */
+apr_status_t h2gw_pool_server_addrs(h2gw_server_t *sv);
+
+/* How many of sv's addresses one connection may try (at least 1), and
+ * the next of them in turn (connections take them round-robin). Valid
+ * until the next lookup: the caller copies it. */
+int h2gw_pool_server_naddrs(const h2gw_server_t *sv);
+const apr_sockaddr_t *h2gw_pool_server_next_addr(h2gw_server_t *sv);
+
+/* A connect to one of sv's addresses failed. Returns 1 when another of
+ * its addresses is left to try (the failure costs the connection only),
+ * 0 when each failed in a row (the caller marks the server down). */
+int h2gw_pool_server_addr_failed(h2gw_server_t *sv);
+
+/* Every connection of pool takes no new streams from now on and closes
+ * once its streams are done (why: for the log). */
+void h2gw_pool_drain(h2gw_pool_t *pool, const char *why);
+
 /*
  * Asks for sv's addresses off the engine thread, unless a lookup is under
  * way already. Returns 1 when one is (the caller's stream waits for it),

@@ -324,7 +324,7 @@ const char *h2gw_stream_fail_name(h2gw_fail_t fail)
     switch (fail) {
     case H2GW_FAIL_NONE: return "none";
     case H2GW_FAIL_CONNECT: return "connect failed";
-    case H2GW_FAIL_CONNECT_TIMEOUT: return "connect timed out";
+    case H2GW_FAIL_CONNECT_TIMEOUT: return "connection setup timed out";
     case H2GW_FAIL_RESET: return "stream reset by upstream";
     case H2GW_FAIL_PROTOCOL: return "upstream protocol error";
     case H2GW_FAIL_CONN_LOST: return "upstream connection lost";

@@ -34,7 +34,9 @@ typedef enum {
 typedef enum {
     H2GW_FAIL_NONE,
     H2GW_FAIL_CONNECT,         /* connection refused or unreachable */
-    H2GW_FAIL_CONNECT_TIMEOUT, /* no connection within connect-timeout */
+    H2GW_FAIL_CONNECT_TIMEOUT, /* no connect and TLS handshake within
+                                * connect-timeout, or no SETTINGS within
+                                * settings-timeout (the reason says which) */
     H2GW_FAIL_RESET,           /* upstream reset the stream */
     H2GW_FAIL_PROTOCOL,        /* upstream broke HTTP/2 or HTTP semantics */
     H2GW_FAIL_CONN_LOST,       /* connection closed or broke mid-stream */
