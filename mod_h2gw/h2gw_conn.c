@@ -43,9 +43,7 @@ static void unlink_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
         *pp = st->signal_next;
         st->signal_pending = 0;
         /* Whoever takes it over wakes its handler: do it now. */
-        apr_thread_mutex_lock(st->lock);
-        h2gw_stream_wake_locked(st);
-        apr_thread_mutex_unlock(st->lock);
+        h2gw_stream_wake(st);
     }
     if (st->conn_prev) {
         st->conn_prev->conn_next = st->conn_next;
@@ -141,10 +139,8 @@ void h2gw_conn_give_back(h2gw_conn_t *conn, h2gw_stream_t *st)
  * on), and only while nothing of a response, not even an interim one,
  * can have reached the client. A request that is not idempotent is never
  * sent twice. */
-int h2gw_conn_can_retry(const h2gw_stream_t *st, int maybe_seen)
+int h2gw_conn_can_retry(h2gw_stream_t *st, int maybe_seen)
 {
-    int ok;
-
     if (st->handler_gone || st->retries_left <= 0 || st->stream_id <= 0) {
         return 0;
     }
@@ -153,12 +149,7 @@ int h2gw_conn_can_retry(const h2gw_stream_t *st, int maybe_seen)
             || st->ninterim > 0)) {
         return 0;
     }
-    apr_thread_mutex_lock(st->lock);
-    ok = st->state == H2GW_STREAM_ST_OPEN
-         && (st->req_sent == 0 || st->req_replayable) && !st->resp_headers
-         && !(maybe_seen && st->got_continue);
-    apr_thread_mutex_unlock(st->lock);
-    return ok;
+    return h2gw_stream_retryable(st, maybe_seen);
 }
 
 /* Takes st off this connection, as new as before its submit, and hands
@@ -173,10 +164,7 @@ void h2gw_conn_retry_stream(h2gw_conn_t *conn, h2gw_stream_t *st,
     --st->retries_left;
     ++conn->srv->c->retries;
     st->retried_from = conn->id;
-    apr_thread_mutex_lock(st->lock);
-    ++st->retried;
-    h2gw_stream_rewind_body_locked(st); /* h2gw_conn_can_retry() said it can */
-    apr_thread_mutex_unlock(st->lock);
+    h2gw_stream_on_retry(st);  /* h2gw_conn_can_retry() said it can */
     st->stream_id = 0;
     st->sent_headers = 0;
     st->rst_recv = 0;
@@ -545,9 +533,7 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
     }
     if (resume && st->req_deferred && st->ngh_open) {
         st->req_deferred = 0;
-        apr_thread_mutex_lock(st->lock);
-        st->req_starved = 0;
-        apr_thread_mutex_unlock(st->lock);
+        h2gw_stream_resumed(st);
         (void)h2gw_session_ok(
             conn, nghttp2_session_resume_data(conn->ngh, st->stream_id),
             "resume");
@@ -555,11 +541,8 @@ void h2gw_conn_stream_update(h2gw_conn_t *conn, h2gw_stream_t *st,
     if (handler_gone) {
         st->handler_gone = 1;
         if (conn->ngh && st->stream_id > 0) {
-            apr_off_t rest;
+            apr_off_t rest = h2gw_stream_unconsumed(st);
 
-            apr_thread_mutex_lock(st->lock);
-            rest = st->resp_recv - st->consumed;
-            apr_thread_mutex_unlock(st->lock);
             if (rest > 0) {
                 (void)h2gw_session_ok(conn,
                                       nghttp2_session_consume(conn->ngh,
@@ -766,12 +749,9 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
     }
 
     while ((st = conn->streams) != NULL) {
-        int final;
-
-        apr_thread_mutex_lock(st->lock);
-        final = h2gw_stream_is_final(st);
-        apr_thread_mutex_unlock(st->lock);
-        if (st->stream_id == 0 && !final && !st->handler_gone) {
+        /* (The engine, the state's only writer now, reads it unlocked.) */
+        if (st->stream_id == 0 && !h2gw_stream_is_final(st)
+            && !st->handler_gone) {
             /* Never submitted: nothing of it reached the upstream. */
             h2gw_conn_give_back(conn, st);
             continue;

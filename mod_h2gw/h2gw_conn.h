@@ -269,7 +269,7 @@ void h2gw_conn_give_back(h2gw_conn_t *conn, h2gw_stream_t *st);
  * process (maybe_seen 0) or may have processed (maybe_seen 1: only an
  * idempotent request with retry-idempotent on, RFC 9110 §9.2.2), may be
  * sent again: its body can be, nothing of a response came back. */
-int h2gw_conn_can_retry(const h2gw_stream_t *st, int maybe_seen);
+int h2gw_conn_can_retry(h2gw_stream_t *st, int maybe_seen);
 
 /* Takes st off conn, as new as before its submit, and hands it to the
  * engine to place again (the engine's reference moves along); why is

@@ -377,15 +377,9 @@ void h2gw_health_collect(h2gw_pool_t *pool)
     now = apr_time_now();
     for (i = 0; i < pool->nservers; ++i) {
         h2gw_server_t *sv = &pool->servers[i];
-        int final;
 
-        if (!sv->hc_stream) {
-            continue;
-        }
-        apr_thread_mutex_lock(sv->hc_stream->lock);
-        final = h2gw_stream_is_final(sv->hc_stream);
-        apr_thread_mutex_unlock(sv->hc_stream->lock);
-        if (final) {
+        /* (A check has no handler: the engine alone writes its state.) */
+        if (sv->hc_stream && h2gw_stream_is_final(sv->hc_stream)) {
             finish_check(sv, NULL, now);
         }
     }

@@ -34,40 +34,50 @@ int h2gw_session_ok(h2gw_conn_t *conn, int rv, const char *what)
     return 1;
 }
 
+/* Where the client's request trailers go, when the body ends with them. */
+typedef struct trailer_ctx_t {
+    nghttp2_session *ngh;
+    int32_t stream_id;
+} trailer_ctx_t;
+
+/* The body ends with the client's trailers: a HEADERS frame carries
+ * END_STREAM instead (nghttp2 copies the fields, which live in the
+ * handler's pool: called under the stream's lock). Returns 1 when they
+ * were submitted. */
+static int send_trailers(void *data, const nghttp2_nv *nv, size_t nvlen)
+{
+    trailer_ctx_t *tc = data;
+
+    return nghttp2_submit_trailer(tc->ngh, tc->stream_id, nv, nvlen) == 0;
+}
+
 static ssize_t read_req_body(nghttp2_session *ngh, int32_t stream_id,
                              uint8_t *buf, size_t length,
                              uint32_t *data_flags, nghttp2_data_source *src,
                              void *user_data)
 {
     h2gw_stream_t *st = src->ptr;
+    trailer_ctx_t tc;
     size_t n;
-    int eof;
+    int eof, trailers_sent;
 
     (void)buf;
-    apr_thread_mutex_lock(st->lock);
     /* The bytes stay in the body buffer until send_req_data() copies
      * them out with their frame header. */
-    n = h2gw_stream_body_ready_locked(st, length, &eof);
+    tc.ngh = ngh;
+    tc.stream_id = stream_id;
+    n = h2gw_stream_body_next(st, length, &eof, send_trailers, &tc,
+                              &trailers_sent);
     if (n > 0 || eof) {
         *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     }
     if (eof) {
-        st->req_done = 1;
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-        if (st->req_trailers && st->req_ntrailers) {
-            /* The body ends with the client's trailers: a HEADERS frame
-             * carries END_STREAM instead (nghttp2 copies the fields,
-             * which live in the handler's pool: hence under the lock). */
-            if (nghttp2_submit_trailer(ngh, stream_id, st->req_trailers,
-                                       st->req_ntrailers) == 0) {
-                *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            }
+        if (trailers_sent) {
+            /* The trailers' HEADERS frame carries END_STREAM. */
+            *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
         }
     }
-    if (n == 0 && !eof) {
-        st->req_starved = 1;  /* the handler wakes us with more */
-    }
-    apr_thread_mutex_unlock(st->lock);
     if (eof) {
         h2gw_conn_touch_stream(st);
         return (ssize_t)n;
@@ -102,10 +112,8 @@ static int send_req_data(nghttp2_session *ngh, nghttp2_frame *frame,
     if (padlen > 0) {
         conn->wbuf[conn->wlen + 9] = (uint8_t)(padlen - 1);
     }
-    apr_thread_mutex_lock(st->lock);
-    n = h2gw_stream_get_body_locked(
-        st, conn->wbuf + conn->wlen + 9 + (padlen > 0), length, &eof);
-    apr_thread_mutex_unlock(st->lock);
+    n = h2gw_stream_get_body(st, conn->wbuf + conn->wlen + 9 + (padlen > 0),
+                             length, &eof);
     if (n != length) {
         return NGHTTP2_ERR_CALLBACK_FAILURE;  /* cannot happen */
     }
@@ -157,7 +165,7 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
                          "response header block too large");
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
-    if (st->state >= H2GW_STREAM_ST_HEADERS) {
+    if (h2gw_stream_got_headers(st)) {
         /* Trailers: the same rules as header fields, no pseudo-headers
          * (nghttp2 refuses those). The handler reads them once the stream
          * is closed. */
@@ -224,9 +232,7 @@ static void signal_later(h2gw_conn_t *conn, h2gw_stream_t *st)
 static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
                                 const nghttp2_frame *frame)
 {
-    int final = 0;
-
-    if (st->state >= H2GW_STREAM_ST_HEADERS) {
+    if (h2gw_stream_got_headers(st)) {
         return;  /* trailers */
     }
     if (st->http_status >= 100 && st->http_status < 200) {
@@ -241,15 +247,7 @@ static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
             im->fields = st->resp_fields;
             st->resp_fields = apr_array_make(st->pool, 16,
                                              sizeof(h2gw_field_t));
-            apr_thread_mutex_lock(st->lock);
-            if (st->interim_tail) {
-                st->interim_tail->next = im;
-            }
-            else {
-                st->interim_head = im;
-            }
-            st->interim_tail = im;
-            apr_thread_mutex_unlock(st->lock);
+            h2gw_stream_on_interim(st, im);
             signal_later(conn, st);
         }
         else {
@@ -257,27 +255,18 @@ static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
         }
         if (st->http_status == 100) {
             /* The upstream wants the body (Expect: 100-continue). */
-            apr_thread_mutex_lock(st->lock);
-            st->got_continue = 1;
-            apr_thread_mutex_unlock(st->lock);
+            h2gw_stream_on_continue(st);
             signal_later(conn, st);
         }
         st->http_status = 0;
         h2gw_conn_touch_stream(st);
         return;
     }
-    apr_thread_mutex_lock(st->lock);
-    if (!h2gw_stream_is_final(st)) {
-        /* A response without body (gRPC's trailers-only answer) is
-         * complete at once: the handler sees both in one look and passes
-         * them on together. */
-        st->state = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
-                        ? H2GW_STREAM_ST_CLOSED : H2GW_STREAM_ST_HEADERS;
-        st->resp_headers = 1;
-        final = 1;
-    }
-    apr_thread_mutex_unlock(st->lock);
-    if (final && st->submitted_at) {
+    /* A response without body (gRPC's trailers-only answer) is complete
+     * at once: the handler sees both in one look and passes them on
+     * together. */
+    if (h2gw_stream_on_headers(st, frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+        && st->submitted_at) {
         h2gw_counters_observe(&conn->srv->c->header_time,
                               apr_time_now() - st->submitted_at);
     }
@@ -287,11 +276,7 @@ static void on_response_headers(h2gw_conn_t *conn, h2gw_stream_t *st,
 
 static void on_end_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
-    apr_thread_mutex_lock(st->lock);
-    if (st->state == H2GW_STREAM_ST_HEADERS) {
-        st->state = H2GW_STREAM_ST_CLOSED;
-    }
-    apr_thread_mutex_unlock(st->lock);
+    h2gw_stream_on_end(st);
     signal_later(conn, st);
 }
 
@@ -449,16 +434,9 @@ static int on_data_chunk_recv(nghttp2_session *ngh, uint8_t flags,
                    ? 0
                    : NGHTTP2_ERR_CALLBACK_FAILURE;
     }
-    apr_thread_mutex_lock(st->lock);
-    if (st->state == H2GW_STREAM_ST_FAILED) {
-        /* The client gets an aborted response; what follows the failure
-         * must not reach it. */
-        rv = APR_EGENERAL;
-    }
-    else {
-        rv = h2gw_stream_put_data_locked(st, data, len);
-    }
-    apr_thread_mutex_unlock(st->lock);
+    /* After a failure the client gets an aborted response; what follows
+     * must not reach it (APR_EGENERAL). */
+    rv = h2gw_stream_put_data(st, data, len);
     if (rv == APR_SUCCESS) {
         signal_later(conn, st);
     }
@@ -528,9 +506,7 @@ static int on_stream_close(nghttp2_session *ngh, int32_t stream_id,
          * session tore it down): a failure, never a clean end. */
         h2gw_stream_fail(st, H2GW_FAIL_CONN_LOST, "stream closed early");
     }
-    apr_thread_mutex_lock(st->lock);
-    st->engine_closed = 1;
-    apr_thread_mutex_unlock(st->lock);
+    h2gw_stream_on_engine_closed(st);
     h2gw_conn_stream_inactive(conn, st);
     if (st->handler_gone) {
         h2gw_conn_release_stream(conn, st);
@@ -700,12 +676,15 @@ void h2gw_session_submit(h2gw_conn_t *conn, h2gw_stream_t *st)
     int32_t id;
 
     /* :scheme follows the transport to the server picked. */
-    st->nv[1].value = (uint8_t *)(conn->srv->conf->tls ? "https" : "http");
-    st->nv[1].valuelen = conn->srv->conf->tls ? 5 : 4;
+    st->nv[H2GW_NV_SCHEME].value =
+        (uint8_t *)(conn->srv->conf->tls ? "https" : "http");
+    st->nv[H2GW_NV_SCHEME].valuelen = conn->srv->conf->tls ? 5 : 4;
     if (st->server_authority) {
         /* :authority names the server picked, nghttp2 copies it. */
-        st->nv[2].value = (uint8_t *)conn->srv->conf->authority;
-        st->nv[2].valuelen = strlen(conn->srv->conf->authority);
+        st->nv[H2GW_NV_AUTHORITY].value =
+            (uint8_t *)conn->srv->conf->authority;
+        st->nv[H2GW_NV_AUTHORITY].valuelen =
+            strlen(conn->srv->conf->authority);
     }
     prd.source.ptr = st;
     prd.read_callback = read_req_body;
@@ -728,14 +707,7 @@ void h2gw_session_submit(h2gw_conn_t *conn, h2gw_stream_t *st)
      * response time. */
     st->deadline = apr_time_now() + st->target.timeout;
     h2gw_loop_timer(conn->loop, st->deadline);
-    apr_thread_mutex_lock(st->lock);
-    if (st->state == H2GW_STREAM_ST_QUEUED) {
-        st->state = H2GW_STREAM_ST_OPEN;
-    }
-    st->log_conn_id = conn->id;
-    st->log_stream_id = id;
-    st->log_server = conn->srv->conf->url;
-    apr_thread_mutex_unlock(st->lock);
+    h2gw_stream_on_submit(st, conn->id, conn->srv->conf->url, id);
     ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, conn->loop->s,
                  "h2gw conn %lu: stream %lu submitted as %d", conn->id,
                  st->id, id);
@@ -757,16 +729,12 @@ void h2gw_session_submit_held(h2gw_conn_t *conn)
         }
     }
     for (st = conn->streams; st; st = next) {
-        int final;
-
         next = st->conn_next;
         if (st->stream_id != 0) {
             continue;
         }
-        apr_thread_mutex_lock(st->lock);
-        final = h2gw_stream_is_final(st);
-        apr_thread_mutex_unlock(st->lock);
-        if (final || st->handler_gone) {
+        /* (The engine, the state's only writer now, reads it unlocked.) */
+        if (h2gw_stream_is_final(st) || st->handler_gone) {
             /* Timed out or abandoned while it waited: the request must
              * never reach the upstream. */
             h2gw_conn_stream_inactive(conn, st);
@@ -793,9 +761,7 @@ void h2gw_session_wake_handlers(h2gw_conn_t *conn)
 
         conn->to_signal = st->signal_next;
         st->signal_pending = 0;
-        apr_thread_mutex_lock(st->lock);
-        h2gw_stream_wake_locked(st);
-        apr_thread_mutex_unlock(st->lock);
+        h2gw_stream_wake(st);
     }
 }
 

@@ -571,6 +571,91 @@ int h2gw_stream_let_go(h2gw_stream_t *st, int *lazy)
     return submitted;
 }
 
+int h2gw_stream_got_headers(const h2gw_stream_t *st)
+{
+    return st->state >= H2GW_STREAM_ST_HEADERS;
+}
+
+apr_status_t h2gw_stream_put_data(h2gw_stream_t *st, const uint8_t *data,
+                                  size_t len)
+{
+    apr_status_t rv = APR_EGENERAL;
+
+    apr_thread_mutex_lock(st->lock);
+    if (st->state != H2GW_STREAM_ST_FAILED) {
+        rv = h2gw_stream_put_data_locked(st, data, len);
+    }
+    apr_thread_mutex_unlock(st->lock);
+    return rv;
+}
+
+size_t h2gw_stream_body_next(h2gw_stream_t *st, size_t len, int *eof,
+                             int (*send_trailers)(void *data,
+                                                  const nghttp2_nv *nv,
+                                                  size_t nvlen),
+                             void *data, int *trailers_sent)
+{
+    size_t n;
+
+    *trailers_sent = 0;
+    apr_thread_mutex_lock(st->lock);
+    n = h2gw_stream_body_ready_locked(st, len, eof);
+    if (*eof) {
+        st->req_done = 1;
+        if (st->req_trailers && st->req_ntrailers) {
+            *trailers_sent = send_trailers(data, st->req_trailers,
+                                           st->req_ntrailers);
+        }
+    }
+    else if (n == 0) {
+        st->req_starved = 1;  /* the handler wakes the engine with more */
+    }
+    apr_thread_mutex_unlock(st->lock);
+    return n;
+}
+
+size_t h2gw_stream_get_body(h2gw_stream_t *st, uint8_t *buf, size_t len,
+                            int *eof)
+{
+    size_t n;
+
+    apr_thread_mutex_lock(st->lock);
+    n = h2gw_stream_get_body_locked(st, buf, len, eof);
+    apr_thread_mutex_unlock(st->lock);
+    return n;
+}
+
+void h2gw_stream_resumed(h2gw_stream_t *st)
+{
+    apr_thread_mutex_lock(st->lock);
+    st->req_starved = 0;
+    apr_thread_mutex_unlock(st->lock);
+}
+
+apr_off_t h2gw_stream_unconsumed(h2gw_stream_t *st)
+{
+    apr_off_t rest;
+
+    apr_thread_mutex_lock(st->lock);
+    rest = st->resp_recv - st->consumed;
+    apr_thread_mutex_unlock(st->lock);
+    return rest;
+}
+
+void h2gw_stream_on_engine_closed(h2gw_stream_t *st)
+{
+    apr_thread_mutex_lock(st->lock);
+    st->engine_closed = 1;
+    apr_thread_mutex_unlock(st->lock);
+}
+
+void h2gw_stream_wake(h2gw_stream_t *st)
+{
+    apr_thread_mutex_lock(st->lock);
+    h2gw_stream_wake_locked(st);
+    apr_thread_mutex_unlock(st->lock);
+}
+
 void h2gw_stream_end_body(h2gw_stream_t *st, nghttp2_nv *trailers,
                           size_t ntrailers)
 {

@@ -114,10 +114,13 @@ typedef struct h2gw_stream_t h2gw_stream_t;
  *   nv[H2GW_NV_SCHEME] and, with server_authority, nv[H2GW_NV_AUTHORITY];
  *   after submit the handler reads only nv[H2GW_NV_METHOD] and
  *   nv[H2GW_NV_PATH].
- * - Under lock: either side, holding st->lock. `state` changes only in
- *   h2gw_stream.c, through one function per event (see "The stream's
- *   life" below); the other files call those functions and the ones named
- *   at each field rather than taking the lock themselves.
+ * - Under lock: either side, holding st->lock, which only h2gw_stream.c
+ *   takes: the other files call its functions (the "_locked" ones are
+ *   its own steps, public for its unit test). `state` changes only
+ *   through one function per event (see "The stream's life" below);
+ *   once the stream is submitted the engine is its only writer, so the
+ *   engine may read it without the lock (h2gw_stream_is_final(),
+ *   h2gw_stream_got_headers()).
  * - Published: written by the engine without the lock while only it can
  *   see them, then handed to the handler by a change made under the lock,
  *   after which the engine no longer writes them: http_status and
@@ -391,6 +394,49 @@ int h2gw_stream_add_consumed(h2gw_stream_t *st, size_t n, apr_time_t now,
  * submitted); *lazy then says whether it may wait for the engine's next
  * wake-up (HTTP/2 closed the stream both ways already). */
 int h2gw_stream_let_go(h2gw_stream_t *st, int *lazy);
+
+/* Engine: the response headers' fields so far belong to a final
+ * response (trailers come next). The engine is the state's only writer
+ * once the stream is submitted, so it reads it without the lock. */
+int h2gw_stream_got_headers(const h2gw_stream_t *st);
+
+/* Engine: appends a copy of len bytes of response body (see
+ * h2gw_stream_put_data_locked()). Returns APR_EGENERAL when the stream
+ * failed already (the client gets an aborted response: what follows the
+ * failure must not reach it), APR_ENOMEM, or APR_SUCCESS. */
+apr_status_t h2gw_stream_put_data(h2gw_stream_t *st, const uint8_t *data,
+                                  size_t len);
+
+/* Engine, from nghttp2's data provider: how many of the next len request
+ * body bytes can go (h2gw_stream_body_ready_locked()); *eof when they end
+ * the body, which marks it sent (req_done). The client's trailers, if
+ * any, are handed to send_trailers under the lock (they live in the
+ * handler's pool): *trailers_sent says whether it took them. With
+ * nothing at hand and no end, the stream waits to be told of more
+ * (req_starved). */
+size_t h2gw_stream_body_next(h2gw_stream_t *st, size_t len, int *eof,
+                             int (*send_trailers)(void *data,
+                                                  const nghttp2_nv *nv,
+                                                  size_t nvlen),
+                             void *data, int *trailers_sent);
+
+/* Engine: copies len body bytes that h2gw_stream_body_next() counted
+ * into buf (h2gw_stream_get_body_locked()). */
+size_t h2gw_stream_get_body(h2gw_stream_t *st, uint8_t *buf, size_t len,
+                            int *eof);
+
+/* Engine: the handler said there is more body; the stream is resumed. */
+void h2gw_stream_resumed(h2gw_stream_t *st);
+
+/* Engine: response bytes received and not given back to the session. */
+apr_off_t h2gw_stream_unconsumed(h2gw_stream_t *st);
+
+/* Engine: its HTTP/2 stream is closed both ways (the handler's release
+ * then need not wake the engine). */
+void h2gw_stream_on_engine_closed(h2gw_stream_t *st);
+
+/* Engine: wakes a waiting handler (h2gw_stream_wake_locked()). */
+void h2gw_stream_wake(h2gw_stream_t *st);
 
 /* Handler: the request body is complete, with the client's trailers
  * (nv pairs in the request's pool, or NULL): the engine is to send its
