@@ -74,7 +74,7 @@ void h2gw_conn_stream_inactive(h2gw_conn_t *conn, h2gw_stream_t *st)
     if (st->active) {
         st->active = 0;
         --conn->nactive;
-        h2gw_pool_server_streams(conn->srv, -1);
+        h2gw_server_streams(conn->srv, -1);
         if (conn->nactive == 0) {
             conn->idle_since = apr_time_now();
             h2gw_loop_timer(conn->loop, conn->idle_since
@@ -250,10 +250,10 @@ void h2gw_conn_on_ready(h2gw_conn_t *conn)
                           conn->drain_on_ready ? "ready, drain asked before"
                                                : "ready");
     }
-    h2gw_pool_server_ready(conn->srv);
+    h2gw_server_ready(conn->srv);
     if (conn->probe) {
         conn->probe = 0;
-        h2gw_pool_probe_done(conn->srv->pool);
+        h2gw_server_probe_done(conn->srv);
     }
     CONN_LOG(conn, APLOG_DEBUG, 0, "ready, peer allows %u streams",
              nghttp2_session_get_remote_settings(
@@ -407,7 +407,7 @@ void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     st->active = 1;
     ++conn->nactive;
     ++conn->nrequests;
-    h2gw_pool_server_streams(conn->srv, 1);
+    h2gw_server_streams(conn->srv, 1);
     conn->idle_since = 0;
     maybe_ping(conn);
     if (h2gw_conn_is_ready(conn)) {
@@ -623,7 +623,7 @@ static int check_handshake(h2gw_conn_t *conn, apr_time_t now)
                                                    "settings-timeout";
     CONN_LOG(conn, conn->srv->hc_down ? APLOG_TRACE1 : APLOG_WARNING, 0,
              H2GW_LOGNO(00312) "%s", why);
-    h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONNECT_TIMEOUT, why);
+    h2gw_server_down(conn->srv, H2GW_FAIL_CONNECT_TIMEOUT, why);
     h2gw_conn_kill(conn, H2GW_FAIL_CONNECT_TIMEOUT, why);
     return 0;
 }
@@ -647,7 +647,7 @@ static int check_ping(h2gw_conn_t *conn, apr_time_t now)
         /* A request went unanswered and so did the PING: the server, not
          * just this stream, is gone quiet. A PING unanswered on reuse
          * alone (some servers ignore PINGs) costs only the connection. */
-        h2gw_pool_server_down(conn->srv, H2GW_FAIL_CONN_LOST,
+        h2gw_server_down(conn->srv, H2GW_FAIL_CONN_LOST,
                               "no response and no PING ACK");
     }
     h2gw_conn_kill(conn, H2GW_FAIL_CONN_LOST, "no PING ACK");
@@ -733,15 +733,15 @@ void h2gw_conn_destroy(h2gw_conn_t *conn)
 
     if (conn->probe) {
         conn->probe = 0;
-        h2gw_pool_probe_done(conn->srv->pool);
+        h2gw_server_probe_done(conn->srv);
     }
     if (conn->dead_fail != H2GW_FAIL_NONE && !conn->peer_settings
         && conn->dead_in != H2GW_CONN_ST_CONNECTING
-        && !h2gw_pool_server_down_since(conn->srv, conn->opened_at)) {
+        && !h2gw_server_down_since(conn->srv, conn->opened_at)) {
         /* It died before the upstream said SETTINGS (e.g. a TLS alert
          * right after the handshake): a failed server, like a failed
          * connect, so the streams it held are not sent round again. */
-        h2gw_pool_server_down(conn->srv,
+        h2gw_server_down(conn->srv,
                               conn->ssl ? H2GW_FAIL_TLS : conn->dead_fail,
                               conn->dead_reason ? conn->dead_reason
                                                 : "connection lost before "

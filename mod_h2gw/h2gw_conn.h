@@ -16,7 +16,7 @@
 
 #include "h2gw_stream.h"
 
-#include "h2gw_pool.h"
+#include "h2gw_server.h"
 
 /* A connection's state, changed only by h2gw_conn_transit(), which logs
  * each change (LogLevel h2gw:debug):
@@ -166,7 +166,7 @@ int h2gw_conn_is_open(const h2gw_conn_t *conn);
 unsigned long h2gw_conn_id(const h2gw_conn_t *conn);
 
 /* Makes conn its pool's probe (opened while every server was down) when
- * the upstream's SETTINGS have not arrived yet: h2gw_pool_probe_done() is
+ * the upstream's SETTINGS have not arrived yet: h2gw_server_probe_done() is
  * called once it is ready or dies. Returns 1 when it became the probe. */
 int h2gw_conn_probe(h2gw_conn_t *conn);
 
@@ -228,7 +228,7 @@ void h2gw_conn_destroy(h2gw_conn_t *conn);
                  UPSTREAM(conn)->named ? " " : "", (conn)->srv->conf->url,   \
                  __VA_ARGS__)
 
-#define UPSTREAM(conn) ((conn)->srv->pool->up)
+#define UPSTREAM(conn) ((conn)->srv->up)
 
 /* Moves conn to state (why: for the log line). The one place the state
  * changes: a change from DEAD, or to the state it is in, does nothing. */

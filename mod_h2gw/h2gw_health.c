@@ -54,7 +54,7 @@ void h2gw_health_init(h2gw_pool_t *pool)
 /* A check stream of sv, ready to place (the check's reference held). */
 static h2gw_stream_t *make_check(h2gw_server_t *sv)
 {
-    const h2gw_upstream_t *up = sv->pool->up;
+    const h2gw_upstream_t *up = sv->up;
     unsigned char body[H2GW_HEADERS_GRPC_HEALTH_REQ(H2GW_MAX_HEALTH_SERVICE)];
     size_t blen = 0;
     h2gw_stream_t *st;
@@ -111,7 +111,7 @@ static void release_check(h2gw_server_t *sv)
     if (conn && !h2gw_conn_is_dead(conn)) {
         h2gw_conn_stream_update(conn, st, 0, 0, 1);
         /* What it sent (a reset) goes out with the next flush. */
-        h2gw_loop_timer(sv->pool->loop, apr_time_now());
+        h2gw_loop_timer(sv->loop, apr_time_now());
     }
     else {
         st->handler_gone = 1; /* the dead connection lets go of it */
@@ -211,8 +211,8 @@ static const char *judge(apr_pool_t *p, const h2gw_upstream_t *up,
  * passed; takes sv out or brings it back when the count is reached. */
 static void record(h2gw_server_t *sv, const char *why, apr_time_t now)
 {
-    const h2gw_upstream_t *up = sv->pool->up;
-    h2gw_loop_t *loop = sv->pool->loop;
+    const h2gw_upstream_t *up = sv->up;
+    h2gw_loop_t *loop = sv->loop;
 
     sv->hc_last_at = now;
     if (!why) {
@@ -225,7 +225,7 @@ static void record(h2gw_server_t *sv, const char *why, apr_time_t now)
         sv->down_until = 0;
         if (sv->hc_down && sv->hc_passes >= up->hc_passes) {
             sv->hc_down = 0;
-            h2gw_pool_gauges(sv);
+            h2gw_server_gauges(sv);
             /* Logged as a warning like its going out: an administrator
              * who saw that line must see this one at the same level. */
             ap_log_error(
@@ -237,7 +237,7 @@ static void record(h2gw_server_t *sv, const char *why, apr_time_t now)
             /* Requests in the queue may go to it now. */
             h2gw_loop_timer(loop, now);
         }
-        h2gw_pool_gauges(sv);
+        h2gw_server_gauges(sv);
         return;
     }
     ++sv->c->checks_failed;
@@ -248,7 +248,7 @@ static void record(h2gw_server_t *sv, const char *why, apr_time_t now)
     }
     if (!sv->hc_down && sv->hc_fails >= up->hc_fails) {
         sv->hc_down = 1;
-        h2gw_pool_gauges(sv);
+        h2gw_server_gauges(sv);
         /* Requests failing with every server down say why. */
         apr_snprintf(sv->last_error, sizeof(sv->last_error), "health check: %s",
                      why);
@@ -267,7 +267,7 @@ static void finish_check(h2gw_server_t *sv, const char *why, apr_time_t now)
 {
     apr_pool_t *p;
 
-    if (sv->pool->loop->stopping) {
+    if (sv->loop->stopping) {
         /* Checks cut short by the child's exit say nothing of the server. */
         release_check(sv);
         return;
@@ -275,14 +275,14 @@ static void finish_check(h2gw_server_t *sv, const char *why, apr_time_t now)
     /* The verdict is built in the stream's pool, copied before it goes. */
     p = sv->hc_stream->pool;
     if (!why) {
-        why = judge(p, sv->pool->up, sv->hc_stream);
+        why = judge(p, sv->up, sv->hc_stream);
     }
-    ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, sv->pool->loop->s,
-                 "upstream %s: health check of %s %s%s", sv->pool->up->name,
+    ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, sv->loop->s,
+                 "upstream %s: health check of %s %s%s", sv->up->name,
                  sv->conf->url, why ? "failed: " : "passed", why ? why : "");
     record(sv, why, now);
     release_check(sv);
-    h2gw_loop_timer(sv->pool->loop, sv->hc_next);
+    h2gw_loop_timer(sv->loop, sv->hc_next);
 }
 
 /* Sends the next check of sv. */
@@ -291,7 +291,7 @@ static void start_check(h2gw_server_t *sv, apr_time_t now)
     h2gw_stream_t *st;
     char why[200];
 
-    sv->hc_next = now + sv->pool->up->hc_interval;
+    sv->hc_next = now + sv->up->hc_interval;
     if ((st = make_check(sv)) == NULL) {
         return;
     }
@@ -301,7 +301,7 @@ static void start_check(h2gw_server_t *sv, apr_time_t now)
     switch (h2gw_pool_place_check(sv, st)) {
     case 1:
         ++sv->c->checks;
-        h2gw_loop_timer(sv->pool->loop, now + sv->pool->up->hc_timeout);
+        h2gw_loop_timer(sv->loop, now + sv->up->hc_timeout);
         break;
     case 0:
         /* Not now (a lookup, or a server busy up to max-conns, which

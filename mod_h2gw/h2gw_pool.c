@@ -11,13 +11,6 @@
 
 APLOG_USE_MODULE(h2gw);
 
-void h2gw_loop_timer(h2gw_loop_t *loop, apr_time_t t)
-{
-    if (t && (!loop->next_timer || t < loop->next_timer)) {
-        loop->next_timer = t;
-    }
-}
-
 h2gw_pool_t *h2gw_pool_create(h2gw_loop_t *loop, const h2gw_upstream_t *up)
 {
     h2gw_pool_t *pool = apr_pcalloc(loop->pool, sizeof(*pool));
@@ -39,107 +32,9 @@ h2gw_pool_t *h2gw_pool_create(h2gw_loop_t *loop, const h2gw_upstream_t *up)
         pool->ug = apr_pcalloc(loop->pool, sizeof(*pool->ug));
     }
     for (i = 0; i < pool->nservers; ++i) {
-        h2gw_server_t *sv = &pool->servers[i];
-
-        sv->pool = pool;
-        sv->conf = &APR_ARRAY_IDX(up->servers, i, h2gw_server_conf_t);
-        if (loop->slot && up->cidx >= 0) {
-            sv->c = &loop->slot->sv[h2gw_counters_server(up, i)];
-            sv->g = &loop->slot->g[h2gw_counters_server(up, i)];
-        }
-        else {
-            sv->c = apr_pcalloc(loop->pool, sizeof(*sv->c));
-            sv->g = apr_pcalloc(loop->pool, sizeof(*sv->g));
-        }
-        apr_pool_create(&sv->addr_pool, loop->pool);
+        h2gw_server_init(&pool->servers[i], pool, loop, up, i);
     }
     return pool;
-}
-
-void h2gw_pool_server_down(h2gw_server_t *sv, h2gw_fail_t fail,
-                           const char *why)
-{
-    h2gw_pool_t *pool = sv->pool;
-
-    ++sv->c->conns_failed;
-    sv->last_fail = fail;
-    sv->last_error_at = apr_time_now();
-    apr_cpystrn(sv->last_error, why, sizeof(sv->last_error));
-    /* (A server out by its health checks had its line: the checks that
-     * keep failing to connect to it say nothing new.) */
-    if (sv->down_until <= sv->last_error_at && !sv->hc_down) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pool->loop->s,
-                     H2GW_LOGNO(00105) "upstream %s: server %s is down "
-                     "(%s); skipped for %" APR_TIME_T_FMT " ms",
-                     pool->up->name, sv->conf->url, why,
-                     apr_time_as_msec(pool->up->retry));
-    }
-    sv->down_until = sv->last_error_at + pool->up->retry;
-    h2gw_pool_gauges(sv);
-}
-
-int h2gw_pool_server_down_since(const h2gw_server_t *sv, apr_time_t t)
-{
-    return sv->last_error_at >= t;
-}
-
-void h2gw_pool_server_ready(h2gw_server_t *sv)
-{
-    sv->down_until = 0;
-    sv->addr_fails = 0;
-    h2gw_pool_gauges(sv);
-}
-
-void h2gw_pool_server_streams(h2gw_server_t *sv, int delta)
-{
-    sv->nstreams += delta;
-    sv->g->streams_active = sv->nstreams;
-}
-
-apr_status_t h2gw_pool_server_addrs(h2gw_server_t *sv)
-{
-    apr_status_t rv;
-
-    if (sv->addr) {
-        return APR_SUCCESS;
-    }
-    if (h2gw_pool_resolve(sv)) {
-        return APR_EAGAIN;  /* looked up off the engine thread */
-    }
-    /* An address literal (no lookup), or no resolver thread. */
-    apr_pool_clear(sv->addr_pool);
-    rv = apr_sockaddr_info_get(&sv->addr, sv->conf->host, APR_UNSPEC,
-                               (apr_port_t)sv->conf->port, 0, sv->addr_pool);
-    if (rv != APR_SUCCESS) {
-        sv->addr = NULL;
-        return rv;
-    }
-    sv->next_addr = sv->addr;
-    sv->naddrs = 1;
-    sv->resolved_at = apr_time_now();
-    return APR_SUCCESS;
-}
-
-int h2gw_pool_server_naddrs(const h2gw_server_t *sv)
-{
-    return sv->naddrs > 1 ? sv->naddrs : 1;
-}
-
-const apr_sockaddr_t *h2gw_pool_server_next_addr(h2gw_server_t *sv)
-{
-    apr_sockaddr_t *addr = sv->next_addr ? sv->next_addr : sv->addr;
-
-    sv->next_addr = addr->next ? addr->next : sv->addr;
-    return addr;
-}
-
-int h2gw_pool_server_addr_failed(h2gw_server_t *sv)
-{
-    if (++sv->addr_fails < sv->naddrs) {
-        return 1;
-    }
-    sv->addr_fails = 0;
-    return 0;
 }
 
 void h2gw_pool_drain(h2gw_pool_t *pool, const char *why)
@@ -300,11 +195,18 @@ static void fail_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
     drop_engine_ref(st);
 }
 
-void h2gw_pool_probe_done(h2gw_pool_t *pool)
+/* Is the pool's probe in flight (opened while every server was down: one
+ * request at a time still tries one, see try_place)? */
+static int probing(const h2gw_pool_t *pool)
 {
-    pool->probing = 0;
-    /* The requests that waited for it are placed or failed now. */
-    h2gw_loop_timer(pool->loop, apr_time_now());
+    int i;
+
+    for (i = 0; i < pool->nservers; ++i) {
+        if (pool->servers[i].probing) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* The down server to probe: the one down longest (its retry= ends
@@ -343,7 +245,7 @@ static h2gw_conn_t *place_on(h2gw_server_t *sv, h2gw_stream_t *st,
         && apr_time_now() - sv->resolved_at > sv->pool->up->resolve) {
         /* Names move (containers, services): looked up again in the
          * background; the addresses known serve meanwhile. */
-        (void)h2gw_pool_resolve(sv);
+        (void)h2gw_server_resolve(sv);
     }
     if (!conn) {
         rv = h2gw_conn_create(&conn, sv, sv->pool->loop);
@@ -355,7 +257,7 @@ static h2gw_conn_t *place_on(h2gw_server_t *sv, h2gw_stream_t *st,
             char buf[120];
 
             apr_strerror(rv, buf, sizeof(buf));
-            h2gw_pool_server_down(sv, H2GW_FAIL_CONNECT,
+            h2gw_server_down(sv, H2GW_FAIL_CONNECT,
                                   apr_psprintf(st->pool, "connect: %s",
                                                buf));
             st->held_fail = H2GW_FAIL_CONNECT;
@@ -365,7 +267,7 @@ static h2gw_conn_t *place_on(h2gw_server_t *sv, h2gw_stream_t *st,
         conn->next = sv->conns;
         sv->conns = conn;
         ++sv->nconns;
-        h2gw_pool_gauges(sv);
+        h2gw_server_gauges(sv);
     }
     ++st->placements;
     h2gw_conn_add_stream(conn, st);
@@ -384,7 +286,7 @@ static int try_probe(h2gw_pool_t *pool, h2gw_stream_t *st)
     h2gw_conn_t *conn;
     int resolving;
 
-    if (pool->probing || st->probed || st->waited_probe
+    if (probing(pool) || st->probed || st->waited_probe
         || pool->loop->stopping) {
         return 0;
     }
@@ -401,15 +303,15 @@ static int try_probe(h2gw_pool_t *pool, h2gw_stream_t *st)
         /* The probe is the lookup: st waits in the queue for its outcome
          * (h2gw_pool_resolved). */
         sv->probe_resolving = 1;
-        pool->probing = 1;
+        sv->probing = 1;
         return -1;
     }
     if (!conn) {
         return 0;
     }
     if (h2gw_conn_probe(conn)) {
-        /* Over when it is ready or dies (h2gw_pool_probe_done). */
-        pool->probing = 1;
+        /* Over when it is ready or dies (h2gw_server_probe_done). */
+        sv->probing = 1;
     }
     return 1;
 }
@@ -431,7 +333,7 @@ static void wait_probe(h2gw_stream_t *st)
  * at once). Returns as try_place(). */
 static int place_all_down(h2gw_pool_t *pool, h2gw_stream_t *st)
 {
-    if (pool->probing && !st->probed) {
+    if (probing(pool) && !st->probed) {
         wait_probe(st);
         return 0;
     }
@@ -499,7 +401,7 @@ static void enqueue(h2gw_pool_t *pool, h2gw_stream_t *st, int front)
         ++pool->c->queued_total;
     }
     st->queued = 1;
-    if (pool->probing && !st->probed) {
+    if (probing(pool) && !st->probed) {
         wait_probe(st);
     }
     h2gw_loop_timer(pool->loop, st->queue_deadline);
@@ -701,101 +603,13 @@ void h2gw_pool_flush_and_reap(h2gw_pool_t *pool, int kill_all)
             if (h2gw_conn_is_dead(conn)) {
                 *pconn = conn->next;
                 --sv->nconns;
-                h2gw_pool_gauges(sv);
+                h2gw_server_gauges(sv);
                 h2gw_conn_destroy(conn);
                 continue;
             }
             pconn = &conn->next;
         }
     }
-}
-
-void h2gw_pool_destroy(h2gw_pool_t *pool)
-{
-    int i;
-
-    for (i = 0; i < pool->nservers; ++i) {
-        if (pool->servers[i].tls_session) {
-            SSL_SESSION_free(pool->servers[i].tls_session);
-            pool->servers[i].tls_session = NULL;
-        }
-        if (pool->servers[i].res_pool) {
-            apr_pool_destroy(pool->servers[i].res_pool);
-            pool->servers[i].res_pool = NULL;
-            pool->servers[i].addr = pool->servers[i].next_addr = NULL;
-        }
-    }
-}
-
-int h2gw_pool_resolve(h2gw_server_t *sv)
-{
-    h2gw_loop_t *loop = sv->pool->loop;
-
-    if (!loop->resolver || h2gw_resolve_is_numeric(sv->conf->host)) {
-        return 0;
-    }
-    if (!sv->resolving
-        && h2gw_resolver_ask(loop->resolver, sv->conf->host,
-                             (apr_port_t)sv->conf->port, sv)
-               == APR_SUCCESS) {
-        sv->resolving = 1;
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, loop->s,
-                     "upstream %s: looking up %s", sv->conf->url,
-                     sv->conf->host);
-    }
-    return sv->resolving;
-}
-
-void h2gw_pool_resolved(h2gw_resolution_t *res)
-{
-    h2gw_server_t *sv = res->ctx;
-    h2gw_pool_t *pool = sv->pool;
-
-    sv->resolving = 0;
-    if (res->rv != APR_SUCCESS || !res->addrs) {
-        char buf[120];
-
-        apr_strerror(res->rv, buf, sizeof(buf));
-        ap_log_error(APLOG_MARK, APLOG_WARNING, res->rv, pool->loop->s,
-                     H2GW_LOGNO(00107) "upstream %s: cannot resolve %s%s",
-                     sv->conf->url, sv->conf->host,
-                     sv->addr ? ": the addresses found before stay" : "");
-        if (!sv->addr) {
-            h2gw_pool_server_down(sv, H2GW_FAIL_CONNECT,
-                                  apr_psprintf(pool->loop->pool,
-                                               "cannot resolve %s: %s",
-                                               sv->conf->host, buf));
-        }
-        apr_pool_destroy(res->pool);
-    }
-    else {
-        int had = (sv->addr != NULL);
-
-        /* Connections copy the address they use: the old list can go. */
-        if (sv->res_pool) {
-            apr_pool_destroy(sv->res_pool);
-        }
-        sv->res_pool = res->pool;
-        sv->addr = sv->next_addr = res->addrs;
-        sv->naddrs = res->naddrs;
-        sv->addr_fails = 0;
-        sv->resolved_at = apr_time_now();
-        if (!had) {
-            /* Down for want of addresses, if at all: they are worth a try
-             * at once. (A server down for failed connects waits out
-             * retry=, whatever a new lookup says.) */
-            sv->down_until = 0;
-            h2gw_pool_gauges(sv);
-        }
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, pool->loop->s,
-                     "upstream %s: %s has %d address%s", sv->conf->url,
-                     sv->conf->host, sv->naddrs, sv->naddrs == 1 ? "" : "es");
-    }
-    if (sv->probe_resolving) {
-        sv->probe_resolving = 0;
-        h2gw_pool_probe_done(pool);
-    }
-    h2gw_pool_dispatch(pool);
 }
 
 int h2gw_pool_active(const h2gw_pool_t *pool, int *nconns)
@@ -879,5 +693,27 @@ void h2gw_pool_snapshot(const h2gw_pool_t *pool, apr_pool_t *p,
                                                       ? pool->nservers : 1));
     for (j = 0; j < pool->nservers; ++j) {
         server_snapshot(pool, &pool->servers[j], p, now, &snap->servers[j]);
+    }
+}
+
+void h2gw_pool_resolved(h2gw_resolution_t *res)
+{
+    h2gw_server_t *sv = res->ctx;
+    h2gw_pool_t *pool = sv->pool;
+
+    h2gw_server_resolved(sv, res);
+    if (sv->probe_resolving) {
+        sv->probe_resolving = 0;
+        h2gw_server_probe_done(sv);
+    }
+    h2gw_pool_dispatch(pool);
+}
+
+void h2gw_pool_destroy(h2gw_pool_t *pool)
+{
+    int i;
+
+    for (i = 0; i < pool->nservers; ++i) {
+        h2gw_server_destroy(&pool->servers[i]);
     }
 }

@@ -86,7 +86,7 @@ static int is_ip_literal(const char *h)
 static void tls_fail(h2gw_conn_t *conn, const char *why)
 {
     CONN_LOG(conn, APLOG_WARNING, 0, H2GW_LOGNO(00316) "%s", why);
-    h2gw_pool_server_down(conn->srv, H2GW_FAIL_TLS, why);
+    h2gw_server_down(conn->srv, H2GW_FAIL_TLS, why);
     h2gw_conn_kill(conn, H2GW_FAIL_TLS, why);
 }
 
@@ -297,14 +297,14 @@ void h2gw_transport_on_connected(h2gw_conn_t *conn)
         CONN_LOG(conn, sv->hc_down ? APLOG_TRACE1 : APLOG_WARNING, err,
                  H2GW_LOGNO(00307) "connect to %s:%d (%s) failed",
                  sv->conf->host, sv->conf->port, ip);
-        (void)h2gw_pool_resolve(sv);  /* the name may have moved */
-        if (h2gw_pool_server_addr_failed(sv)) {
+        (void)h2gw_server_resolve(sv);  /* the name may have moved */
+        if (h2gw_server_addr_failed(sv)) {
             /* Another address of the host is left to try: this one costs
              * the connection only, its streams go to the next. */
             h2gw_conn_kill(conn, H2GW_FAIL_CONNECT, why);
             return;
         }
-        h2gw_pool_server_down(sv, H2GW_FAIL_CONNECT,
+        h2gw_server_down(sv, H2GW_FAIL_CONNECT,
                               apr_psprintf(conn->pool, "connect: %s", why));
         h2gw_conn_kill(conn, H2GW_FAIL_CONNECT, why);
         return;
@@ -378,16 +378,16 @@ apr_status_t h2gw_transport_connect(h2gw_conn_t *conn)
     apr_status_t rv;
     int tries;
 
-    if ((rv = h2gw_pool_server_addrs(sv)) != APR_SUCCESS) {
+    if ((rv = h2gw_server_addrs(sv)) != APR_SUCCESS) {
         return rv;
     }
     /* Connections take the addresses in turn; each has its own copy, so
      * that a new lookup can free the old list under it. One refused at
      * once (loopback answers a connect synchronously) hands over to the
      * next, until each was tried. */
-    for (tries = 0; tries < h2gw_pool_server_naddrs(sv); ++tries) {
+    for (tries = 0; tries < h2gw_server_naddrs(sv); ++tries) {
         rv = apr_sockaddr_info_copy(&conn->addr,
-                                    h2gw_pool_server_next_addr(sv), pool);
+                                    h2gw_server_next_addr(sv), pool);
         if (rv == APR_SUCCESS) {
             rv = apr_socket_create(&conn->sock, conn->addr->family,
                                    SOCK_STREAM, APR_PROTO_TCP, pool);
@@ -413,7 +413,7 @@ apr_status_t h2gw_transport_connect(h2gw_conn_t *conn)
         rv = apr_pollset_add(conn->loop->pollset, &conn->pfd);
     }
     if (rv != APR_SUCCESS) {
-        (void)h2gw_pool_resolve(sv);  /* the name may have moved */
+        (void)h2gw_server_resolve(sv);  /* the name may have moved */
         if (conn->sock) {
             apr_socket_close(conn->sock);
             conn->sock = NULL;
