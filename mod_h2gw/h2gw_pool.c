@@ -664,6 +664,7 @@ static void server_snapshot(const h2gw_pool_t *pool, const h2gw_server_t *sv,
                 : sv->hc_down                     ? "down"
                                                   : "up";
     ss->check_last = apr_pstrdup(p, sv->hc_last);
+    ss->checked = sv->hc_last_at != 0;
     ss->check_age_ms = sv->hc_last_at ? apr_time_as_msec(now - sv->hc_last_at)
                                       : -1;
     ss->check_fails = sv->hc_fails;

@@ -102,6 +102,7 @@ typedef struct h2gw_server_snap_t {
     int peer_frame;
     const char *check;         /* "off", "up" or "down" */
     const char *check_last;    /* "passed" or "failed: ..."; "" */
+    int checked;               /* a check ended since the child began */
     apr_int64_t check_age_ms;  /* since the last check ended; -1: none */
     int check_fails, check_passes;
     h2gw_counters_t c;

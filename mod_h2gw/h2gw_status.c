@@ -218,7 +218,7 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
  * in a row)", "off". */
 static const char *check_cell(apr_pool_t *p, const h2gw_server_snap_t *sv)
 {
-    if (!strcmp(sv->check, "off") || sv->check_age_ms < 0) {
+    if (!strcmp(sv->check, "off") || !sv->checked) {
         return sv->check;
     }
     return apr_psprintf(p, "%s: %s (%d %s in a row)", sv->check,
