@@ -121,10 +121,14 @@ static const char *quoted(apr_pool_t *p, const char *v)
 }
 
 /* RFC 7239 §4: a quoted-string when the value is no token (an IPv6
- * address, a host with a port). */
+ * address, a host with a port, an empty Host of HTTP/1.0). */
 static const char *fwd_value(apr_pool_t *p, const char *v)
 {
     const char *c;
+
+    if (!*v) {
+        return "\"\"";  /* a token is never empty */
+    }
 
     for (c = v; *c; ++c) {
         if (!apr_isalnum(*c) && !strchr("!#$%&'*+-.^_`|~", *c)) {

@@ -149,6 +149,7 @@ static void test_forwarded(void)
         {"1.2.3.4", "a\\x\"", "http",
          "for=1.2.3.4;host=\"a\\x\\\"\";proto=http"},
         {"1.2.3.4", "a b", "http", "for=1.2.3.4;host=\"a b\";proto=http"},
+        {"1.2.3.4", "", "http", "for=1.2.3.4;host=\"\";proto=http"},
     };
     size_t i;
 
