@@ -2,6 +2,9 @@
  * h2gw_body: the request body into the stream (see h2gw_body.h). Reads
  * never block; the thread sleeps in h2gw_wait_event().
  */
+/* stddef.h first: APR's ring macros (the brigades') then use offsetof
+ * rather than arithmetic on a null pointer, which clang -Wextra refuses. */
+#include <stddef.h>
 #include <poll.h>
 
 #include <apr_strings.h>

@@ -4,6 +4,9 @@
  * calls nghttp2: everything upstream happens on the engine thread, reached
  * through the stream and h2gw_engine_*().
  */
+/* stddef.h first: APR's ring macros (the brigades') then use offsetof
+ * rather than arithmetic on a null pointer, which clang -Wextra refuses. */
+#include <stddef.h>
 #include <errno.h>
 
 #include <apr_strings.h>
