@@ -37,7 +37,9 @@ h2gw_pool_t *h2gw_pool_create(h2gw_loop_t *loop, const h2gw_upstream_t *up)
     return pool;
 }
 
-void h2gw_pool_drain(h2gw_pool_t *pool, const char *why)
+/* Every connection of pool takes no new streams from now on and closes
+ * once its streams are done (why: for the log). */
+static void pool_drain(h2gw_pool_t *pool, const char *why)
 {
     int i;
 
@@ -565,7 +567,7 @@ void h2gw_pool_stop(h2gw_pool_t *pool)
         st->engine_ref = 0;
         h2gw_stream_unref(st);
     }
-    h2gw_pool_drain(pool, "child process exiting");
+    pool_drain(pool, "child process exiting");
 }
 
 void h2gw_pool_check_timers(h2gw_pool_t *pool, apr_time_t now)

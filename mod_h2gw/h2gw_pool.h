@@ -54,10 +54,6 @@ void h2gw_pool_dispatch(h2gw_pool_t *pool);
  * Returns 1 when it was there. */
 int h2gw_pool_unqueue(h2gw_pool_t *pool, h2gw_stream_t *st);
 
-/* Every connection of pool takes no new streams from now on and closes
- * once its streams are done (why: for the log). */
-void h2gw_pool_drain(h2gw_pool_t *pool, const char *why);
-
 /* The resolver answered (res->ctx is the server): its addresses replace
  * the server's, or it is marked down when it has none; the queue is
  * dispatched again. Takes res over. */

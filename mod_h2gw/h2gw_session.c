@@ -202,7 +202,7 @@ static int on_header(nghttp2_session *ngh, const nghttp2_frame *frame,
         break;
     case H2GW_HDR_PASS:
         /* Only the engine allocates from st->pool after submit; the
-         * handler reads resp_fields once the state says HEADERS. */
+         * handler reads resp_fields once resp_headers publishes them. */
         push_field(st, st->resp_fields, name, namelen, value, valuelen);
         break;
     case H2GW_HDR_DROP:

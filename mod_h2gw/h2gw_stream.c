@@ -599,7 +599,8 @@ size_t h2gw_stream_body_next(h2gw_stream_t *st, size_t len, int *eof,
 
     *trailers_sent = 0;
     apr_thread_mutex_lock(st->lock);
-    n = h2gw_stream_body_ready_locked(st, len, eof);
+    n = st->req_len < len ? st->req_len : len;
+    *eof = (st->req_eos && st->req_len == n);
     if (*eof) {
         st->req_done = 1;
         if (st->req_trailers && st->req_ntrailers) {
@@ -786,14 +787,6 @@ size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
          * once the buffer is full: it counts as free here). */
         h2gw_stream_wake_locked(st);
     }
-    return n;
-}
-
-size_t h2gw_stream_body_ready_locked(h2gw_stream_t *st, size_t len, int *eof)
-{
-    size_t n = st->req_len < len ? st->req_len : len;
-
-    *eof = (st->req_eos && st->req_len == n);
     return n;
 }
 

@@ -408,8 +408,9 @@ apr_status_t h2gw_stream_put_data(h2gw_stream_t *st, const uint8_t *data,
                                   size_t len);
 
 /* Engine, from nghttp2's data provider: how many of the next len request
- * body bytes can go (h2gw_stream_body_ready_locked()); *eof when they end
- * the body, which marks it sent (req_done). The client's trailers, if
+ * body bytes are at hand (they stay in the buffer for
+ * h2gw_stream_get_body()); *eof when they end the body, which marks it
+ * sent (req_done). The client's trailers, if
  * any, are handed to send_trailers under the lock (they live in the
  * handler's pool): *trailers_sent says whether it took them. With
  * nothing at hand and no end, the stream waits to be told of more
@@ -484,12 +485,6 @@ apr_status_t h2gw_stream_put_data_locked(h2gw_stream_t *st,
 size_t h2gw_stream_get_body_locked(h2gw_stream_t *st, uint8_t *buf,
                                    size_t len, int *eof);
 
-/*
- * Engine side, lock held: how many of the next len body bytes are at hand
- * to send (they stay in the buffer for h2gw_stream_get_body_locked); *eof
- * tells whether they end the body.
- */
-size_t h2gw_stream_body_ready_locked(h2gw_stream_t *st, size_t len, int *eof);
 
 /*
  * Engine side, lock held: makes the whole request body available to send
