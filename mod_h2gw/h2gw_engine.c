@@ -129,6 +129,13 @@ void h2gw_engine_consumed(h2gw_engine_t *e, h2gw_stream_t *st, size_t n)
     }
 }
 
+void h2gw_engine_consumed_now(h2gw_engine_t *e, h2gw_stream_t *st)
+{
+    if (h2gw_stream_add_consumed(st, 0, apr_time_now(), 0)) {
+        h2gw_engine_notify(e, st);
+    }
+}
+
 void h2gw_engine_release(h2gw_engine_t *e, h2gw_stream_t *st)
 {
     int lazy;

@@ -53,6 +53,11 @@ void h2gw_engine_notify(h2gw_engine_t *e, h2gw_stream_t *st);
  * st->consume_batch bytes add up or 250 ms passed since the last time. */
 void h2gw_engine_consumed(h2gw_engine_t *e, h2gw_stream_t *st, size_t n);
 
+/* Tells the engine now of what was written to the client and not told
+ * yet (if anything): before the handler waits for a batch of response
+ * data, so that the upstream's window can hold that batch. */
+void h2gw_engine_consumed_now(h2gw_engine_t *e, h2gw_stream_t *st);
+
 /*
  * The handler is done with st: the engine resets the upstream stream with
  * CANCEL if it is still open, gives back any window the handler did not

@@ -377,7 +377,8 @@ static int proxy(h2gw_req_t *ctx)
         if (rv != APR_EAGAIN) {
             break;
         }
-        rv = h2gw_wait_event(ctx, 0, 0, -1, 0, NULL);
+        rv = h2gw_wait_event(ctx, 0, 0, h2gw_response_next_wait(ctx), 0,
+                             NULL);
         if (rv != APR_SUCCESS) {
             break;
         }

@@ -30,6 +30,12 @@ typedef struct h2gw_req_t {
     int headers_sent;          /* the response started going to the client */
     int eos_sent;              /* the response went out complete */
     int unflushed;             /* body passed on without a FLUSH since */
+    apr_off_t resp_length;     /* the response's Content-Length (-1: none) */
+    apr_off_t resp_sent;       /* response body bytes passed on */
+    size_t resp_want;          /* the wait for the upstream ends on this
+                                * many bytes of response body (0: any) */
+    int resp_unbatched;        /* a batch wait timed out: the next wait
+                                * takes any byte */
     apr_time_t submitted;      /* when the engine got the stream */
     apr_time_t headers_at;     /* when the response headers were taken */
     int wake_fd;               /* this thread's eventfd

@@ -16,6 +16,13 @@
 
 APLOG_USE_MODULE(h2gw);
 
+/* The longest a batch wait for response data lasts (see
+ * h2gw_response_next_wait()): how late at most the data of an upstream
+ * that pauses mid-batch goes out, once per pause. */
+#define H2GW_RESP_LINGER apr_time_from_msec(2)
+/* A batch smaller than this saves no wake-up: a frame's worth. */
+#define H2GW_RESP_BATCH_MIN (16 * 1024)
+
 static void chunk_free(void *data)
 {
     h2gw_chunk_free((h2gw_chunk_t *)((char *)data
@@ -62,8 +69,18 @@ static void set_headers(h2gw_req_t *ctx)
     int i;
 
     r->status = st->http_status;
+    ctx->resp_length = -1;
     /* Strings are copied: the stream may be freed before r is logged. */
     for (i = 0; i < st->resp_fields->nelts; ++i) {
+        if (!strcasecmp(f[i].name, "content-length")) {
+            apr_off_t len;
+            char *end;
+
+            if (apr_strtoff(&len, f[i].value, &end, 10) == APR_SUCCESS
+                && !*end && len >= 0) {
+                ctx->resp_length = len;  /* nghttp2 holds the DATA to it */
+            }
+        }
         if (!strcasecmp(f[i].name, "content-type")) {
             ap_set_content_type(r, apr_pstrdup(r->pool, f[i].value));
         }
@@ -183,6 +200,7 @@ static apr_status_t send_data(h2gw_req_t *ctx, h2gw_chunk_t *head, size_t len,
     /* No FLUSH: more may follow at once; relay() flushes before one waits
      * for the upstream. */
     ctx->unflushed = !eos;
+    ctx->resp_sent += (apr_off_t)len;
     rv = ap_pass_brigade(r->output_filters, ctx->bb);
     apr_brigade_cleanup(ctx->bb);
     if (rv != APR_SUCCESS) {
@@ -284,9 +302,45 @@ static apr_status_t relay(h2gw_req_t *ctx)
 
 apr_status_t h2gw_response_relay_all(h2gw_req_t *ctx)
 {
+    apr_off_t before = ctx->resp_sent;
+    apr_size_t moved;
     apr_status_t rv;
 
     while ((rv = relay(ctx)) == APR_SUCCESS) {
     }
+    moved = (apr_size_t)(ctx->resp_sent - before);
+    if (ctx->resp_want > 0 && moved < ctx->resp_want && rv == APR_EAGAIN) {
+        /* A batch wait that timed out: the upstream paused. The next
+         * wait takes any byte, the one after asks for a batch again. */
+        ctx->resp_unbatched = 1;
+        h2gw_stream_count_batch_timeout();
+    }
+    else {
+        ctx->resp_unbatched = 0;
+    }
+    ctx->resp_want = 0;
     return rv;
+}
+
+apr_interval_time_t h2gw_response_next_wait(h2gw_req_t *ctx)
+{
+    apr_off_t rest;
+    size_t want;
+
+    ctx->resp_want = 0;
+    if (!ctx->headers_sent || ctx->resp_unbatched || ctx->gw
+        || ctx->resp_length < 0 || ctx->r->header_only) {
+        return -1;
+    }
+    rest = ctx->resp_length - ctx->resp_sent;
+    want = 2 * ctx->st->consume_batch;
+    if (rest < (apr_off_t)want) {
+        want = rest > 0 ? (size_t)rest : 0;
+    }
+    if (want < H2GW_RESP_BATCH_MIN) {
+        return -1;
+    }
+    h2gw_engine_consumed_now(ctx->engine, ctx->st);
+    ctx->resp_want = want;
+    return H2GW_RESP_LINGER;
 }

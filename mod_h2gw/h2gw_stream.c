@@ -18,6 +18,7 @@ static apr_uint32_t next_id;
 static apr_uint32_t streams_alive;
 static apr_uint32_t chunks_alive;
 static apr_uint32_t handler_wakeups;
+static apr_uint32_t batch_timeouts;
 static apr_uint32_t checks_alive;
 
 /* Stream pools and response chunks draw from one allocator per process,
@@ -97,6 +98,16 @@ void h2gw_stream_count_wakeup(void)
     apr_atomic_inc32(&handler_wakeups);
 }
 
+apr_uint32_t h2gw_stream_batch_timeouts(void)
+{
+    return apr_atomic_read32(&batch_timeouts);
+}
+
+void h2gw_stream_count_batch_timeout(void)
+{
+    apr_atomic_inc32(&batch_timeouts);
+}
+
 /* Bytes of request body that make a batch for this stream's buffer. */
 static size_t body_batch(const h2gw_stream_t *st)
 {
@@ -125,9 +136,10 @@ static int body_space_locked(const h2gw_stream_t *st)
 
 /* Does the handler have something to do: response headers, interim
  * responses, data, the end or a failure, or what wait_for names? */
-static int handler_news_locked(const h2gw_stream_t *st, unsigned wait_for)
+static int handler_news_locked(const h2gw_stream_t *st, unsigned wait_for,
+                               size_t want)
 {
-    return st->data_head || st->interim_head
+    return (st->data_head && st->buffered >= want) || st->interim_head
            || (st->resp_headers && !st->hdrs_taken)
            || h2gw_stream_is_final(st)
            || ((wait_for & H2GW_WAIT_CONTINUE) && st->got_continue)
@@ -144,13 +156,15 @@ int h2gw_stream_body_room(h2gw_stream_t *st)
     return room;
 }
 
-int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for)
+int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for, size_t want)
 {
     int news;
 
     apr_thread_mutex_lock(st->lock);
-    news = handler_news_locked(st, wait_for);
+    news = handler_news_locked(st, wait_for, want);
     st->handler_waiting = !news;
+    st->wait_for = wait_for;
+    st->resp_want = want;
     if (wait_for & H2GW_WAIT_SPACE) {
         st->req_space_wanted = 1;  /* the engine wakes it once there is */
     }
@@ -171,7 +185,9 @@ void h2gw_stream_wake_locked(h2gw_stream_t *st)
         apr_thread_cond_broadcast(st->cond);
         return;
     }
-    if (st->handler_waiting) {
+    if (st->handler_waiting
+        && (st->resp_want == 0
+            || handler_news_locked(st, st->wait_for, st->resp_want))) {
         uint64_t one = 1;
 
         st->handler_waiting = 0;
@@ -544,8 +560,9 @@ int h2gw_stream_add_consumed(h2gw_stream_t *st, size_t n, apr_time_t now,
 
     apr_thread_mutex_lock(st->lock);
     st->pend_consumed += n;
-    tell = st->pend_consumed >= st->consume_batch
-           || now - st->consume_told >= after;
+    tell = st->pend_consumed > 0
+           && (st->pend_consumed >= st->consume_batch
+               || now - st->consume_told >= after);
     if (tell) {
         st->consume_told = now;
     }

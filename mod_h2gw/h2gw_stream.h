@@ -146,6 +146,10 @@ struct h2gw_stream_t {
      * events arrive before the handler runs. */
     int wake_fd;
     int handler_waiting;       /* under lock: see h2gw_stream_arm() */
+    unsigned wait_for;         /* under lock: what the waiting handler
+                                * named (H2GW_WAIT_*) */
+    size_t resp_want;          /* under lock: response bytes that make a
+                                * batch for the waiting handler (0: any) */
 
     /* Built by the handler before submit (see above). */
     h2gw_target_t target;
@@ -384,8 +388,9 @@ int h2gw_stream_enter_inbox(h2gw_stream_t *st);
 void h2gw_stream_take_asks(h2gw_stream_t *st, h2gw_stream_asks_t *asks);
 
 /* Handler: n more bytes were written to the client. Returns 1 when the
- * engine must be told now: consume_batch bytes add up, or `after` passed
- * since it was last told (now is the time). */
+ * engine must be told now: some are untold and consume_batch bytes add
+ * up, or `after` passed since it was last told (now is the time; n 0 and
+ * after 0: whatever is untold is told now). */
 int h2gw_stream_add_consumed(h2gw_stream_t *st, size_t n, apr_time_t now,
                              apr_interval_time_t after);
 
@@ -580,8 +585,12 @@ h2gw_interim_t *h2gw_stream_take_interim(h2gw_stream_t *st);
  * the engine's next h2gw_stream_wake_locked() writes to st->wake_fd, and
  * returns 0. Arming and looking happen under one lock: no event between
  * the handler's last look and its sleep can be missed.
+ * want: response body bytes that make a batch (0: any byte is news).
+ * Below it, buffered data is no news and wakes nobody; headers, interim
+ * responses, the end, a failure and what wait_for names still are. The
+ * handler bounds such a wait with a timeout of its own.
  */
-int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for);
+int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for, size_t want);
 
 /* Handler side, after its sleep ended: it no longer waits. */
 void h2gw_stream_disarm(h2gw_stream_t *st);
@@ -589,7 +598,8 @@ void h2gw_stream_disarm(h2gw_stream_t *st);
 /*
  * Engine side, lock held: the handler has news (response headers, data,
  * end, failure, 100 Continue, body space). Wakes a waiting handler: one
- * write to its wake descriptor (or a cond broadcast).
+ * write to its wake descriptor (or a cond broadcast); not while it waits
+ * for a batch of data that is not complete and nothing else is new.
  */
 void h2gw_stream_wake_locked(h2gw_stream_t *st);
 
@@ -599,6 +609,14 @@ apr_uint32_t h2gw_stream_wakeups(void);
 
 /* Counts one handler wake-up. */
 void h2gw_stream_count_wakeup(void);
+
+/* Waits for a batch of response data that ended short of it (the
+ * upstream paused), in this process, for the status page: a test bounds
+ * a large response's wake-ups by its batches and these. */
+apr_uint32_t h2gw_stream_batch_timeouts(void);
+
+/* Counts one. */
+void h2gw_stream_count_batch_timeout(void);
 
 /* Frees a chunk list taken with h2gw_stream_take_data(). */
 void h2gw_stream_free_chunks(h2gw_chunk_t *head);

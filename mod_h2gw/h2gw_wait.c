@@ -370,7 +370,7 @@ apr_status_t h2gw_wait_event(h2gw_req_t *ctx, int input, unsigned wait_for,
     if (ctx->r->connection->aborted || !client_fd_current(ctx)) {
         return APR_ECONNABORTED;
     }
-    if (h2gw_stream_arm(ctx->st, wait_for)) {
+    if (h2gw_stream_arm(ctx->st, wait_for, input ? 0 : ctx->resp_want)) {
         return APR_SUCCESS;  /* news came since the caller last looked */
     }
     pfd[0].fd = ctx->wake_fd;
