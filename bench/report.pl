@@ -304,32 +304,35 @@ if ($mem{gw} && $mem{ceil}) {
 # ---------------------------------------------------------------- targets
 emit '## Targets of the issue (this run)';
 emit '';
+emit 'The event-driven request path issue (the interactive target is measured by bench/interactive.sh):';
+emit '';
 my @targets;
-sub target {
-    my ($text, @checks) = @_;    # checks: [label, value, op, limit]
-    my $met = 1;
+# checks: [label, value, op, limit]; $any: met when one check is (else all).
+sub target_of {
+    my ($any, $text, @checks) = @_;
+    my ($n_ok, $n_data) = (0, 0);
     my @parts;
     for my $ch (@checks) {
         my ($label, $v, $op, $lim) = @$ch;
-        if (!defined $v) { $met = undef; push @parts, "$label n/a"; next; }
+        if (!defined $v) { push @parts, "$label n/a"; next; }
         my $ok = $op eq '>=' ? $v >= $lim : $v <= $lim;
-        $met = 0 if defined $met && !$ok;
+        ++$n_data;
+        ++$n_ok if $ok;
         push @parts, sprintf('%s %s (%s %s)', $label, fmt($v), $op eq '>=' ? '≥' : '≤', $lim);
     }
+    my $met = $any ? ($n_ok > 0 ? 1 : $n_data == @checks ? 0 : undef)
+                   : ($n_data < @checks ? ($n_ok < $n_data ? 0 : undef) : $n_ok == @checks ? 1 : 0);
     my $verdict = !defined $met ? '**no data**' : $met ? '**met**' : '**not met**';
     emit "- $text: $verdict: " . join(', ', @parts) . '.';
 }
+sub target { target_of(0, @_) }
+sub target_any { target_of(1, @_) }
 sub rat { my ($a, $b) = @_; return defined $a && defined $b && $b > 0 ? $a / $b : undef }
 my $sl = $meta{server_limit} || 1;
-target('1 KiB over HTTP/1.1 ≥ 1.3× mod_proxy_http2 with ≤ 2 upstream connections per child',
-       [ 'req/s ratio', rat(med('1k-h1', 'gw', 'rps'), med('1k-h1', 'mp', 'rps')), '>=', 1.3 ],
-       [ 'upstream conns per child (max of runs)',
-         do { my $m = maxv(map { $_->{up_conns} } ok_runs('1k-h1', 'gw')); defined $m ? $m / $sl : undef },
-         '<=', 2 ]);
-target('1 KiB over HTTP/2 ≥ 1.3× mod_proxy_http2 and Apache CPU/request ≤ 0.6×',
-       [ 'req/s ratio', rat(med('1k-h2', 'gw', 'rps'), med('1k-h2', 'mp', 'rps')), '>=', 1.3 ],
-       [ 'CPU/request ratio', rat(med('1k-h2', 'gw', 'cpu10k'), med('1k-h2', 'mp', 'cpu10k')), '<=', 0.6 ]);
-target('20 MiB downloads ≥ 2.4× mod_proxy_http2 and ≥ 0.85× ceiling',
+target('1 MiB uploads ≥ 1.5× mod_proxy_http2\'s MB/s, Apache CPU per GB ≤ 0.7× its',
+       [ 'MB/s ratio', rat(med('up1m', 'gw', 'mbps'), med('up1m', 'mp', 'mbps')), '>=', 1.5 ],
+       [ 'CPU/GB ratio', rat(med('up1m', 'gw', 'cpugb'), med('up1m', 'mp', 'cpugb')), '<=', 0.7 ]);
+target_any('20 MiB downloads ≥ 2.4× mod_proxy_http2, or ≥ 0.85× the ceiling',
        [ 'MB/s ratio to proxy_http2', rat(med('20m', 'gw', 'mbps'), med('20m', 'mp', 'mbps')), '>=', 2.4 ],
        [ 'MB/s ratio to ceiling', rat(med('20m', 'gw', 'mbps'), med('20m', 'ceil', 'mbps')), '>=', 0.85 ]);
 emit '  (For scale: direct, h2load straight to the upstream, '
@@ -337,16 +340,27 @@ emit '  (For scale: direct, h2load straight to the upstream, '
   . (ratio(med('20m', 'gw', 'mbps'), med('20m', 'direct', 'mbps')) || 'n/a')
   . ', mod_proxy_http2 ÷ direct '
   . (ratio(med('20m', 'mp', 'mbps'), med('20m', 'direct', 'mbps')) || 'n/a') . '.)';
-target('1 MiB uploads ≥ 1.5× mod_proxy_http2',
-       [ 'MB/s ratio', rat(med('up1m', 'gw', 'mbps'), med('up1m', 'mp', 'mbps')), '>=', 1.5 ]);
-target('Apache CPU per GB ≤ 0.45× mod_proxy_http2 (20 MiB downloads)',
-       [ 'CPU/GB ratio', rat(med('20m', 'gw', 'cpugb'), med('20m', 'mp', 'cpugb')), '<=', 0.45 ]);
+target('1 KiB over HTTP/2: Apache CPU per request ≤ 0.6× mod_proxy_http2\'s',
+       [ 'CPU/request ratio', rat(med('1k-h2', 'gw', 'cpu10k'), med('1k-h2', 'mp', 'cpu10k')), '<=', 0.6 ]);
+target('1 KiB over HTTP/1.1 ≥ 1.3× mod_proxy_http2\'s req/s',
+       [ 'req/s ratio', rat(med('1k-h1', 'gw', 'rps'), med('1k-h1', 'mp', 'rps')), '>=', 1.3 ]);
 if ($mem{gw}) {
     target("Memory: RSS growth with $mem{gw}{n} stalled streams within streams × (window + request buffer) "
            . "+ 32 MiB (growth net of the ceiling's, which is Apache's own per connection)",
            [ 'net growth, MiB', defined $mem_net ? $mem_net / 1048576 : undef, '<=',
              sprintf('%.0f', ($mem{gw}{n} * $win + $mem_const) / 1048576) ]);
 }
+emit '';
+emit 'Kept from the earlier performance issue that brought this benchmark, so that they do not regress:';
+emit '';
+target('1 KiB over HTTP/1.1 with ≤ 2 upstream connections per child',
+       [ 'upstream conns per child (max of runs)',
+         do { my $m = maxv(map { $_->{up_conns} } ok_runs('1k-h1', 'gw')); defined $m ? $m / $sl : undef },
+         '<=', 2 ]);
+target('1 KiB over HTTP/2 ≥ 1.3× mod_proxy_http2\'s req/s',
+       [ 'req/s ratio', rat(med('1k-h2', 'gw', 'rps'), med('1k-h2', 'mp', 'rps')), '>=', 1.3 ]);
+target('Apache CPU per GB ≤ 0.45× mod_proxy_http2 (20 MiB downloads)',
+       [ 'CPU/GB ratio', rat(med('20m', 'gw', 'cpugb'), med('20m', 'mp', 'cpugb')), '<=', 0.45 ]);
 for my $w (qw(1k-h2 1k-h1)) {
     target("Upstream CPU per request ≤ 0.3× mod_proxy_http2's ($w)",
            [ 'upstream CPU/request ratio', rat(med($w, 'gw', 'upus'), med($w, 'mp', 'upus')), '<=', 0.3 ]);
