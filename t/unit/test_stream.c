@@ -5,8 +5,12 @@
  * a body that fits the buffer is kept after sending and can be rewound
  * for a resend, one that outgrows it cannot; response chunks are counted
  * against the high-water mark; failures map to 502/503/504 and a failure
- * is final.
+ * is final; a handler waiting for a batch of response data is woken only
+ * once the batch is there, or by anything else that is news.
  */
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <apr_general.h>
 
 #include "h2gw_stream.h"
@@ -254,6 +258,65 @@ static void test_life(void)
     h2gw_stream_unref(st);
 }
 
+/* Was the eventfd written to since the last look? (Empties it.) */
+static int woken(int fd)
+{
+    uint64_t v;
+
+    return read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v);
+}
+
+static void test_batch(void)
+{
+    h2gw_stream_t *st;
+    h2gw_chunk_t *head;
+    size_t len;
+    int eos, fd = eventfd(0, EFD_NONBLOCK);
+    static const uint8_t a[600];
+
+    h2gw_stream_create(&st, 0);
+    st->wake_fd = fd;
+    st->state = H2GW_STREAM_ST_HEADERS;
+    tap_ok(!h2gw_stream_arm(st, 0, 1000), "arm for 1000 bytes: no news");
+    h2gw_stream_put_data_locked(st, a, 500);
+    h2gw_stream_wake_locked(st);
+    tap_ok(!woken(fd) && st->handler_waiting,
+           "500 bytes of a 1000-byte batch wake nobody");
+    h2gw_stream_put_data_locked(st, a, 600);
+    h2gw_stream_wake_locked(st);
+    tap_ok(woken(fd) && !st->handler_waiting, "1100 bytes: woken, once");
+    h2gw_stream_wake_locked(st);
+    tap_ok(!woken(fd), "not again before it waits again");
+    tap_ok(h2gw_stream_arm(st, 0, 1000), "arming with a full batch at hand: news");
+    h2gw_stream_take_data(st, &head, &len, &eos, 0);
+    h2gw_stream_free_chunks(head);
+    tap_ok(!h2gw_stream_arm(st, 0, 1000), "after the take: waits again");
+    h2gw_stream_put_data_locked(st, a, 10);
+    h2gw_stream_on_end(st);
+    h2gw_stream_wake_locked(st);
+    tap_ok(woken(fd), "the end wakes a batch wait short of its batch");
+    h2gw_stream_take_data(st, &head, &len, &eos, 0);
+    h2gw_stream_free_chunks(head);
+    h2gw_stream_unref(st);
+
+    h2gw_stream_create(&st, 0);
+    st->wake_fd = fd;
+    st->state = H2GW_STREAM_ST_HEADERS;
+    tap_ok(!h2gw_stream_arm(st, 0, 0), "arm for any byte");
+    h2gw_stream_put_data_locked(st, a, 1);
+    h2gw_stream_wake_locked(st);
+    tap_ok(woken(fd), "one byte wakes a wait for any byte");
+    st->consume_batch = 100;
+    tap_ok(!h2gw_stream_add_consumed(st, 0, 0, 0),
+           "nothing untold: the engine is not told");
+    tap_ok(!h2gw_stream_add_consumed(st, 40, 0, 1000),
+           "40 of a 100-byte consume batch: not yet");
+    tap_ok(h2gw_stream_add_consumed(st, 0, 0, 0),
+           "told now (before a batch wait): what is untold goes");
+    h2gw_stream_unref(st);
+    close(fd);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -263,6 +326,7 @@ int main(void)
     test_fail();
     test_fail_keys();
     test_life();
+    test_batch();
     apr_terminate();
     return done_testing();
 }
