@@ -266,6 +266,17 @@ static int woken(int fd)
     return read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v);
 }
 
+/* A stream past its response headers whose handler waits on fd. */
+static h2gw_stream_t *stream_waking(int fd)
+{
+    h2gw_stream_t *st;
+
+    h2gw_stream_create(&st, 0);
+    st->wake_fd = fd;
+    st->state = H2GW_STREAM_ST_HEADERS;
+    return st;
+}
+
 static void test_batch(void)
 {
     h2gw_stream_t *st;
@@ -274,9 +285,7 @@ static void test_batch(void)
     int eos, fd = eventfd(0, EFD_NONBLOCK);
     static const uint8_t a[600];
 
-    h2gw_stream_create(&st, 0);
-    st->wake_fd = fd;
-    st->state = H2GW_STREAM_ST_HEADERS;
+    st = stream_waking(fd);
     tap_ok(!h2gw_stream_arm(st, 0, 1000), "arm for 1000 bytes: no news");
     h2gw_stream_put_data_locked(st, a, 500);
     h2gw_stream_wake_locked(st);
@@ -299,9 +308,7 @@ static void test_batch(void)
     h2gw_stream_free_chunks(head);
     h2gw_stream_unref(st);
 
-    h2gw_stream_create(&st, 0);
-    st->wake_fd = fd;
-    st->state = H2GW_STREAM_ST_HEADERS;
+    st = stream_waking(fd);
     tap_ok(!h2gw_stream_arm(st, 0, 0), "arm for any byte");
     h2gw_stream_put_data_locked(st, a, 1);
     h2gw_stream_wake_locked(st);
