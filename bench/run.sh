@@ -20,7 +20,7 @@
 #   --workers L   H2MinWorkers=H2MaxWorkers values to sweep (default "8 32")
 #   --no-sweep    use the first --workers value for every Apache column
 #   --keep        keep the scratch directory (configs, logs, h2load output)
-#   --only L      run only these workloads (1k-h2 1k-h1 100k 20m up1m slow mem),
+#   --only L      run only these workloads (1k-h2 1k-h1 100k 20m up1m up1m-h2 slow mem),
 #                 for working on one of them; the table lists just those
 #   --upstream U  h2up (default): t/h2up --fixed-bodies, with its counters
 #                 (upstream requests/connections columns); nghttpd: nghttp2's
@@ -526,6 +526,7 @@ WORKLOADS=(
     "100k|h1|8|1|/data?size=102400|-|100 KiB GET, HTTP/1.1 frontend (h2load --h1 -c 8)"
     "20m|h1|4|1|/data?size=20971520|-|20 MiB GET, HTTP/1.1 frontend (h2load --h1 -c 4)"
     "up1m|h1|8|1|/upload|$UPFILE|1 MiB POST, HTTP/1.1 frontend (h2load --h1 -c 8 -d 1MiB)"
+    "up1m-h2|h2|4|2|/upload|$UPFILE|1 MiB POST, HTTP/2 frontend (h2load -c 4 -m 2 -d 1MiB)"
 )
 SLOW_FAST="h2|2|8|/data?size=1024"   # the fast requests of the slow-reader test
 SWEEP_SPEC=${WORKLOADS[0]}   # 1k-h2, whatever --only keeps
