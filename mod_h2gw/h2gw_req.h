@@ -36,6 +36,8 @@ typedef struct h2gw_req_t {
                                 * many bytes of response body (0: any) */
     int resp_unbatched;        /* a batch wait timed out: the next wait
                                 * takes any byte */
+    int wait_timed_out;        /* the last h2gw_wait_event() ended on its
+                                * timeout */
     apr_time_t submitted;      /* when the engine got the stream */
     apr_time_t headers_at;     /* when the response headers were taken */
     int wake_fd;               /* this thread's eventfd

@@ -18,7 +18,9 @@ APLOG_USE_MODULE(h2gw);
 
 /* The longest a batch wait for response data lasts (see
  * h2gw_response_next_wait()): how late at most the data of an upstream
- * that pauses mid-batch goes out, once per pause. */
+ * that pauses mid-batch goes out. An upstream slower than a batch per
+ * linger (64 MB/s with the defaults) has every other wait end so: its
+ * data goes out at most this late, at most two wake-ups per batch. */
 #define H2GW_RESP_LINGER apr_time_from_msec(2)
 /* A batch smaller than this saves no wake-up: a frame's worth. */
 #define H2GW_RESP_BATCH_MIN (16 * 1024)
@@ -309,9 +311,12 @@ apr_status_t h2gw_response_relay_all(h2gw_req_t *ctx)
     while ((rv = relay(ctx)) == APR_SUCCESS) {
     }
     moved = (apr_size_t)(ctx->resp_sent - before);
-    if (ctx->resp_want > 0 && moved < ctx->resp_want && rv == APR_EAGAIN) {
-        /* A batch wait that timed out: the upstream paused. The next
-         * wait takes any byte, the one after asks for a batch again. */
+    if (ctx->resp_want > 0 && ctx->wait_timed_out && moved < ctx->resp_want
+        && rv == APR_EAGAIN) {
+        /* A batch wait that timed out short of its batch: the upstream
+         * paused (or sends slower than a batch per H2GW_RESP_LINGER).
+         * The next wait takes any byte, the one after asks for a batch
+         * again. */
         ctx->resp_unbatched = 1;
         h2gw_stream_count_batch_timeout();
     }

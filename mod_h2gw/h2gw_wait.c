@@ -336,7 +336,12 @@ static apr_status_t poll_outcome(h2gw_req_t *ctx, const struct pollfd *pfd,
 {
     conn_rec *c = ctx->r->connection;
 
-    if (rc > 0 && (pfd[0].revents & POLLIN)) {
+    ctx->wait_timed_out = (rc == 0);
+    if (rc <= 0 || (pfd[0].revents & POLLIN)) {
+        /* Also after a timeout (or a signal): the engine may have written
+         * between the poll()'s end and the disarm, and that wake-up must
+         * not end the next wait (of this request or the thread's next).
+         * The caller looks at the stream next anyway. */
         uint64_t v;
 
         (void)!read(ctx->wake_fd, &v, sizeof(v));
@@ -370,7 +375,8 @@ apr_status_t h2gw_wait_event(h2gw_req_t *ctx, int input, unsigned wait_for,
     if (ctx->r->connection->aborted || !client_fd_current(ctx)) {
         return APR_ECONNABORTED;
     }
-    if (h2gw_stream_arm(ctx->st, wait_for, input ? 0 : ctx->resp_want)) {
+    if (h2gw_stream_arm(ctx->st, wait_for,
+                        (input || wait_for) ? 0 : ctx->resp_want)) {
         return APR_SUCCESS;  /* news came since the caller last looked */
     }
     pfd[0].fd = ctx->wake_fd;

@@ -36,9 +36,11 @@ void h2gw_wait_find_client(h2gw_req_t *ctx);
  * (-1: none) passed. One poll() on the thread's wake descriptor and the
  * client's; nothing is polled at intervals unless the client offers no
  * descriptor (then every HANDLER_TICK, or *backoff for input).
- * A wait for the upstream (not `input`) that ctx->resp_want names ends
- * on that many bytes of response body, not on fewer (see
- * h2gw_stream_arm()); the caller bounds it with `timeout`.
+ * A wait for the response alone (not `input`, wait_for 0) for which
+ * ctx->resp_want names a batch ends on that many bytes of response body,
+ * not on fewer (see h2gw_stream_arm()); the caller bounds it with
+ * `timeout`. ctx->wait_timed_out tells afterwards whether the wait ended
+ * on its timeout.
  * expect: body bytes still to come (0: not known); an HTTP/1 wait for
  * input then ends once a batch of them is there (SO_RCVLOWAT), not for
  * every segment.
