@@ -303,9 +303,9 @@ static void batch_end(h2gw_req_t *ctx, int rc)
 #endif
 
 /* How long the poll() may sleep: timeout (-1: no limit), cut where the
- * client must be looked at without an event (see HANDLER_TICK), or to
- * *backoff (doubled each time) for input from a client without a
- * descriptor. */
+ * client must be looked at without an event (see HANDLER_TICK; always
+ * while the child stops at once), or to *backoff (doubled each time) for
+ * input from a client without a descriptor. */
 static apr_interval_time_t poll_timeout(h2gw_req_t *ctx, int input,
                                         apr_interval_time_t timeout,
                                         apr_interval_time_t *backoff)
@@ -323,6 +323,13 @@ static apr_interval_time_t poll_timeout(h2gw_req_t *ctx, int input,
         *backoff = *backoff * 2 > HANDLER_TICK ? HANDLER_TICK : *backoff * 2;
     }
     else if (timeout < 0 || timeout > HANDLER_TICK) {
+        timeout = HANDLER_TICK;
+    }
+    if (stopping_now && (timeout < 0 || timeout > HANDLER_TICK)) {
+        /* The wake-up that told of the stop may have been taken by a
+         * wait that ended at the same time (poll_outcome() empties the
+         * descriptor): while the child stops, look at the client this
+         * often whatever happens. */
         timeout = HANDLER_TICK;
     }
     return timeout;
