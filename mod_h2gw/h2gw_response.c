@@ -75,6 +75,7 @@ static void set_headers(h2gw_req_t *ctx)
     /* Strings are copied: the stream may be freed before r is logged. */
     for (i = 0; i < st->resp_fields->nelts; ++i) {
         if (!strcasecmp(f[i].name, "content-length")) {
+            /* Noted for batch waits; passed on below like any field. */
             apr_off_t len;
             char *end;
 
