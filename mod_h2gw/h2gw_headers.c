@@ -180,15 +180,17 @@ apr_status_t h2gw_headers_req_to_nv(apr_pool_t *p, const h2gw_req_line_t *rl,
             *pbad = name;
             return APR_EINVAL;
         }
-        if (is_hop_by_hop((const uint8_t *)name, namelen)
-            || named_by_connection(fields, nfields, name)) {
-            continue;
-        }
         if (strcasecmp(name, "te") == 0) {
-            /* RFC 9113 §8.2.2: TE may be sent, with "trailers" only. */
+            /* RFC 9113 §8.2.2: TE may be sent, with "trailers" only;
+             * before the Connection check, since an HTTP/1.1 sender of
+             * TE names it there too (RFC 9110 §10.1.4). */
             if (list_has_token(value, "trailers", 8)) {
                 h2gw_headers_set_nv(&nv[n++], "te", "trailers");
             }
+            continue;
+        }
+        if (is_hop_by_hop((const uint8_t *)name, namelen)
+            || named_by_connection(fields, nfields, name)) {
             continue;
         }
         lname = apr_pstrmemdup(p, name, namelen);

@@ -8,7 +8,7 @@ use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
 
-plan tests => 2 * 20 + 4;
+plan tests => 2 * 21 + 4;
 
 # The upstream's /headers body: "name: value" lines as it received them.
 sub seen {
@@ -50,6 +50,13 @@ for my $fe (frontends()) {
                headers => ['X-Forwarded-For: 192.0.2.1']);
     ok t_cmp(field(seen($res), 'x-forwarded-for'), '192.0.2.1, 127.0.0.1',
              "$fe: X-Forwarded-For appended to the client's");
+
+    # An HTTP/1.1 sender of TE names it in Connection (RFC 9110 10.1.4);
+    # te: trailers still reaches the upstream (gRPC needs it).
+    $res = req(proto => $fe, url => gw_url('/up/headers'),
+               headers => ['Connection: TE', 'TE: trailers']);
+    ok t_cmp(field(seen($res), 'te'), 'trailers',
+             "$fe: TE: trailers forwarded when Connection names TE");
 
     $res = req(proto => $fe, url => gw_url('/loc/headers?z=1'));
     ok t_cmp(field(seen($res), ':path'), '/base/headers?z=1',

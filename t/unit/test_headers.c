@@ -109,6 +109,24 @@ static void test_te_without_trailers(void)
     tap_ok(!nv_get(nv, n, "te", &count), "TE without trailers is dropped");
 }
 
+/* HTTP/1.1 requires a sender of TE to name it in Connection too (RFC 9110
+ * 10.1.4): the one hop-by-hop field HTTP/2 allows must still pass. */
+static void test_te_named_by_connection(void)
+{
+    h2gw_req_line_t rl = {"POST", "http", "a", "/"};
+    h2gw_field_t f[] = {{"Connection", "TE, keep-alive"},
+                        {"TE", "trailers"}};
+    nghttp2_nv *nv;
+    size_t n;
+    const char *bad;
+    int count;
+
+    h2gw_headers_req_to_nv(pool, &rl, f, 2, &nv, &n, &bad);
+    tap_is_str(nv_get(nv, n, "te", &count), "trailers",
+               "TE: trailers named by Connection still passes");
+    tap_ok(!nv_get(nv, n, "connection", &count), "connection removed");
+}
+
 static void test_invalid(void)
 {
     static const struct {
@@ -334,6 +352,7 @@ int main(void)
     apr_pool_create(&pool, NULL);
     test_request();
     test_te_without_trailers();
+    test_te_named_by_connection();
     test_invalid();
     test_response();
     test_own_fields();
