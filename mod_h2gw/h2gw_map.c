@@ -207,7 +207,8 @@ const char *h2gw_map_reverse(apr_pool_t *p, const h2gw_map_rev_t *m,
         }
         auth = sep + 3;
         end = auth + strcspn(auth, "/?#");
-        path = *end == '/' ? end : "/";
+        /* "http://up?q" is "http://up/?q" (RFC 3986 §6.2.3) */
+        path = *end == '/' ? end : apr_pstrcat(p, "/", end, NULL);
         if (!names_upstream(m, auth, (size_t)(end - auth))) {
             return value;
         }
