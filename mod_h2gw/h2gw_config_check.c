@@ -291,11 +291,15 @@ static void warn_proxypass(apr_pool_t *p, server_rec *s)
  * slow clients stall every stream on the connection. */
 static void warn_windows(server_rec *s, const h2gw_upstream_t *up)
 {
+    /* A stream's unread bytes hold the connection window too, and the
+     * window that was read comes back only once half of it was (nghttp2
+     * sends the connection's WINDOW_UPDATE at half): streams holding
+     * more than half of it in all can leave none for the others. */
     if ((apr_int64_t)up->stream_window * up->max_streams
-        > (apr_int64_t)up->conn_window) {
+        > (apr_int64_t)up->conn_window / 2) {
         WARN(s, "%s %s on line %d of %s: window (%d) x max-streams (%d) "
-             "is more than conn-window (%d): a few responses that clients "
-             "read slowly can stall every stream of a connection",
+             "is more than half of conn-window (%d): a few responses that "
+             "clients read slowly can stall every stream of a connection",
              up->named ? "H2GWUpstream" : "H2GWPass", up->name, up->line,
              up->file, (int)up->stream_window, up->max_streams,
              (int)up->conn_window);

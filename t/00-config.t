@@ -118,7 +118,11 @@ my @warn = (
     ["LoadModule proxy_module \"$ENV{H2GW_HTTPD_MODULES}/mod_proxy.so\"\n<Location /p/>\nProxyPass http://127.0.0.1:1/\n</Location>\nH2GWPass /p/ h2c://127.0.0.1:1/",
      qr/H2GWPass \/p\/ on line \d+ of \S+ and ProxyPass on line \d+ of \S+ claim the same path/, 'a <Location> ProxyPass with the same prefix'],
     ["H2GWUpstream u h2c://127.0.0.1:1 window=1M conn-window=8M",
-     qr/H2GWUpstream u on line \d+ of \S+: window \(1048576\) x max-streams \(100\) is more than conn-window \(8388608\)/, 'window x max-streams over conn-window'],
+     qr/H2GWUpstream u on line \d+ of \S+: window \(1048576\) x max-streams \(100\) is more than half of conn-window \(8388608\)/, 'window x max-streams over conn-window'],
+    # nghttp2 gives the connection window back at half: 100 x 1M = 100M
+    # streams can hold is more than 128M / 2.
+    ["H2GWPass /d/ h2c://127.0.0.1:1/ window=1M conn-window=128M",
+     qr/H2GWPass h2c:\/\/127\.0\.0\.1:1 on line \d+ of \S+: window \(1048576\) x max-streams \(100\) is more than half of conn-window \(134217728\)/, 'window x max-streams over half the conn-window'],
 );
 
 plan tests => 2 * @bad + 2 * @warn + 13;
@@ -169,11 +173,11 @@ my ($rc, $out) = config_test(<<'EOC');
 H2GWTimeout 30
 H2GWConnectTimeout 2.5
 H2GWStreamWindow 1M
-H2GWConnWindow 128M
+H2GWConnWindow 256M
 H2GWRequestBuffer 128K
 H2GWPreserveHost off
 H2GWAddHeaders on
-H2GWPass /api/ h2c://127.0.0.1:8080/v1/ timeout=5 connect-timeout=1 window=256K conn-window=32M request-buffer=64K preserve-host=on
+H2GWPass /api/ h2c://127.0.0.1:8080/v1/ timeout=5 connect-timeout=1 window=256K conn-window=60M request-buffer=64K preserve-host=on
 H2GWPass /v6/ h2c://[::1]:8080/
 <Location /grpc/>
     H2GWPass h2c://10.0.0.5:50051/
