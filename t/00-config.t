@@ -119,8 +119,8 @@ my @warn = (
      qr/H2GWPass \/p\/ on line \d+ of \S+ and ProxyPass on line \d+ of \S+ claim the same path/, 'a <Location> ProxyPass with the same prefix'],
     ["H2GWUpstream u h2c://127.0.0.1:1 window=1M conn-window=8M",
      qr/H2GWUpstream u on line \d+ of \S+: window \(1048576\) x max-streams \(100\) is more than half of conn-window \(8388608\)/, 'window x max-streams over conn-window'],
-    # nghttp2 gives the connection window back at half: 100 x 1M = 100M
-    # streams can hold is more than 128M / 2.
+    # 100 streams x 1M = 100M is more than 128M / 2 (nghttp2 gives the
+    # connection window back once half of it was read).
     ["H2GWPass /d/ h2c://127.0.0.1:1/ window=1M conn-window=128M",
      qr/H2GWPass h2c:\/\/127\.0\.0\.1:1 on line \d+ of \S+: window \(1048576\) x max-streams \(100\) is more than half of conn-window \(134217728\)/, 'window x max-streams over half the conn-window'],
 );
