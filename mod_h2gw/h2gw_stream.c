@@ -721,7 +721,9 @@ h2gw_fail_t h2gw_stream_failure(h2gw_stream_t *st, apr_pool_t *p,
                       ? apr_pstrdup(p, st->fail_reason) : NULL;
     }
     if (rst_code) {
-        *rst_code = st->rst_code;
+        /* The engine writes the code without the lock, before the RESET
+         * failure it publishes (and never after it): read with it only. */
+        *rst_code = fail == H2GW_FAIL_RESET ? st->rst_code : 0;
     }
     apr_thread_mutex_unlock(st->lock);
     return fail;

@@ -170,7 +170,8 @@ struct h2gw_stream_t {
     h2gw_fail_t fail;
     const char *fail_reason;   /* static or from pool; engine writes once */
     uint32_t rst_code;         /* RST_STREAM code received ... */
-    int rst_recv;              /* ... when this is set (engine only) */
+    int rst_recv;              /* ... when this is set (engine only; the
+                                * code is published by a RESET failure) */
 
     /* Request body ring buffer (under lock): req_cap bytes. From req_off:
      * req_kept bytes already sent but kept for a resend, then req_len
@@ -464,8 +465,8 @@ void h2gw_stream_fail_locked(h2gw_stream_t *st, h2gw_fail_t fail,
 
 /* Either side: the failure of st, or H2GW_FAIL_NONE when it has not
  * failed; *reason (when asked for) its reason copied into p, or NULL;
- * *rst_code (when asked for) the RST_STREAM code received, if any. One
- * look under the stream's lock. */
+ * *rst_code (when asked for) the RST_STREAM code received when the
+ * failure is H2GW_FAIL_RESET, else 0. One look under the stream's lock. */
 h2gw_fail_t h2gw_stream_failure(h2gw_stream_t *st, apr_pool_t *p,
                                 const char **reason, uint32_t *rst_code);
 

@@ -247,7 +247,29 @@ static void test_life(void)
            "headers after a failure do not count");
     h2gw_stream_on_retry(st);
     tap_is_int(st->state, H2GW_STREAM_ST_FAILED, "nor does a retry");
+    {
+        uint32_t rst = 99;
+
+        st->rst_code = NGHTTP2_REFUSED_STREAM;
+        h2gw_stream_failure(st, st->pool, NULL, &rst);
+        tap_is_int((int)rst, 0, "the RST_STREAM code is read only with a "
+                   "RESET failure (the engine writes it unlocked)");
+    }
     h2gw_stream_unref(st);
+
+    {
+        uint32_t rst = 99;
+
+        h2gw_stream_create(&st, 0);
+        h2gw_stream_queue(st, 0);
+        h2gw_stream_on_submit(st, 1, "h2c://x", 1);
+        st->rst_code = NGHTTP2_REFUSED_STREAM;
+        h2gw_stream_fail(st, H2GW_FAIL_RESET, "reset");
+        h2gw_stream_failure(st, st->pool, NULL, &rst);
+        tap_is_int((int)rst, NGHTTP2_REFUSED_STREAM,
+                   "a RESET failure gives its RST_STREAM code");
+        h2gw_stream_unref(st);
+    }
 
     h2gw_stream_create(&st, 0);
     h2gw_stream_queue(st, 1);
