@@ -341,7 +341,7 @@ int h2gw_body_drain(h2gw_req_t *ctx)
 
     if (!ctx->eos_sent || ctx->client_fd < 0 || ctx->client_tls
         || c->aborted) {
-        return 0;  /* (over TLS the socket cannot tell of held input) */
+        return 0;  /* (not tried over TLS: closing is always safe) */
     }
     /* The core holds a small complete response back (to join the next
      * one): the client waits for it before it sends the rest. */

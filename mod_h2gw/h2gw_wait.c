@@ -310,20 +310,21 @@ static apr_interval_time_t poll_timeout(h2gw_req_t *ctx, int input,
                                         apr_interval_time_t timeout,
                                         apr_interval_time_t *backoff)
 {
-    if (ctx->client_fd >= 0) {
-        if (input && ctx->client_tls
-            && (timeout < 0 || timeout > HANDLER_TICK)) {
-            /* The TLS layer may hold input it read from the socket:
-             * waits for more body look again at least this often. */
+    /* A client with a descriptor needs no look at intervals. Over TLS
+     * too: a wait for input follows a read that the filters answered
+     * with EAGAIN, which mod_ssl gives only once OpenSSL wants bytes from
+     * the socket (what OpenSSL and the core held was taken first), so
+     * the socket shows all that is still to come. */
+    if (ctx->client_fd < 0) {
+        if (input && backoff) {
+            timeout = (timeout < 0 || timeout > *backoff) ? *backoff
+                                                          : timeout;
+            *backoff = *backoff * 2 > HANDLER_TICK ? HANDLER_TICK
+                                                   : *backoff * 2;
+        }
+        else if (timeout < 0 || timeout > HANDLER_TICK) {
             timeout = HANDLER_TICK;
         }
-    }
-    else if (input && backoff) {
-        timeout = (timeout < 0 || timeout > *backoff) ? *backoff : timeout;
-        *backoff = *backoff * 2 > HANDLER_TICK ? HANDLER_TICK : *backoff * 2;
-    }
-    else if (timeout < 0 || timeout > HANDLER_TICK) {
-        timeout = HANDLER_TICK;
     }
     if (stopping_now && (timeout < 0 || timeout > HANDLER_TICK)) {
         /* The wake-up that told of the stop may have been taken by a

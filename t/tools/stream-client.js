@@ -4,9 +4,12 @@
 // piece of the body (without its newline); end of stdin ends the body.
 // Response body bytes go to stdout as they arrive; the exit status is 0
 // when the response ended with status 200, 1 otherwise.
-// Usage: node t/tools/stream-client.js h1|h2 URL
+// h1tls: HTTP/1.1 over TLS (https URL; the test CA's certificate is not
+// checked).
+// Usage: node t/tools/stream-client.js h1|h1tls|h2 URL
 'use strict';
 const http = require('http');
+const https = require('https');
 const http2 = require('http2');
 const readline = require('readline');
 
@@ -26,9 +29,11 @@ if (proto === 'h2') {
     body.on('end', () => { done(true); session.close(); });
     body.on('error', () => { done(false); session.destroy(); });
 } else {
-    body = http.request({ host: u.hostname, port: u.port, method: 'POST',
-                          path: u.pathname + u.search,
-                          headers: { 'transfer-encoding': 'chunked' } });
+    const mod = proto === 'h1tls' ? https : http;
+    body = mod.request({ host: u.hostname, port: u.port, method: 'POST',
+                         path: u.pathname + u.search,
+                         rejectUnauthorized: false,
+                         headers: { 'transfer-encoding': 'chunked' } });
     body.on('response', (res) => {
         status = res.statusCode;
         res.on('data', (d) => process.stdout.write(d));
