@@ -19,7 +19,6 @@ use H2GW::Test;
 use IO::Handle;
 use IO::Select;
 use IO::Socket::INET;
-use POSIX ();
 use Time::HiRes qw(sleep);
 
 plan tests => 2 * 3 + 3;
@@ -29,23 +28,10 @@ my $total = 200_000;    # more than a batch once the rest follows
 
 for my $fe (frontends()) {
     my $tag = tag();
-    pipe(my $r, my $w) or die;
-    pipe(my $outr, my $outw) or die;
-    my $pid = fork // die;
-    if (!$pid) {
-        close $w;
-        close $outr;
-        open STDIN, '<&', $r or POSIX::_exit(126);
-        open STDOUT, '>&', $outw or POSIX::_exit(126);
-        open STDERR, '>', '/dev/null';
-        exec 'curl', '-sS', $fe eq 'h2' ? '--http2-prior-knowledge' : '--http1.1',
-            '-T', '-', '-X', 'POST', '-H', "Content-Length: $total",
-            '--max-time', '30', gw_url("/up/upload?tag=$tag")
-            or POSIX::_exit(127);
-    }
-    close $r;
-    close $outw;
-    $w->autoflush(1);
+    my ($pid, $w, $outr) = piped(
+        'curl', '-sS', $fe eq 'h2' ? '--http2-prior-knowledge' : '--http1.1',
+        '-T', '-', '-X', 'POST', '-H', "Content-Length: $total",
+        '--max-time', '30', gw_url("/up/upload?tag=$tag"));
     # The request reaches the upstream first, so the gateway has already
     # found no body to send when the first bytes come.
     my $st = {};

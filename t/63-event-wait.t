@@ -4,67 +4,36 @@
 # once, and a handler waiting for a slow upstream, or relaying a large
 # response, wakes at most once per event (a large response: once per
 # batch of data). Counted with the status page's handler_wakeups, so
-# nothing here depends on the machine's speed. Both frontends; HTTP/2
-# streams without a Content-Length use mod_http2's input pipe.
+# nothing here depends on the machine's speed. Both frontends, and
+# HTTP/1.1 over TLS (mod_ssl: see t/91-tls-frontend.t); HTTP/2 streams
+# without a Content-Length use mod_http2's input pipe.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
-use IO::Handle;
-use IO::Select;
-use POSIX ();
 use Time::HiRes qw(sleep);
 
-plan tests => 2 * 5 + 3;
+plan tests => 3 * 5 + 3;
 
-sub wakeups {
-    my $w = gw_status()->{handler_wakeups};
-    die "the status page has no handler_wakeups\n" unless defined $w;
-    return $w;
-}
+my $tls_port = Apache::Test::config()->{vhosts}{h2gw_tls_frontend}{port};
 
-# Reads exactly $n bytes from $fh within 10 s; returns what came.
-sub read_n {
-    my ($fh, $n) = @_;
-    my $sel = IO::Select->new($fh);
-    my $buf = '';
-    while (length($buf) < $n && $sel->can_read(10)) {
-        sysread($fh, $buf, $n - length($buf), length $buf) or last;
-    }
-    return $buf;
-}
-
-for my $fe (frontends()) {
+for my $fe (frontends(), 'h1tls') {
     my $tag = tag();
-    pipe(my $in_r, my $in_w) or die;
-    pipe(my $out_r, my $out_w) or die;
-    my $pid = fork // die;
-    if (!$pid) {
-        close $in_w;
-        close $out_r;
-        open STDIN, '<&', $in_r or POSIX::_exit(126);
-        open STDOUT, '>&', $out_w or POSIX::_exit(126);
-        open STDERR, '>', '/dev/null';
-        # Each line is one piece of the body, sent at once (curl -T -
-        # would wait to fill its buffer).
-        exec 'node', Apache::Test::vars('serverroot') . '/tools/stream-client.js', $fe,
-            gw_url("/up/echo?tag=$tag") or POSIX::_exit(127);
-    }
-    close $in_r;
-    close $out_w;
-    $in_w->autoflush(1);
+    my $url = $fe eq 'h1tls' ? "https://127.0.0.1:$tls_port/up/echo?tag=$tag"
+                             : gw_url("/up/echo?tag=$tag");
+    my ($pid, $in_w, $out_r) = stream_client($fe, $url);
     print $in_w "ping-one\n";
     ok t_cmp(read_n($out_r, 8), 'ping-one', "$fe: the first message is echoed");
     # Both sides quiet now: the handler must sleep through it.
     sleep 0.2;
-    my $w0 = wakeups();
+    my $w0 = handler_wakeups();
     sleep 1;
-    my $w1 = wakeups();
+    my $w1 = handler_wakeups();
     ok t_cmp($w1 - $w0, 0, "$fe: an idle stream wakes its handler 0 times in 1 s");
     print $in_w "ping-two\n";
     ok t_cmp(read_n($out_r, 8), 'ping-two', "$fe: a message after the pause is echoed");
-    my $w2 = wakeups();
+    my $w2 = handler_wakeups();
     ok t_cmp($w2 - $w1 >= 1 && $w2 - $w1 <= 4 ? 1 : 0, 1,
              "$fe: ... for a few wake-ups (client input, the echo: " . ($w2 - $w1) . ")");
     close $in_w;
@@ -76,9 +45,9 @@ for my $fe (frontends()) {
 # A GET whose upstream answers after 1.5 s: the HTTP/1.1 handler sleeps
 # until the response comes (its socket tells it if the client leaves).
 {
-    my $w0 = wakeups();
+    my $w0 = handler_wakeups();
     my $res = req(proto => 'h1', url => gw_url('/up/data?size=10&delay=1500'));
-    my $w = wakeups() - $w0;
+    my $w = handler_wakeups() - $w0;
     ok t_cmp($res->{code} == 200 && $w <= 2 ? 1 : 0, 1,
              "h1: waiting 1.5 s for an upstream costs at most 2 wake-ups ($w)");
 }
@@ -114,10 +83,10 @@ for my $fe (frontends()) {
 # arrive: client-paced, not asserted.)
 {
     my $up = make_file(8 * 1024 * 1024);
-    my $w0 = wakeups();
+    my $w0 = handler_wakeups();
     my $res = req(proto => 'h1', method => 'POST', upload => $up,
                   url => gw_url('/up/upload'));
-    my $w = wakeups() - $w0;
+    my $w = handler_wakeups() - $w0;
     ok t_cmp($res->{code} == 200 && $w <= 64 + 128 + 4 ? 1 : 0, 1,
              "h1: an 8 MiB upload (status $res->{code}) wakes the handler $w times (at most 196)");
 }

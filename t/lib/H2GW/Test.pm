@@ -8,12 +8,16 @@ use Exporter 'import';
 use Apache::Test ();
 use Digest::SHA;
 use File::Temp qw(tempfile);
+use IO::Handle;
+use IO::Select;
+use POSIX ();
 use Time::HiRes qw(sleep);
 
 our @EXPORT = qw(gw_url up_url req up_stats up_reset sha256_file
                  make_file frontends access_log_line error_log_since
                  error_log_mark tag up_stats_at up_reset_at gw_status
-                 parallel_get alive_when_idle);
+                 parallel_get alive_when_idle handler_wakeups read_n
+                 piped stream_client);
 
 my $vars = Apache::Test::vars();
 
@@ -222,6 +226,56 @@ sub error_log_since {
     seek $fh, $mark, 0;
     local $/;
     return <$fh> // '';
+}
+
+# The module's handler wake-ups so far (the status page's counter).
+sub handler_wakeups {
+    my $w = gw_status()->{handler_wakeups};
+    die "the status page has no handler_wakeups\n" unless defined $w;
+    return $w;
+}
+
+# Reads exactly $n bytes from $fh within 10 s; returns what came.
+sub read_n {
+    my ($fh, $n) = @_;
+    my $sel = IO::Select->new($fh);
+    my $buf = '';
+    while (length($buf) < $n && $sel->can_read(10)) {
+        sysread($fh, $buf, $n - length($buf), length $buf) or last;
+    }
+    return $buf;
+}
+
+# piped(COMMAND...): runs COMMAND with its stdin and stdout on pipes
+# (stderr to /dev/null). Returns (pid, writer to its stdin, autoflushed;
+# reader of its stdout).
+sub piped {
+    my @cmd = @_;
+    pipe(my $in_r, my $in_w) or die;
+    pipe(my $out_r, my $out_w) or die;
+    my $pid = fork // die;
+    if (!$pid) {
+        close $in_w;
+        close $out_r;
+        open STDIN, '<&', $in_r or POSIX::_exit(126);
+        open STDOUT, '>&', $out_w or POSIX::_exit(126);
+        open STDERR, '>', '/dev/null';
+        exec @cmd or POSIX::_exit(127);
+    }
+    close $in_r;
+    close $out_w;
+    $in_w->autoflush(1);
+    return ($pid, $in_w, $out_r);
+}
+
+# stream_client(PROTO, URL): t/tools/stream-client.js (h1, h1tls or h2)
+# posting to URL; each line printed to the writer is sent at once as one
+# piece of the body (curl -T - would wait to fill its buffer), and closing
+# it ends the body. Returns what piped() does.
+sub stream_client {
+    my ($proto, $url) = @_;
+    return piped('node', "$vars->{serverroot}/tools/stream-client.js",
+                 $proto, $url);
 }
 
 1;
