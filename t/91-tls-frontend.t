@@ -22,7 +22,7 @@ my $base = "https://127.0.0.1:$port";
     my ($pid, $in_w, $out_r) = stream_client('h1tls', "$base/up/echo?tag=$tag");
     print $in_w "ping-one\nping-two\n";
     ok t_cmp(read_n($out_r, 16), 'ping-oneping-two',
-             "h1 over TLS: two pieces sent back to back are both echoed at once");
+             "h1 over TLS: two pieces sent back to back are both echoed (none left unread)");
     close $in_w;
     my $rest = do { local $/; <$out_r> } // '';
     waitpid $pid, 0;
