@@ -289,6 +289,7 @@ apr_status_t h2gw_body_pump(h2gw_req_t *ctx)
         }
         backoff = BODY_BACKOFF_MIN;
         ctx->batch_wait = 1;
+        h2gw_stream_count_body_read();
         rv = put_brigade(ctx, in, &body_bytes, &seen_eos);
         if (rv != APR_SUCCESS) {
             return rv;

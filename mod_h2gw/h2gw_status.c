@@ -168,10 +168,12 @@ static const char *render_json(apr_pool_t *p, const apr_array_header_t *pools)
 
     PUSH(apr_psprintf(p, "{\"pid\":%ld,\"streams_alive\":%u,"
                       "\"chunks_alive\":%u,\"handler_wakeups\":%u,"
-                      "\"handler_batch_timeouts\":%u,"
+                      "\"handler_batch_timeouts\":%u,\"handler_lingers\":%u,"
+                      "\"handler_body_reads\":%u,"
                       "\"checks_alive\":%u,\"upstreams\":[",
                       (long)getpid(), streams, chunks,
                       h2gw_stream_wakeups(), h2gw_stream_batch_timeouts(),
+                      h2gw_stream_lingers(), h2gw_stream_body_reads(),
                       h2gw_stream_checks_alive()));
     for (i = 0; i < pools->nelts; ++i) {
         const h2gw_pool_snap_t *pool = &APR_ARRAY_IDX(pools, i,
@@ -237,10 +239,13 @@ static const char *render_html(apr_pool_t *p, const apr_array_header_t *pools)
 
     PUSH(apr_psprintf(p, "<h2>mod_h2gw upstreams (process %ld)</h2>\n"
                       "<p>streams alive %u, response chunks alive %u, "
-                      "handler wake-ups %u (batch waits that timed out %u), "
+                      "handler wake-ups %u (batch waits that timed out %u, "
+                      "lingers for an HTTP/2 client's burst %u), "
+                      "request body reads %u, "
                       "health checks in flight %u</p>\n",
                       (long)getpid(), streams, chunks,
                       h2gw_stream_wakeups(), h2gw_stream_batch_timeouts(),
+                      h2gw_stream_lingers(), h2gw_stream_body_reads(),
                       h2gw_stream_checks_alive()));
     for (i = 0; i < pools->nelts; ++i) {
         const h2gw_pool_snap_t *pool = &APR_ARRAY_IDX(pools, i,

@@ -19,6 +19,8 @@ static apr_uint32_t streams_alive;
 static apr_uint32_t chunks_alive;
 static apr_uint32_t handler_wakeups;
 static apr_uint32_t batch_timeouts;
+static apr_uint32_t lingers;
+static apr_uint32_t body_reads;
 static apr_uint32_t checks_alive;
 
 /* Stream pools and response chunks draw from one allocator per process,
@@ -106,6 +108,26 @@ apr_uint32_t h2gw_stream_batch_timeouts(void)
 void h2gw_stream_count_batch_timeout(void)
 {
     apr_atomic_inc32(&batch_timeouts);
+}
+
+apr_uint32_t h2gw_stream_lingers(void)
+{
+    return apr_atomic_read32(&lingers);
+}
+
+void h2gw_stream_count_linger(void)
+{
+    apr_atomic_inc32(&lingers);
+}
+
+apr_uint32_t h2gw_stream_body_reads(void)
+{
+    return apr_atomic_read32(&body_reads);
+}
+
+void h2gw_stream_count_body_read(void)
+{
+    apr_atomic_inc32(&body_reads);
 }
 
 /* Bytes of request body that make a batch for this stream's buffer. */

@@ -619,6 +619,20 @@ apr_uint32_t h2gw_stream_batch_timeouts(void);
 /* Counts one. */
 void h2gw_stream_count_batch_timeout(void);
 
+/* Lingers for the rest of an HTTP/2 client's burst of body (h2gw_wait.c),
+ * in this process, for the status page; each is also a wake-up. */
+apr_uint32_t h2gw_stream_lingers(void);
+
+/* Counts one. */
+void h2gw_stream_count_linger(void);
+
+/* Reads of a client's request body that returned bytes, in this process,
+ * for the status page: a test bounds an upload's reads by its batches. */
+apr_uint32_t h2gw_stream_body_reads(void);
+
+/* Counts one. */
+void h2gw_stream_count_body_read(void);
+
 /* Frees a chunk list taken with h2gw_stream_take_data(). */
 void h2gw_stream_free_chunks(h2gw_chunk_t *head);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <apr_portable.h>
@@ -33,6 +34,17 @@ APLOG_USE_MODULE(h2gw);
  * mid-batch has what it sent moved on after it, and the next wait is for
  * any byte again (one timed wake-up per pause, not one per interval). */
 #define BATCH_LINGER apr_time_from_msec(2)
+/* An HTTP/2 body of known length that is still coming (a batch or more):
+ * once mod_http2's input pipe says the input is no longer empty, the
+ * handler gives the connection thread this long (microseconds) to put in the rest
+ * of what it read from the client before the handler takes it all, in
+ * one read; news from the engine ends it earlier. Read at once, the
+ * handler meets the connection thread on the stream input's lock for
+ * each piece of the client's burst when the CPUs are busy (mod_http2
+ * tells a reader only that the input is not empty, not how much is
+ * coming). Longer lingers save more CPU under load but leave a lone
+ * upload's CPUs idle: 1 ms halved one stream's rate (bench/README.md). */
+#define PIPE_LINGER_US 150
 
 /* Is the client gone? HTTP/2 frontends flag an aborted stream on the
  * secondary connection; on HTTP/1 connections look for EOF on the socket
@@ -302,6 +314,30 @@ static void batch_end(h2gw_req_t *ctx, int rc)
 }
 #endif
 
+/* After a wait for input that mod_http2's pipe ended (rc, pfd: the
+ * poll()'s): for a body of known length with a batch or more still to
+ * come (expect) and a read that found body before (ctx->batch_wait),
+ * sleeps PIPE_LINGER_US more unless the engine has news (which ends it),
+ * so that one read takes the client's whole burst. */
+static void pipe_linger(h2gw_req_t *ctx, struct pollfd *pfd, int rc,
+                        apr_off_t expect)
+{
+    struct timespec linger;
+
+    if (rc != 1 || !ctx->client_pipe || !ctx->batch_wait
+        || expect < H2GW_BODY_BATCH || (pfd[0].revents & POLLIN)
+        || !(pfd[1].revents & POLLIN) || stopping_now) {
+        return;
+    }
+    linger.tv_sec = 0;
+    linger.tv_nsec = PIPE_LINGER_US * 1000L;
+    if (ppoll(&pfd[0], 1, &linger, NULL) < 0) {
+        pfd[0].revents = 0;
+    }
+    h2gw_stream_count_wakeup();
+    h2gw_stream_count_linger();
+}
+
 /* How long the poll() may sleep: timeout (-1: no limit), cut where the
  * client must be looked at without an event (see HANDLER_TICK; always
  * while the child stops at once), or to *backoff (doubled each time) for
@@ -403,6 +439,9 @@ apr_status_t h2gw_wait_event(h2gw_req_t *ctx, int input, unsigned wait_for,
     }
     timeout = poll_timeout(ctx, input, timeout, backoff);
     rc = poll(pfd, n, timeout < 0 ? -1 : (int)((timeout + 999) / 1000));
+    if (input && n == 2) {
+        pipe_linger(ctx, pfd, rc, expect);
+    }
 #ifdef SO_RCVLOWAT
     if (lowat) {
         batch_end(ctx, rc);

@@ -1,10 +1,15 @@
 # The request body goes upstream in batches (64K, or a quarter of the
 # request buffer), yet what the client has sent never waits for a batch to
 # fill: when the client pauses, the bytes held so far go upstream before the
-# gateway waits for more. A client declares a Content-Length (HTTP/2 bodies
-# with one are read with blocking reads), sends a few KiB, and pauses until
-# the upstream has counted exactly those bytes; then it sends the rest and
-# the whole body arrives. Both frontends.
+# gateway waits for more. A client declares a Content-Length, sends a few
+# KiB, and pauses until the upstream has counted exactly those bytes; then
+# it sends a second small piece, which must reach the upstream too while
+# the client pauses again: once body was read, the next wait for a body
+# of known length with a batch or more to come asks for a batch (HTTP/1.1:
+# the socket's low-water mark, at most 2 ms; HTTP/2: a linger of 150 microseconds
+# after mod_http2 says input came, so that one read takes the client's
+# whole burst, which the status page counts), and neither may hold what
+# came. Then the rest, and the whole body arrives. Both frontends.
 #
 # While an HTTP/1.1 client pauses in a body of known length, the gateway
 # waits for a batch of it (or all the rest) at once, through the socket's
@@ -21,9 +26,10 @@ use IO::Select;
 use IO::Socket::INET;
 use Time::HiRes qw(sleep);
 
-plan tests => 2 * 3 + 3;
+plan tests => 2 * 4 + 1 + 3;
 
 my $first = 3000;       # well below a batch
+my $second = 2000;      # so is this
 my $total = 200_000;    # more than a batch once the rest follows
 
 for my $fe (frontends()) {
@@ -48,7 +54,21 @@ for my $fe (frontends()) {
     }
     ok t_cmp($st->{body_bytes_recv} // 0, $first,
              "$fe: while the client pauses, the $first bytes it sent reached the upstream");
-    print $w 'b' x ($total - $first);
+    my $l0 = gw_status()->{handler_lingers};
+    print $w 'b' x $second;
+    for (1 .. 100) {
+        $st = up_stats($tag);
+        last if ($st->{body_bytes_recv} // 0) >= $first + $second;
+        sleep 0.05;
+    }
+    ok t_cmp($st->{body_bytes_recv} // 0, $first + $second,
+             "$fe: a second piece, sent once body was read, reached the upstream too while the client pauses");
+    if ($fe eq 'h2') {
+        my $l = gw_status()->{handler_lingers} - $l0;
+        ok t_cmp($l >= 1 ? 1 : 0, 1,
+                 "h2: the handler lingered for the rest of that burst ($l times) before it read it");
+    }
+    print $w 'b' x ($total - $first - $second);
     close $w;
     my $out = do { local $/; <$outr> } // '';
     close $outr;
