@@ -36,9 +36,9 @@ APLOG_USE_MODULE(h2gw);
 #define BATCH_LINGER apr_time_from_msec(2)
 /* An HTTP/2 body of known length that is still coming (a batch or more):
  * once mod_http2's input pipe says the input is no longer empty, the
- * handler gives the connection thread this long (microseconds) to put in the rest
- * of what it read from the client before the handler takes it all, in
- * one read; news from the engine ends it earlier. Read at once, the
+ * handler gives the connection thread this long (microseconds) to put
+ * in the rest of what it read from the client before the handler takes
+ * it all, in one read; news from the engine ends it earlier. Read at once, the
  * handler meets the connection thread on the stream input's lock for
  * each piece of the client's burst when the CPUs are busy (mod_http2
  * tells a reader only that the input is not empty, not how much is
