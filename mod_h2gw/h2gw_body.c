@@ -340,9 +340,8 @@ int h2gw_body_drain(h2gw_req_t *ctx)
     apr_time_t until = apr_time_now() + DRAIN_WAIT;
     apr_off_t seen = 0;
 
-    if (!ctx->eos_sent || ctx->client_fd < 0 || ctx->client_tls
-        || c->aborted) {
-        return 0;  /* (not tried over TLS: closing is always safe) */
+    if (!ctx->eos_sent || ctx->client_fd < 0 || c->aborted) {
+        return 0;
     }
     /* The core holds a small complete response back (to join the next
      * one): the client waits for it before it sends the rest. */
@@ -361,7 +360,7 @@ int h2gw_body_drain(h2gw_req_t *ctx)
                                          APR_NONBLOCK_READ,
                                          H2GW_REQ_READ_CHUNK);
 
-        if (rv == APR_SUCCESS) {
+        if (rv == APR_SUCCESS && !APR_BRIGADE_EMPTY(bb)) {
             for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
                  b = APR_BUCKET_NEXT(b)) {
                 if (APR_BUCKET_IS_EOS(b)) {
@@ -378,9 +377,11 @@ int h2gw_body_drain(h2gw_req_t *ctx)
         }
         apr_brigade_cleanup(bb);
         left = until - apr_time_now();
-        if (!APR_STATUS_IS_EAGAIN(rv) || left <= 0) {
+        if ((rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) || left <= 0) {
             return 0;
         }
+        /* Over TLS too: the filters answer EAGAIN only once mod_ssl has
+         * nothing left and OpenSSL wants bytes from the socket. */
         pfd.fd = ctx->client_fd;
         pfd.events = POLLIN;
         pfd.revents = 0;

@@ -47,8 +47,6 @@ typedef struct h2gw_req_t {
                                 * nothing (looked at every HANDLER_TICK,
                                 * h2gw_wait.c) */
     int client_pipe;           /* client_fd is mod_http2's pipe */
-    int client_tls;            /* HTTP/1 over TLS (mod_ssl): no drain of
-                                * the body's rest after an early response */
     int body_done;             /* the request body was read to its end */
     int batch_wait;            /* the last read found body bytes: the next
                                 * wait may ask for a batch (SO_RCVLOWAT) */

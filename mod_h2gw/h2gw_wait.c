@@ -188,7 +188,6 @@ void h2gw_wait_find_client(h2gw_req_t *ctx)
     if (pfd.desc_type == APR_POLL_SOCKET && pfd.desc.s
         && apr_os_sock_get(&sfd, pfd.desc.s) == APR_SUCCESS && sfd >= 0) {
         ctx->client_fd = sfd;
-        ctx->client_tls = ap_ssl_conn_is_ssl(ctx->r->connection);
     }
     else if (pfd.desc_type == APR_POLL_FILE && pfd.desc.f
              && apr_os_file_get(&ffd, pfd.desc.f) == APR_SUCCESS

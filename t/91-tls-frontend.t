@@ -6,13 +6,23 @@
 # waiting for an event that will not come. Here two pieces written back
 # to back (two TLS records, usually one TCP segment) are both echoed, and
 # a body with a Content-Length arrives intact.
+#
+# When the answer goes out complete before the client ended its body (as
+# a gRPC-Web error answered as soon as the message was read, while the
+# browser's last chunk is still in flight), the rest of the body is read
+# over TLS too, so that the connection the answer kept open serves the
+# next request (t/39-grpc-web.t has the gRPC-Web case over plain
+# HTTP/1.1). Here the upstream answers on the request's headers
+# (reject=1) while the client holds its last chunk back.
 use strict;
 use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
+use IO::Select;
+use IO::Socket::SSL;
 
-plan tests => 4;
+plan tests => 6;
 
 my $port = Apache::Test::config()->{vhosts}{h2gw_tls_frontend}{port};
 my $base = "https://127.0.0.1:$port";
@@ -39,4 +49,38 @@ my $base = "https://127.0.0.1:$port";
     ok t_cmp($res->{code}, 200, "h1 over TLS: a 1 MiB upload is answered 200");
     ok t_cmp($res->{body}, "size=1048576\nsha256=$digest\n",
              "h1 over TLS: ... and arrives intact");
+}
+
+{
+    my $sock = IO::Socket::SSL->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                    SSL_verify_mode => SSL_VERIFY_NONE)
+        or die "TLS connect: $SSL_ERROR";
+    binmode $sock;
+    my $read_response = sub {
+        my ($buf, $head) = ('', undef);
+        my $sel = IO::Select->new($sock);
+        while ($sock->pending || $sel->can_read(30)) {
+            last unless sysread($sock, $buf, 65536, length $buf);
+            if (!defined $head && $buf =~ /\r\n\r\n/) {
+                ($head) = $buf =~ /^(.*?\r\n)\r\n/s;
+            }
+            if (defined $head) {
+                my ($cl) = $head =~ /^Content-Length:\s*(\d+)/mi;
+                my $body = substr($buf, length($head) + 2);
+                return ($head, $body) if defined $cl && length $body >= $cl;
+            }
+        }
+        return ($head // $buf, '');
+    };
+    print $sock "POST /up/upload?reject=1&tag=${\ tag()} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        . "Transfer-Encoding: chunked\r\n\r\n" . sprintf("%x\r\n", 3000) . ('a' x 3000) . "\r\n";
+    my ($h1) = $read_response->();
+    ok t_cmp(($h1 =~ m{^HTTP/1.1 (\d+)} ? $1 : 'none')
+             . ($h1 =~ /^Connection: close/mi ? ', close' : ', kept'),
+             '200, kept', 'h1 over TLS: an answer before the body ended, the connection kept open');
+    print $sock "0\r\n\r\nGET /up/data?size=10 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    my ($h2, $b2) = $read_response->();
+    ok t_cmp(($h2 =~ m{^HTTP/1.1 (\d+)} ? $1 : 'none') . ' ' . length($b2), '200 10',
+             'h1 over TLS: ... and the next request on it is answered (the rest was read)');
+    close $sock;
 }

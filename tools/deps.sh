@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(build-essential autoconf automake libtool pkg-config
       apache2 apache2-dev libapr1-dev libaprutil1-dev
       libnghttp2-dev libssl-dev
-      libapache2-mod-perl2
+      libapache2-mod-perl2 libio-socket-ssl-perl
       curl nghttp2-client nghttp2-server openssl
       python3-grpcio nodejs prometheus chromium)
 # npm installs the gRPC-Web test client (t/grpcweb/); a Node.js that
