@@ -200,7 +200,9 @@ struct h2gw_stream_t {
     apr_array_header_t *resp_trailers;  /* h2gw_field_t or NULL;
                                          * published by CLOSED */
     h2gw_interim_t *interim_head, *interim_tail;  /* not yet passed on */
-    int ninterim;              /* interim responses received (engine) */
+    int ninterim;              /* interim responses received (engine
+                                * thread only: the handler never reads
+                                * it, so no lock is needed) */
     int got_continue;          /* the upstream sent 100 Continue */
     int engine_closed;         /* its HTTP/2 stream closed both ways: the
                                 * engine has nothing left to send for it */
