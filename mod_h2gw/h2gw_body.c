@@ -257,7 +257,20 @@ static apr_status_t end_body(h2gw_req_t *ctx, apr_off_t body_bytes)
     return APR_SUCCESS;
 }
 
+static apr_status_t pump(h2gw_req_t *ctx);
+
 apr_status_t h2gw_body_pump(h2gw_req_t *ctx)
+{
+    apr_status_t rv;
+
+    h2gw_wait_body_begin(ctx, h2gw_body_length(ctx->r));
+    rv = pump(ctx);
+    h2gw_wait_body_end(ctx);
+    return rv;
+}
+
+/* h2gw_body_pump()'s work. */
+static apr_status_t pump(h2gw_req_t *ctx)
 {
     request_rec *r = ctx->r;
     apr_bucket_brigade *in = apr_brigade_create(r->pool,

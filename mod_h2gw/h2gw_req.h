@@ -50,6 +50,8 @@ typedef struct h2gw_req_t {
     int body_done;             /* the request body was read to its end */
     int batch_wait;            /* the last read found body bytes: the next
                                 * wait may ask for a batch (SO_RCVLOWAT) */
+    int body_counted;          /* among the HTTP/2 bodies read now
+                                * (h2gw_wait_body_begin()) */
     apr_bucket_brigade *probe_bb;  /* for h2_input_aborted() */
     h2gw_grpcweb_t *gw;        /* a gRPC-Web request: translated */
 } h2gw_req_t;

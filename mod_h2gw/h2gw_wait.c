@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <apr_atomic.h>
 #include <apr_portable.h>
 #include <http_core.h>
 #include <http_ssl.h>
@@ -38,13 +39,22 @@ APLOG_USE_MODULE(h2gw);
  * once mod_http2's input pipe says the input is no longer empty, the
  * handler gives the connection thread this long (microseconds) to put
  * in the rest of what it read from the client before the handler takes
- * it all, in one read; news from the engine ends it earlier. Read at once, the
- * handler meets the connection thread on the stream input's lock for
- * each piece of the client's burst when the CPUs are busy (mod_http2
- * tells a reader only that the input is not empty, not how much is
- * coming). Longer lingers save more CPU under load but leave a lone
- * upload's CPUs idle: 1 ms halved one stream's rate (bench/README.md). */
+ * it all, in one read; news from the engine ends it earlier. Read at
+ * once, the handler meets the connection thread on the stream input's
+ * lock for each piece of the client's burst when the CPUs are busy
+ * (mod_http2 tells a reader only that the input is not empty, not how
+ * much is coming). While more such bodies than CPUs are read at once,
+ * the linger is this times their number per CPU, at most
+ * PIPE_LINGER_MAX_US: the others use the CPUs meanwhile. A lone upload
+ * keeps the short one, since a long one leaves the CPUs idle (1 ms
+ * halved one stream's rate; bench/README.md). */
 #define PIPE_LINGER_US 150
+#define PIPE_LINGER_MAX_US 1000
+
+/* HTTP/2 bodies of known length (a batch or more) being read in this
+ * process, and its CPUs (looked up once; 0 until then). */
+static apr_uint32_t bodies_read;
+static volatile long ncpus;
 
 /* Is the client gone? HTTP/2 frontends flag an aborted stream on the
  * secondary connection; on HTTP/1 connections look for EOF on the socket
@@ -313,23 +323,52 @@ static void batch_end(h2gw_req_t *ctx, int rc)
 }
 #endif
 
+void h2gw_wait_body_begin(h2gw_req_t *ctx, apr_off_t length)
+{
+    if (ctx->client_pipe && length >= H2GW_BODY_BATCH
+        && !ctx->body_counted) {
+        if (ncpus == 0) {
+            long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+            ncpus = n > 0 ? n : 1;
+        }
+        apr_atomic_inc32(&bodies_read);
+        ctx->body_counted = 1;
+    }
+}
+
+void h2gw_wait_body_end(h2gw_req_t *ctx)
+{
+    if (ctx->body_counted) {
+        apr_atomic_dec32(&bodies_read);
+        ctx->body_counted = 0;
+    }
+}
+
 /* After a wait for input that mod_http2's pipe ended (rc, pfd: the
  * poll()'s): for a body of known length with a batch or more still to
  * come (expect) and a read that found body before (ctx->batch_wait),
- * sleeps PIPE_LINGER_US more unless the engine has news (which ends it),
- * so that one read takes the client's whole burst. */
+ * sleeps PIPE_LINGER_US (more with more such bodies per CPU) unless the
+ * engine has news (which ends it), so that one read takes the client's
+ * whole burst. */
 static void pipe_linger(h2gw_req_t *ctx, struct pollfd *pfd, int rc,
                         apr_off_t expect)
 {
     struct timespec linger;
+    long per_cpu = ncpus > 0 ? (long)apr_atomic_read32(&bodies_read) / ncpus
+                             : 1;
+    long us = PIPE_LINGER_US * (per_cpu > 1 ? per_cpu : 1);
 
     if (rc != 1 || !ctx->client_pipe || !ctx->batch_wait
         || expect < H2GW_BODY_BATCH || (pfd[0].revents & POLLIN)
         || !(pfd[1].revents & POLLIN) || stopping_now) {
         return;
     }
+    if (us > PIPE_LINGER_MAX_US) {
+        us = PIPE_LINGER_MAX_US;
+    }
     linger.tv_sec = 0;
-    linger.tv_nsec = PIPE_LINGER_US * 1000L;
+    linger.tv_nsec = us * 1000L;
     if (ppoll(&pfd[0], 1, &linger, NULL) < 0) {
         pfd[0].revents = 0;
     }

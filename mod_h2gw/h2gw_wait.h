@@ -29,6 +29,13 @@ void h2gw_wait_child_stopping(apr_pool_t *pchild, int graceful);
  * stays -1 and waits look at the client every HANDLER_TICK. */
 void h2gw_wait_find_client(h2gw_req_t *ctx);
 
+/* The handler starts reading a request body of `length` bytes (-1: not
+ * known), or stops: HTTP/2 bodies of known length of a batch or more
+ * are counted while they are read, as the linger before each read of
+ * one grows with how many there are per CPU (see h2gw_wait_event()). */
+void h2gw_wait_body_begin(h2gw_req_t *ctx, apr_off_t length);
+void h2gw_wait_body_end(h2gw_req_t *ctx);
+
 /*
  * Sleeps until something can move the request: the engine wakes the
  * stream (response headers, data, end, failure, or what wait_for names),
@@ -43,7 +50,8 @@ void h2gw_wait_find_client(h2gw_req_t *ctx);
  * on its timeout.
  * expect: body bytes still to come (0: not known); an HTTP/1 wait for
  * input then ends once a batch of them is there (SO_RCVLOWAT), not for
- * every segment.
+ * every segment; an HTTP/2 wait that mod_http2's pipe ends lingers (see
+ * PIPE_LINGER_US) before it returns, so that one read takes the burst.
  * Returns APR_SUCCESS (look again), APR_ECONNABORTED (the client is gone:
  * closed, reset, or the MPM closed its socket under us).
  */

@@ -6,10 +6,10 @@
 # it sends a second small piece, which must reach the upstream too while
 # the client pauses again: once body was read, the next wait for a body
 # of known length with a batch or more to come asks for a batch (HTTP/1.1:
-# the socket's low-water mark, at most 2 ms; HTTP/2: a linger of 150 microseconds
-# after mod_http2 says input came, so that one read takes the client's
-# whole burst, which the status page counts), and neither may hold what
-# came. Then the rest, and the whole body arrives. Both frontends.
+# the socket's low-water mark, at most 2 ms; HTTP/2: a linger of 150
+# microseconds to 1 ms after mod_http2 says input came, so that one read
+# takes the client's whole burst, which the status page counts), and
+# neither may hold what came. Then the rest, and the whole body arrives. Both frontends.
 #
 # While an HTTP/1.1 client pauses in a body of known length, the gateway
 # waits for a batch of it (or all the rest) at once, through the socket's
