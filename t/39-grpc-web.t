@@ -11,7 +11,6 @@ use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
 use JSON::PP qw(decode_json);
-use IO::Select;
 use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
 
@@ -190,29 +189,12 @@ my @gw = ('content-type: application/grpc-web+proto', 'x-grpc-web: 1');
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $vars->{port},
                                      Proto => 'tcp') or die "connect: $!";
     binmode $sock;
-    my $read_response = sub {
-        my ($buf, $head) = ('', undef);
-        my $sel = IO::Select->new($sock);
-        while ($sel->can_read(60)) {
-            last unless sysread($sock, $buf, 65536, length $buf);
-            if (!defined $head && $buf =~ /\r\n\r\n/) {
-                ($head) = $buf =~ /^(.*?\r\n)\r\n/s;
-            }
-            if (defined $head) {
-                my ($cl) = $head =~ /^Content-Length:\s*(\d+)/mi;
-                my $body = substr($buf, length($head) + 2);
-                return ($head, $body) if defined $cl && length $body >= $cl;
-                return ($head, $body) if $head =~ /chunked/i && $body =~ /\r\n0\r\n\r\n$/;
-            }
-        }
-        return ($head // $buf, '');
-    };
     my $m = "\x0a\x0bfail:early";
     my $f = "\0" . pack('N', length $m) . $m;
     print $sock "POST /h2gw.test.Web/Say HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         . "Content-Type: application/grpc-web+proto\r\nTransfer-Encoding: chunked\r\n\r\n"
         . sprintf("%x\r\n", length $f) . "$f\r\n";
-    my ($h1) = $read_response->();
+    my ($h1) = read_h1_response($sock, 60);
     ok t_cmp(($h1 =~ /^grpc-status: 3\r?$/m ? 'status 3' : 'no status')
              . ($h1 =~ /^Connection: close/mi ? ', close' : ', kept'),
              'status 3, kept', 'HTTP/1.1: a trailers-only answer before the body ended, '
@@ -222,7 +204,7 @@ my @gw = ('content-type: application/grpc-web+proto', 'x-grpc-web: 1');
     print $sock "0\r\n\r\nPOST /h2gw.test.Web/Say HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         . "Content-Type: application/grpc-web+proto\r\nContent-Length: " . length($f)
         . "\r\n\r\n$f";
-    my ($h2, $b2) = $read_response->();
+    my ($h2, $b2) = read_h1_response($sock, 60);
     ok t_cmp(($h2 =~ m{^HTTP/1.1 (\d+)} ? $1 : 'none') . ' '
              . (index($b2, 'echo:again') >= 0 ? 'echo' : 'no echo'), '200 echo',
              '... and the next request on it is answered');

@@ -19,7 +19,6 @@ use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestUtil;
 use H2GW::Test;
-use IO::Select;
 use IO::Socket::SSL;
 
 plan tests => 6;
@@ -56,30 +55,14 @@ my $base = "https://127.0.0.1:$port";
                                     SSL_verify_mode => SSL_VERIFY_NONE)
         or die "TLS connect: $SSL_ERROR";
     binmode $sock;
-    my $read_response = sub {
-        my ($buf, $head) = ('', undef);
-        my $sel = IO::Select->new($sock);
-        while ($sock->pending || $sel->can_read(30)) {
-            last unless sysread($sock, $buf, 65536, length $buf);
-            if (!defined $head && $buf =~ /\r\n\r\n/) {
-                ($head) = $buf =~ /^(.*?\r\n)\r\n/s;
-            }
-            if (defined $head) {
-                my ($cl) = $head =~ /^Content-Length:\s*(\d+)/mi;
-                my $body = substr($buf, length($head) + 2);
-                return ($head, $body) if defined $cl && length $body >= $cl;
-            }
-        }
-        return ($head // $buf, '');
-    };
     print $sock "POST /up/upload?reject=1&tag=${\ tag()} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         . "Transfer-Encoding: chunked\r\n\r\n" . sprintf("%x\r\n", 3000) . ('a' x 3000) . "\r\n";
-    my ($h1) = $read_response->();
+    my ($h1) = read_h1_response($sock);
     ok t_cmp(($h1 =~ m{^HTTP/1.1 (\d+)} ? $1 : 'none')
              . ($h1 =~ /^Connection: close/mi ? ', close' : ', kept'),
              '200, kept', 'h1 over TLS: an answer before the body ended, the connection kept open');
     print $sock "0\r\n\r\nGET /up/data?size=10 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    my ($h2, $b2) = $read_response->();
+    my ($h2, $b2) = read_h1_response($sock);
     ok t_cmp(($h2 =~ m{^HTTP/1.1 (\d+)} ? $1 : 'none') . ' ' . length($b2), '200 10',
              'h1 over TLS: ... and the next request on it is answered (the rest was read)');
     close $sock;

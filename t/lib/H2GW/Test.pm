@@ -17,7 +17,7 @@ our @EXPORT = qw(gw_url up_url req up_stats up_reset sha256_file
                  make_file frontends access_log_line error_log_since
                  error_log_mark tag up_stats_at up_reset_at gw_status
                  parallel_get alive_when_idle handler_wakeups read_n
-                 piped stream_client);
+                 piped stream_client read_h1_response);
 
 my $vars = Apache::Test::vars();
 
@@ -276,6 +276,33 @@ sub stream_client {
     my ($proto, $url) = @_;
     return piped('node', "$vars->{serverroot}/tools/stream-client.js",
                  $proto, $url);
+}
+
+
+# One HTTP/1.1 response off a raw socket (plain, or IO::Socket::SSL),
+# for tests that write the request bytes themselves: (head, body), the
+# body once Content-Length bytes or the last chunk came; (what came, '')
+# when the connection ends first or nothing comes for $timeout seconds
+# (30 unless given).
+sub read_h1_response {
+    my ($sock, $timeout) = @_;
+    my ($buf, $head) = ('', undef);
+    my $sel = IO::Select->new($sock);
+    while (($sock->can('pending') && $sock->pending)
+           || $sel->can_read($timeout // 30)) {
+        last unless sysread($sock, $buf, 65536, length $buf);
+        if (!defined $head && $buf =~ /\r\n\r\n/) {
+            ($head) = $buf =~ /^(.*?\r\n)\r\n/s;
+        }
+        if (defined $head) {
+            my ($cl) = $head =~ /^Content-Length:\s*(\d+)/mi;
+            my $body = substr($buf, length($head) + 2);
+            return ($head, $body) if defined $cl && length $body >= $cl;
+            return ($head, $body)
+                if $head =~ /chunked/i && $body =~ /\r\n0\r\n\r\n$/;
+        }
+    }
+    return ($head // $buf, '');
 }
 
 1;
