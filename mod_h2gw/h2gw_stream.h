@@ -628,8 +628,9 @@ apr_uint32_t h2gw_stream_lingers(void);
 /* Counts one. */
 void h2gw_stream_count_linger(void);
 
-/* Reads of a client's request body that returned bytes, in this process,
- * for the status page: a test bounds an upload's reads by its batches. */
+/* Reads of a client's request body that returned something, in this
+ * process, for the status page (with the lingers: how many reads an
+ * HTTP/2 upload took). */
 apr_uint32_t h2gw_stream_body_reads(void);
 
 /* Counts one. */

@@ -16,7 +16,6 @@
 #include <apr_atomic.h>
 #include <apr_portable.h>
 #include <http_core.h>
-#include <http_ssl.h>
 #include <util_filter.h>
 
 #include "mod_h2gw.h"
