@@ -263,17 +263,25 @@ static int report_failure(h2gw_req_t *ctx)
     h2gw_stream_t *st = ctx->st;
     h2gw_fail_t fail;
     const char *reason;
+    int begun;
 
     fail = h2gw_stream_failure(st, ctx->r->pool, &reason, NULL);
     if (!reason) {
         reason = "unknown";
     }
     h2gw_counters_fail(st->target.upstream, fail);
+    /* Headers that came but never reached the client still made the
+     * request unsafe to send again: say so, or the 502 of a GET looks
+     * like a retry that did not happen. */
+    begun = !ctx->headers_sent && h2gw_stream_response_begun(st);
     /* (STYLE: the upstream's doing is a warning, our own an error.) */
     REQ_LOG(ctx, fail == H2GW_FAIL_INTERNAL ? APLOG_ERR : APLOG_WARNING, 0,
-            H2GW_LOGNO(00203) "upstream %s: %s (%s)%s",
+            H2GW_LOGNO(00203) "upstream %s: %s (%s)%s%s%s%s",
             ctx->route.pass->url, h2gw_stream_fail_name(fail), reason,
-            ctx->headers_sent ? ", response aborted" : "");
+            ctx->headers_sent ? ", response aborted" : "",
+            begun ? ", after the upstream's response had begun (" : "",
+            begun ? ctx->r->method : "",
+            begun ? " not sent again)" : "");
     return h2gw_stream_fail_status(fail);
 }
 

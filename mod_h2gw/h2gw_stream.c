@@ -484,6 +484,16 @@ int h2gw_stream_retryable(h2gw_stream_t *st, int maybe_seen)
     return ok;
 }
 
+int h2gw_stream_response_begun(h2gw_stream_t *st)
+{
+    int begun;
+
+    apr_thread_mutex_lock(st->lock);
+    begun = st->resp_headers;
+    apr_thread_mutex_unlock(st->lock);
+    return begun;
+}
+
 void h2gw_stream_on_retry(h2gw_stream_t *st)
 {
     apr_thread_mutex_lock(st->lock);

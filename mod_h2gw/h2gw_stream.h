@@ -351,6 +351,11 @@ void h2gw_stream_on_submit(h2gw_stream_t *st, unsigned long conn_id,
  * either. */
 int h2gw_stream_retryable(h2gw_stream_t *st, int maybe_seen);
 
+/* Handler: did the upstream's response headers reach the gateway (even
+ * if the handler never got to pass them on)? Such a request is not sent
+ * again; its failure's log line says so. */
+int h2gw_stream_response_begun(h2gw_stream_t *st);
+
 /* Engine: st is to be sent again (h2gw_stream_retryable() said it can):
  * back to QUEUED, its body rewound, counted in `retried`. */
 void h2gw_stream_on_retry(h2gw_stream_t *st);

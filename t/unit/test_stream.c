@@ -212,6 +212,7 @@ static void test_life(void)
     tap_ok(st->state == H2GW_STREAM_ST_OPEN && st->log_conn_id == 7
            && st->log_stream_id == 5, "on_submit: OPEN, logged where");
     tap_ok(h2gw_stream_retryable(st, 0), "open, nothing received: retryable");
+    tap_ok(!h2gw_stream_response_begun(st), "no response begun while open");
     h2gw_stream_on_continue(st);
     tap_ok(!h2gw_stream_retryable(st, 1) && h2gw_stream_retryable(st, 0),
            "after 100 Continue: not when the upstream may have seen it");
@@ -227,6 +228,9 @@ static void test_life(void)
     tap_ok(h2gw_stream_on_headers(st, 0) && st->resp_headers
            && st->state == H2GW_STREAM_ST_HEADERS, "on_headers: HEADERS");
     tap_ok(!h2gw_stream_retryable(st, 0), "not retryable after headers");
+    tap_ok(h2gw_stream_response_begun(st),
+           "the response has begun once its headers came (a failure's log "
+           "line says so)");
     tap_ok(h2gw_stream_trailers(st) == NULL,
            "trailers are not the handler's before the end");
     h2gw_stream_on_end(st);
