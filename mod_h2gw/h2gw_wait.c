@@ -354,15 +354,15 @@ static void pipe_linger(h2gw_req_t *ctx, struct pollfd *pfd, int rc,
                         apr_off_t expect)
 {
     struct timespec linger;
-    long per_cpu = ncpus > 0 ? (long)apr_atomic_read32(&bodies_read) / ncpus
-                             : 1;
-    long us = PIPE_LINGER_US * (per_cpu > 1 ? per_cpu : 1);
+    long per_cpu, us;
 
     if (rc != 1 || !ctx->client_pipe || !ctx->batch_wait
         || expect < H2GW_BODY_BATCH || (pfd[0].revents & POLLIN)
         || !(pfd[1].revents & POLLIN) || stopping_now) {
         return;
     }
+    per_cpu = ncpus > 0 ? (long)apr_atomic_read32(&bodies_read) / ncpus : 1;
+    us = PIPE_LINGER_US * (per_cpu > 1 ? per_cpu : 1);
     if (us > PIPE_LINGER_MAX_US) {
         us = PIPE_LINGER_MAX_US;
     }

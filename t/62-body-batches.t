@@ -9,7 +9,8 @@
 # the socket's low-water mark, at most 2 ms; HTTP/2: a linger of 150
 # microseconds to 1 ms after mod_http2 says input came, so that one read
 # takes the client's whole burst, which the status page counts), and
-# neither may hold what came. Then the rest, and the whole body arrives. Both frontends.
+# neither may hold what came. Then the rest, and the whole body arrives.
+# Both frontends.
 #
 # While an HTTP/1.1 client pauses in a body of known length, the gateway
 # waits for a batch of it (or all the rest) at once, through the socket's
