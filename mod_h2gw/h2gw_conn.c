@@ -347,6 +347,20 @@ int h2gw_conn_send_window_low(const h2gw_conn_t *conn)
                   < H2GW_SEND_WINDOW_LOW;
 }
 
+int h2gw_conn_uploads(const h2gw_conn_t *conn, int stop)
+{
+    const h2gw_stream_t *st;
+    int n = 0;
+
+    /* req_done is the engine's own field (this is the engine thread). */
+    for (st = conn->streams; st && n < stop; st = st->conn_next) {
+        if (st->active && st->has_body && !st->req_done) {
+            ++n;
+        }
+    }
+    return n;
+}
+
 int h2gw_conn_has_room(const h2gw_conn_t *conn)
 {
     const h2gw_upstream_t *up = UPSTREAM(conn);

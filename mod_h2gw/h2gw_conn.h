@@ -182,6 +182,10 @@ int h2gw_conn_has_room(const h2gw_conn_t *conn);
  * would carry a new upload faster. */
 int h2gw_conn_send_window_low(const h2gw_conn_t *conn);
 
+/* Returns how many of the connection's active streams still have request
+ * body to send (uploads in flight), counting no further than `stop`. */
+int h2gw_conn_uploads(const h2gw_conn_t *conn, int stop);
+
 /* Adds st (the engine's reference moves to the connection): submitted at
  * once when the session is ready, otherwise when it becomes ready. */
 void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st);

@@ -2,6 +2,8 @@
  * h2gw_pool: server choice, connection choice and the wait queue of one
  * upstream, on the engine thread.
  */
+#include <limits.h>
+
 #include <apr_strings.h>
 
 #include "mod_h2gw.h"
@@ -63,13 +65,19 @@ static int taking_conns(const h2gw_server_t *sv);
 
 /* A connection of sv with a free slot: a ready one first, then one still
  * starting; never the connection st must avoid. A request with a body
+ * goes to the open connection with the fewest uploads in flight (each
+ * connection has its own window from the upstream, often only 64 KiB:
+ * uploads packed onto one share it, while the others' lie unused), and
  * avoids connections whose uploads wait for the upstream's connection
  * window while a new connection may still be opened (NULL: open one). */
 static h2gw_conn_t *conn_with_room(h2gw_server_t *sv, const h2gw_stream_t *st)
 {
-    h2gw_conn_t *conn, *starting = NULL, *congested = NULL;
+    h2gw_conn_t *conn, *starting = NULL, *congested = NULL, *best = NULL;
+    int best_uploads = 0;
 
     for (conn = sv->conns; conn; conn = conn->next) {
+        int n;
+
         if (h2gw_conn_id(conn) == st->retried_from
             || !h2gw_conn_has_room(conn)) {
             continue;
@@ -80,12 +88,26 @@ static h2gw_conn_t *conn_with_room(h2gw_server_t *sv, const h2gw_stream_t *st)
             }
             continue;
         }
-        if (h2gw_conn_is_open(conn)) {
+        if (!h2gw_conn_is_open(conn)) {
+            if (!starting) {
+                starting = conn;
+            }
+            continue;
+        }
+        if (!st->has_body) {
             return conn;
         }
-        if (!starting) {
-            starting = conn;
+        n = h2gw_conn_uploads(conn, best ? best_uploads : INT_MAX);
+        if (!best || n < best_uploads) {
+            best = conn;
+            best_uploads = n;
+            if (n == 0) {
+                break;  /* none does better */
+            }
         }
+    }
+    if (best) {
+        return best;
     }
     if (starting || !congested) {
         return starting;
