@@ -34,6 +34,7 @@ static void link_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 
 static void unlink_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
+    h2gw_conn_upload_done(conn, st);
     if (st->signal_pending) {
         h2gw_stream_t **pp = &conn->to_signal;
 
@@ -71,6 +72,7 @@ void h2gw_conn_release_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 /* The stream no longer occupies a slot of the connection. */
 void h2gw_conn_stream_inactive(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
+    h2gw_conn_upload_done(conn, st);
     if (st->active) {
         st->active = 0;
         --conn->nactive;
@@ -347,18 +349,17 @@ int h2gw_conn_send_window_low(const h2gw_conn_t *conn)
                   < H2GW_SEND_WINDOW_LOW;
 }
 
-int h2gw_conn_uploads(const h2gw_conn_t *conn, int stop)
+int h2gw_conn_uploads(const h2gw_conn_t *conn)
 {
-    const h2gw_stream_t *st;
-    int n = 0;
+    return conn->nuploads;
+}
 
-    /* req_done is the engine's own field (this is the engine thread). */
-    for (st = conn->streams; st && n < stop; st = st->conn_next) {
-        if (st->active && st->has_body && !st->req_done) {
-            ++n;
-        }
+void h2gw_conn_upload_done(h2gw_conn_t *conn, h2gw_stream_t *st)
+{
+    if (st->uploading) {
+        st->uploading = 0;
+        --conn->nuploads;
     }
-    return n;
 }
 
 int h2gw_conn_has_room(const h2gw_conn_t *conn)
@@ -420,6 +421,10 @@ void h2gw_conn_add_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
     link_stream(conn, st);
     st->active = 1;
     ++conn->nactive;
+    if (st->has_body) {
+        st->uploading = 1;
+        ++conn->nuploads;
+    }
     ++conn->nrequests;
     h2gw_server_streams(conn->srv, 1);
     conn->idle_since = 0;

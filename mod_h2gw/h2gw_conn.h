@@ -86,6 +86,8 @@ struct h2gw_conn_t {
                                 * in hand, via signal_next: their handlers
                                 * are woken once these are processed */
     int nactive;               /* linked streams not yet closed */
+    int nuploads;              /* ... of them with request body still to
+                                * send (uploads in flight) */
     apr_int64_t nrequests;     /* streams ever given to it */
     apr_time_t opened_at;
     apr_time_t connect_deadline;   /* TCP connect, then SETTINGS + ACK */
@@ -183,8 +185,12 @@ int h2gw_conn_has_room(const h2gw_conn_t *conn);
 int h2gw_conn_send_window_low(const h2gw_conn_t *conn);
 
 /* Returns how many of the connection's active streams still have request
- * body to send (uploads in flight), counting no further than `stop`. */
-int h2gw_conn_uploads(const h2gw_conn_t *conn, int stop);
+ * body to send (uploads in flight). */
+int h2gw_conn_uploads(const h2gw_conn_t *conn);
+
+/* The stream's request body is sent whole (or given up): it no longer
+ * counts as an upload in flight. */
+void h2gw_conn_upload_done(h2gw_conn_t *conn, h2gw_stream_t *st);
 
 /* Adds st (the engine's reference moves to the connection): submitted at
  * once when the session is ready, otherwise when it becomes ready. */

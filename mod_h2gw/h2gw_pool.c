@@ -2,8 +2,6 @@
  * h2gw_pool: server choice, connection choice and the wait queue of one
  * upstream, on the engine thread.
  */
-#include <limits.h>
-
 #include <apr_strings.h>
 
 #include "mod_h2gw.h"
@@ -97,7 +95,7 @@ static h2gw_conn_t *conn_with_room(h2gw_server_t *sv, const h2gw_stream_t *st)
         if (!st->has_body) {
             return conn;
         }
-        n = h2gw_conn_uploads(conn, best ? best_uploads : INT_MAX);
+        n = h2gw_conn_uploads(conn);
         if (!best || n < best_uploads) {
             best = conn;
             best_uploads = n;

@@ -79,6 +79,7 @@ static ssize_t read_req_body(nghttp2_session *ngh, int32_t stream_id,
         }
     }
     if (eof) {
+        h2gw_conn_upload_done(user_data, st);
         h2gw_conn_touch_stream(st);
         return (ssize_t)n;
     }

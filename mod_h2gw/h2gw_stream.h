@@ -241,6 +241,9 @@ struct h2gw_stream_t {
     int req_deferred;          /* the data provider returned DEFERRED */
     int ngh_open;              /* nghttp2 has it open (submitted, not closed) */
     int active;                /* counted in its connection's nactive */
+    int uploading;             /* counted in its connection's nuploads:
+                                * active, its body not yet sent whole
+                                * (engine only) */
     int engine_ref;            /* the engine holds a reference */
     int handler_gone;          /* the handler released its reference */
     int sent_headers;          /* its HEADERS frame went to the session's
