@@ -34,7 +34,6 @@ static void link_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 
 static void unlink_stream(h2gw_conn_t *conn, h2gw_stream_t *st)
 {
-    h2gw_conn_upload_done(conn, st);
     if (st->signal_pending) {
         h2gw_stream_t **pp = &conn->to_signal;
 

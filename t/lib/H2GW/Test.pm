@@ -278,7 +278,6 @@ sub stream_client {
                  $proto, $url);
 }
 
-
 # One HTTP/1.1 response off a raw socket (plain, or IO::Socket::SSL),
 # for tests that write the request bytes themselves: (head, body), the
 # body once Content-Length bytes or the last chunk came; (what came, '')
