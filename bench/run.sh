@@ -370,6 +370,9 @@ cticks_self() {  # cutime+cstime of this shell: the children it reaped (h2load)
 busy_ticks() {  # machine-wide busy time (user nice system irq softirq steal)
     awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat
 }
+idle_ticks() {  # machine-wide idle time (idle iowait)
+    awk '$1 == "cpu" {print $5 + $6; exit}' /proc/stat
+}
 ctx_switches() {  # voluntary + involuntary, all threads of the children
     local c f=()
     for c in $(children "$1"); do f+=(/proc/"$c"/task/*/status); done
@@ -397,7 +400,7 @@ col_base() {  # col -> URL prefix
 }
 
 RUNS="$W/runs.tsv"
-printf 'workload\tcolumn\tround\tok\trps\tmbps\tmean_us\tp99_us\tap_cpu_s\tup_cpu_s\tup_reqs\tup_conns\tup_new\trss_kb\tdone\tbytes\tctx\tother_cpu_s\tnote\n' > "$RUNS"
+printf 'workload\tcolumn\tround\tok\trps\tmbps\tmean_us\tp99_us\tap_cpu_s\tup_cpu_s\tup_reqs\tup_conns\tup_new\trss_kb\tdone\tbytes\tctx\tother_cpu_s\tnote\tload_cpu_s\tidle_s\n' > "$RUNS"
 
 # One h2load run, recorded as a line of runs.tsv.
 #   measure WORKLOAD COL ROUND FRONTEND(h1|h2) CLIENTS STREAMS PATH UPLOAD_FILE|- [NOTE]
@@ -422,7 +425,7 @@ measure() {
     [ "$upfile" != - ] && args+=(-d "$upfile")
     upc /_reset > /dev/null
     if [ -n "$apid" ]; then reset_hwm "$apid"; fi
-    local c0 c1 b0 b1 h0 x0=0 x1=0
+    local c0 c1 b0 b1 h0 i0 i1 x0=0 x1=0
     c0=$(cticks_self)
     h2load "${args[@]}" -D "$DUR" --warm-up-time "${WARM_MS}ms" \
         --log-file "$W/runs/$tag.log" "$url" > "$W/runs/$tag.out" 2>&1 &
@@ -431,6 +434,7 @@ measure() {
     # CPU is sampled over the main period only (h2load's figures too).
     sleep "$WARM_S"
     b0=$(busy_ticks)
+    i0=$(idle_ticks)
     h0=$(ticks_self "$H2LOAD_PID")
     u0=$(ticks_self "$UP_PID")
     if [ -n "$apid" ]; then t0=$(ticks_tree "$apid"); x0=$(ctx_switches "$apid"); fi
@@ -438,6 +442,7 @@ measure() {
     unset "STARTED[$H2LOAD_PID]"
     H2LOAD_PID=""
     b1=$(busy_ticks)
+    i1=$(idle_ticks)
     u1=$(ticks_self "$UP_PID")
     if [ -n "$apid" ]; then t1=$(ticks_tree "$apid"); x1=$(ctx_switches "$apid"); fi
     c1=$(cticks_self)
@@ -479,11 +484,15 @@ measure() {
         ok=0; note="${note:+$note; }non-2xx: ${n3} 3xx, ${n4} 4xx, ${n5} 5xx, ${bad:-0} in the log"
     fi
     if [ "$succ" = 0 ]; then ok=0; note="${note:+$note; }no request succeeded"; fi
-    local apcpu="" rss="" upcpu upreqs upconns upnew other ctx=""
+    local apcpu="" rss="" upcpu upreqs upconns upnew other ctx="" loadcpu idle
     # CPU of everything else on the machine during the main period: busy
     # time minus this column's Apache, the upstream and h2load.
     other=$(awk -v t=$(( (b1 - b0) - (t1 - t0) - (u1 - u0) - ((c1 - c0) - h0) )) -v hz="$HZ" \
         'BEGIN {printf "%.2f", (t < 0 ? 0 : t) / hz}')
+    # h2load's own CPU and the machine's idle time over the main period:
+    # with them the report tells what a throughput ratio costs in CPU.
+    loadcpu=$(awk -v t=$(( (c1 - c0) - h0 )) -v hz="$HZ" 'BEGIN {printf "%.3f", (t < 0 ? 0 : t) / hz}')
+    idle=$(awk -v t=$((i1 - i0)) -v hz="$HZ" 'BEGIN {printf "%.3f", t / hz}')
     if awk -v o="$other" -v d="$DUR" 'BEGIN {exit !(o / d > 0.15)}'; then
         note="${note:+$note; }other processes used ${other} CPU-s during the run"
     fi
@@ -506,9 +515,10 @@ measure() {
     upnew=$(stat_of "$stats" accepted)
     upnew=${upnew:+$((upnew - 1))}   # blank without counters (nghttpd)
     [ "$(stat_of "$stats" rst_recv)" -gt 0 ] 2>/dev/null && note="${note:+$note; }upstream saw $(stat_of "$stats" rst_recv) RST_STREAM"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$wl" "$col" "$round" "$ok" "$rps" "$mbps" "$mean" "$p99v" "$apcpu" "$upcpu" \
-        "$upreqs" "$upconns" "$upnew" "$rss" "$succ" "$bytes" "$ctx" "$other" "$note" >> "$RUNS"
+        "$upreqs" "$upconns" "$upnew" "$rss" "$succ" "$bytes" "$ctx" "$other" "$note" \
+        "$loadcpu" "$idle" >> "$RUNS"
     log "$(printf '%-8s %-6s r%s %s %10s req/s %8s MB/s  mean %6sus p99 %7sus%s' \
         "$wl" "$col" "$round" "$([ $ok = 1 ] && echo ok || echo FAIL)" "$rps" "$mbps" "$mean" "$p99v" "${note:+  [$note]}")"
     rm -f "$W/runs/$tag.log"   # can be large
@@ -706,6 +716,7 @@ T_END=$(date +%s)
     printf 'httpd\t%s\n' "$("$HTTPD" -v | sed -n 's/^Server version: //p')"
     printf 'h2load\t%s\n' "$(h2load --version 2>&1 | head -1)"
     printf 'module\t%s\n' "$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown), .libs/mod_h2gw.so of $(date -r "$TOP/.libs/mod_h2gw.so" '+%F %T')"
+    printf 'ncpu\t%s\n' "$(nproc)"
     printf 'mem_window\t%s\n' 262144   # mod_h2gw's default H2GWStreamWindow
     printf 'server_limit\t%s\n' "$SERVER_LIMIT"
     printf 'upstream\t%s\n' "$UPSTREAM"
