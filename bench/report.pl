@@ -48,8 +48,9 @@ while (<$rf>) {
         ? $r{up_cpu_s} / ($r{bytes} / 1e9) : undef;
     $r{loadgb} = ($r{load_cpu_s} // '') ne '' && $r{bytes} > 0
         ? $r{load_cpu_s} / ($r{bytes} / 1e9) : undef;
-    $r{idle_pct} = ($r{idle_s} // '') ne '' && $meta{ncpu} && $meta{duration}
-        ? 100 * $r{idle_s} / ($meta{ncpu} * $meta{duration}) : undef;
+    $r{idle_pct} = ($r{idle_s} // '') ne '' && ($r{busy_s} // '') ne ''
+                   && $r{idle_s} + $r{busy_s} > 0
+        ? 100 * $r{idle_s} / ($r{idle_s} + $r{busy_s}) : undef;
     $r{rss_mib} = $r{rss_kb} ne '' ? $r{rss_kb} / 1024 : undef;
     $r{ctx} = undef if $r{ctx} eq '';
     $r{mean_ms} = $r{mean_us} / 1000;
@@ -226,7 +227,7 @@ emit 'Figures: MB/s = 10^6 bytes/s of response bodies received (uploads: request
   . 'request\'s own connection left out); context switches = voluntary + involuntary of '
   . 'all threads of the child, per completed request; h2load CPU = its utime+stime over the '
   . 'main period; machine idle = idle+iowait of /proc/stat over the main period, as a share of '
-  . 'all CPUs. Apache figures are n/a for `direct`; upstream '
+  . 'all CPU time (idle + busy) then. Apache figures are n/a for `direct`; upstream '
   . 'figures are n/a for the ceiling. † = some runs failed and are left out of the median '
   . '(see Failures).';
 emit '';

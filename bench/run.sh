@@ -400,7 +400,7 @@ col_base() {  # col -> URL prefix
 }
 
 RUNS="$W/runs.tsv"
-printf 'workload\tcolumn\tround\tok\trps\tmbps\tmean_us\tp99_us\tap_cpu_s\tup_cpu_s\tup_reqs\tup_conns\tup_new\trss_kb\tdone\tbytes\tctx\tother_cpu_s\tnote\tload_cpu_s\tidle_s\n' > "$RUNS"
+printf 'workload\tcolumn\tround\tok\trps\tmbps\tmean_us\tp99_us\tap_cpu_s\tup_cpu_s\tup_reqs\tup_conns\tup_new\trss_kb\tdone\tbytes\tctx\tother_cpu_s\tnote\tload_cpu_s\tidle_s\tbusy_s\n' > "$RUNS"
 
 # One h2load run, recorded as a line of runs.tsv.
 #   measure WORKLOAD COL ROUND FRONTEND(h1|h2) CLIENTS STREAMS PATH UPLOAD_FILE|- [NOTE]
@@ -484,7 +484,7 @@ measure() {
         ok=0; note="${note:+$note; }non-2xx: ${n3} 3xx, ${n4} 4xx, ${n5} 5xx, ${bad:-0} in the log"
     fi
     if [ "$succ" = 0 ]; then ok=0; note="${note:+$note; }no request succeeded"; fi
-    local apcpu="" rss="" upcpu upreqs upconns upnew other ctx="" loadcpu idle
+    local apcpu="" rss="" upcpu upreqs upconns upnew other ctx="" loadcpu idle busy
     # CPU of everything else on the machine during the main period: busy
     # time minus this column's Apache, the upstream and h2load.
     other=$(awk -v t=$(( (b1 - b0) - (t1 - t0) - (u1 - u0) - ((c1 - c0) - h0) )) -v hz="$HZ" \
@@ -493,6 +493,7 @@ measure() {
     # with them the report tells what a throughput ratio costs in CPU.
     loadcpu=$(awk -v t=$(( (c1 - c0) - h0 )) -v hz="$HZ" 'BEGIN {printf "%.3f", (t < 0 ? 0 : t) / hz}')
     idle=$(awk -v t=$((i1 - i0)) -v hz="$HZ" 'BEGIN {printf "%.3f", t / hz}')
+    busy=$(awk -v t=$((b1 - b0)) -v hz="$HZ" 'BEGIN {printf "%.3f", t / hz}')
     if awk -v o="$other" -v d="$DUR" 'BEGIN {exit !(o / d > 0.15)}'; then
         note="${note:+$note; }other processes used ${other} CPU-s during the run"
     fi
@@ -515,10 +516,10 @@ measure() {
     upnew=$(stat_of "$stats" accepted)
     upnew=${upnew:+$((upnew - 1))}   # blank without counters (nghttpd)
     [ "$(stat_of "$stats" rst_recv)" -gt 0 ] 2>/dev/null && note="${note:+$note; }upstream saw $(stat_of "$stats" rst_recv) RST_STREAM"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$wl" "$col" "$round" "$ok" "$rps" "$mbps" "$mean" "$p99v" "$apcpu" "$upcpu" \
         "$upreqs" "$upconns" "$upnew" "$rss" "$succ" "$bytes" "$ctx" "$other" "$note" \
-        "$loadcpu" "$idle" >> "$RUNS"
+        "$loadcpu" "$idle" "$busy" >> "$RUNS"
     log "$(printf '%-8s %-6s r%s %s %10s req/s %8s MB/s  mean %6sus p99 %7sus%s' \
         "$wl" "$col" "$round" "$([ $ok = 1 ] && echo ok || echo FAIL)" "$rps" "$mbps" "$mean" "$p99v" "${note:+  [$note]}")"
     rm -f "$W/runs/$tag.log"   # can be large
