@@ -43,7 +43,7 @@ while (<$rf>) {
     $r{upus} = $r{up_cpu_s} ne '' && $r{done} > 0
         ? $r{up_cpu_s} / $r{done} * 1e6 : undef;
     # The CPU of the other two parties per GB, and the machine's idle time
-    # (runs.tsv of older run.sh versions has neither).
+    # (runs.tsv of older run.sh versions has no load_cpu_s, idle_s, busy_s).
     $r{upgb} = $r{up_cpu_s} ne '' && $r{bytes} > 0
         ? $r{up_cpu_s} / ($r{bytes} / 1e9) : undef;
     $r{loadgb} = ($r{load_cpu_s} // '') ne '' && $r{bytes} > 0
