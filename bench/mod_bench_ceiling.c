@@ -14,6 +14,9 @@
  *   POST .../upload        reads the body and discards it, answers
  *                          "size=N\nsha256=<64 chars>\n" as text/plain like
  *                          t/h2up (the digest is not computed: a ceiling).
+ *                          It reads the way that costs Apache least (see
+ *                          IDLE_SLEEP): what the client sent meanwhile is
+ *                          taken in one go every millisecond.
  *
  * Configure with
  *     LoadModule bench_ceiling_module /path/mod_bench_ceiling.so
@@ -37,6 +40,16 @@
 
 #define CHUNK (64 * 1024)      /* one immortal bucket */
 #define PASS_EVERY (1024 * 1024) /* pass the brigade down this often */
+/* An upload's reader sleeps this long whenever the client's input is
+ * empty, then takes all that came meanwhile. A reader that blocks instead
+ * wakes for each piece of input as it arrives: more thread switches per
+ * MiB and, over HTTP/2, smaller consumption reports, with which mod_http2
+ * does not grow the stream's window. Measured on the bench's 2 cores
+ * (h2up, 8 uploads of 1 MiB at once, 4 s runs, 2026-12-06): over
+ * HTTP/1.1 963-1016 req/s at 0.86-0.89 ms of the child's CPU per MiB
+ * blocking, 1478-1514 at 0.62 sleeping 1 ms; over HTTP/2 413-521 at
+ * 2.6-3.3 against 645-687 at 1.85-1.92 (2 ms: alike; 5 ms: 268). */
+#define IDLE_SLEEP apr_time_from_msec(1)
 
 static char payload[CHUNK];
 static const char fake_sha[] =
@@ -82,17 +95,35 @@ static int serve_upload(request_rec *r)
 {
     apr_bucket_brigade *bb;
     apr_off_t total = 0;
+    apr_time_t idle_since = -1; /* -1: first read; 0: reading; else since */
     int seen_eos = 0;
     apr_status_t rv;
     char *body;
 
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    /* Read and discard, bucket by bucket (no copy into a buffer). */
+    /* Read and discard, bucket by bucket (no copy into a buffer). The
+     * first read blocks (httpd's HTTP/1 input sends a 100 Continue only
+     * then); later ones do not, and an empty input is slept on. */
     do {
         apr_bucket *b;
 
         rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                            APR_BLOCK_READ, 64 * 1024);
+                            idle_since < 0 ? APR_BLOCK_READ
+                                           : APR_NONBLOCK_READ,
+                            64 * 1024);
+        if (APR_STATUS_IS_EAGAIN(rv)
+            || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(bb))) {
+            apr_time_t now = apr_time_now();
+
+            apr_brigade_cleanup(bb);
+            if (idle_since == 0)
+                idle_since = now;
+            else if (now - idle_since > r->server->timeout)
+                return HTTP_REQUEST_TIME_OUT;
+            apr_sleep(IDLE_SLEEP);
+            continue;
+        }
+        idle_since = 0;
         if (rv != APR_SUCCESS)
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
