@@ -29,6 +29,7 @@
  */
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
@@ -203,10 +204,43 @@ static int ceiling_handler(request_rec *r)
     return serve_data(r);
 }
 
+/* A request for the ceiling maps to no file: the directory and file walk
+ * (a stat of each path component, an .htaccess looked for in each
+ * directory) is skipped, as mod_proxy and mod_h2gw skip it for what they
+ * proxy. Like mod_proxy: the name is translated while the <Location>'s
+ * SetHandler is in force (httpd resets the per-directory configuration
+ * before map_to_storage), and map_to_storage knows the mark. */
+#define FILENAME_MARK "bench-ceiling:"
+
+static int ceiling_translate_name(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *h;
+
+    if (!d->expr_handler)
+        return DECLINED;
+    h = ap_expr_str_exec(r, d->expr_handler, &err);
+    if (!h || err || strcmp(h, "bench-ceiling") != 0)
+        return DECLINED;
+    r->filename = apr_pstrcat(r->pool, FILENAME_MARK, r->uri, NULL);
+    return OK;
+}
+
+static int ceiling_map_to_storage(request_rec *r)
+{
+    return (r->filename
+            && strncmp(r->filename, FILENAME_MARK,
+                       sizeof(FILENAME_MARK) - 1) == 0) ? OK : DECLINED;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
     memset(payload, 'x', sizeof(payload));
+    ap_hook_translate_name(ceiling_translate_name, NULL, NULL,
+                           APR_HOOK_FIRST);
+    ap_hook_map_to_storage(ceiling_map_to_storage, NULL, NULL,
+                           APR_HOOK_FIRST);
     ap_hook_handler(ceiling_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
