@@ -48,8 +48,9 @@
  * does not grow the stream's window. Measured on the bench's 2 cores
  * (h2up, 8 uploads of 1 MiB at once, 4 s runs, 2026-12-06): over
  * HTTP/1.1 963-1016 req/s at 0.86-0.89 ms of the child's CPU per MiB
- * blocking, 1478-1514 at 0.62 sleeping 1 ms; over HTTP/2 413-521 at
- * 2.6-3.3 against 645-687 at 1.85-1.92 (2 ms: alike; 5 ms: 268). */
+ * blocking, 1384-1575 at 0.59-0.65 sleeping 1 or 2 ms; over HTTP/2
+ * 413-528 at 2.6-3.3 against 619-747 at 1.59-1.92 (5 ms: 268 req/s).
+ * bench/README.md, "The ceiling, corrected". */
 #define IDLE_SLEEP apr_time_from_msec(1)
 
 static char payload[CHUNK];
@@ -96,7 +97,9 @@ static int serve_upload(request_rec *r)
 {
     apr_bucket_brigade *bb;
     apr_off_t total = 0;
-    apr_time_t idle_since = -1; /* -1: first read; 0: reading; else since */
+    apr_time_t idle_since = -1; /* -1: first read (blocking); 0: input
+                                 * came at the last read; else: empty
+                                 * since then */
     int seen_eos = 0;
     apr_status_t rv;
     char *body;
@@ -117,7 +120,7 @@ static int serve_upload(request_rec *r)
             apr_time_t now = apr_time_now();
 
             apr_brigade_cleanup(bb);
-            if (idle_since == 0)
+            if (idle_since <= 0)
                 idle_since = now;
             else if (now - idle_since > r->server->timeout)
                 return HTTP_REQUEST_TIME_OUT;
