@@ -232,6 +232,49 @@ emit 'Figures: MB/s = 10^6 bytes/s of response bodies received (uploads: request
   . '(see Failures).';
 emit '';
 
+# ---------------------------------------------------------------- A/B
+# run.sh --ab-module: column gwb, another build of mod_h2gw, against gw
+# round by round (within a round the columns run one after the other).
+if (grep { $runs{$_}{gwb} } @wl) {
+    emit '## A/B: mod_h2gw (A) against another build (B)';
+    emit '';
+    emit "- B: $meta{ab_module}"
+      . ($meta{ab_params} ? "; H2GWPass parameters `$meta{ab_params}`" : '')
+      . ($meta{ab_env} ? "; environment `$meta{ab_env}`" : '')
+      . '. A: the module above, with its defaults.';
+    emit '- B ÷ A for each round (both ran in it, one after the other), their median, '
+      . 'and in how many rounds B did better (more throughput, less CPU, fewer switches).';
+    emit '';
+    emit '| workload | figure | A (median) | B (median) | B ÷ A per round | median B ÷ A | rounds B better |';
+    emit '|---|---|--:|--:|---|--:|--:|';
+    for my $w (@wl) {
+        next unless $runs{$w}{gwb};
+        my @figs = $is_bulk{$w}
+            ? ([ 'mbps', 'MB/s', 1 ], [ 'cpugb', 'Apache CPU s / GB', -1 ],
+               [ 'ctx', 'Apache context switches / req', -1 ])
+            : ([ 'rps', 'req/s', 1 ], [ 'cpu10k', 'Apache CPU s / 10k req', -1 ],
+               [ 'ctx', 'Apache context switches / req', -1 ]);
+        my $first = 1;
+        for my $f (@figs) {
+            my ($k, $label, $dir) = @$f;
+            my (%va, %vb);
+            $va{ $_->{round} } = $_->{$k} for grep { defined $_->{$k} } ok_runs($w, 'gw');
+            $vb{ $_->{round} } = $_->{$k} for grep { defined $_->{$k} } ok_runs($w, 'gwb');
+            my @rounds = sort { $a <=> $b }
+                         grep { defined $va{$_} && $va{$_} > 0 } keys %vb;
+            my @r = map { $vb{$_} / $va{$_} } @rounds;
+            my $better = grep { $dir > 0 ? $_ > 1 : $_ < 1 } @r;
+            emit '| ', ($first ? "**$w**" : ''), " | $label | ", fmt(med($w, 'gw', $k)),
+                ' | ', fmt(med($w, 'gwb', $k)), ' | ',
+                join(', ', map { sprintf '%.2f', $_ } @r), ' | ',
+                (@r ? sprintf('%.2f×', median(@r)) : 'n/a'), ' | ',
+                (@r ? "$better of " . scalar(@r) : 'n/a'), ' |';
+            $first = 0;
+        }
+    }
+    emit '';
+}
+
 # ---------------------------------------------------------------- slow reader
 emit '## One slow reader among fast ones';
 emit '';

@@ -12,7 +12,7 @@
 # Usage (from the repository root, after `make`):
 #   bench/run.sh [--quick] [--out FILE] [--rounds N] [--duration SEC]
 #                [--workers "8 32"] [--no-sweep] [--keep] [--only "W ..."]
-#                [--upstream h2up|nghttpd]
+#                [--upstream h2up|nghttpd] [--ab-module SO]
 #   --quick       1 round, 2 s runs, no H2MaxWorkers sweep: < 2 minutes
 #   --out FILE    where the Markdown table goes (default bench/results/<timestamp>.md)
 #   --rounds N    rounds (default 3; quick 1)
@@ -28,6 +28,13 @@
 #                 workloads ask for (/data?size=N becomes /data/N?size=N, an
 #                 upload goes to /upload/1024, which nghttpd answers after
 #                 reading the body); no upstream counters then
+#   --ab-module SO  another build of mod_h2gw.so as one more column, "B"
+#                 (its own Apache, like mod_h2gw's; GWB_PARAMS for its
+#                 H2GWPass parameters, GWB_ENV for NAME=VALUE words in its
+#                 environment), interleaved with the others; the report
+#                 adds B against mod_h2gw round by round (the two run one
+#                 after the other in each round: a paired comparison, which
+#                 the machine's drift spoils less than two bench runs do)
 #
 # Apache setup (one instance per Apache column, all alike except the
 # column's own module and location): MPM event, ServerLimit 1 (one child
@@ -51,6 +58,7 @@ SWEEP=1
 KEEP=0
 ONLY=""
 UPSTREAM=h2up
+AB_SO=""
 SERVER_LIMIT=1
 THREADS=64
 
@@ -67,6 +75,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1 ;;
     --only) ONLY=${2:?--only needs workload names}; shift ;;
     --upstream) UPSTREAM=${2:?--upstream needs h2up or nghttpd}; shift ;;
+    --ab-module) AB_SO=${2:?--ab-module needs a mod_h2gw.so}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -181,6 +190,10 @@ mkdir -p "$(dirname "$OUT")"
 # The module under test is copied, so a rebuild during the run cannot
 # change the mapped file under the running Apache.
 cp "$TOP/.libs/mod_h2gw.so" "$W/mod_h2gw.so"
+if [ -n "$AB_SO" ]; then
+    [ -f "$AB_SO" ] || { echo "run.sh: --ab-module $AB_SO: no such file" >&2; exit 1; }
+    cp "$AB_SO" "$W/mod_h2gw_b.so"
+fi
 if nm -D "$W/mod_h2gw.so" 2>/dev/null | grep -q __asan_; then
     log "warning: .libs/mod_h2gw.so is a sanitizer build; figures will be meaningless"
 fi
@@ -254,6 +267,9 @@ H2GWPass /gw/ h2c://127.0.0.1:$UP_PORT/ ${GW_PARAMS:-}
     SetHandler h2gw-status
     Require all granted
 </Location>" ;;
+    gwb) colconf="LoadModule h2gw_module \"$W/mod_h2gw_b.so\"
+# --ab-module: another build of mod_h2gw (column B).
+H2GWPass /gw/ h2c://127.0.0.1:$UP_PORT/ ${GWB_PARAMS:-}" ;;
     mp) colconf="LoadModule proxy_module \"$MODS/mod_proxy.so\"
 LoadModule proxy_http2_module \"$MODS/mod_proxy_http2.so\"
 # mod_proxy_http2 has no directives of its own; connections are mod_proxy's
@@ -322,7 +338,12 @@ start_apache() {  # col workers [key: another instance of col's kind]
     # Apache then shares the CPU with h2load and the upstream as one group
     # against another, not thread by thread among them. The same for every
     # Apache column; setsid keeps the pid (we are not a group leader).
-    setsid "$HTTPD" -f "$d/httpd.conf" -DFOREGROUND < /dev/null > "$d/stdout" 2>&1 &
+    local envw=()
+    if [ "$col" = gwb ] && [ -n "${GWB_ENV:-}" ]; then
+        read -r -a envw <<< "$GWB_ENV"
+    fi
+    env ${envw[@]+"${envw[@]}"} \
+        setsid "$HTTPD" -f "$d/httpd.conf" -DFOREGROUND < /dev/null > "$d/stdout" 2>&1 &
     pid=$!
     track "$pid" "apache $key"
     for i in $(seq 100); do
@@ -393,6 +414,7 @@ stat_of() { awk -F= -v k="$2" '$1 == k {print $2}' <<< "$1"; }
 col_base() {  # col -> URL prefix
     case "$1" in
     gw) echo "http://127.0.0.1:${AP_PORT[gw]}/gw" ;;
+    gwb) echo "http://127.0.0.1:${AP_PORT[gwb]}/gw" ;;
     mp) echo "http://127.0.0.1:${AP_PORT[mp]}/mp" ;;
     ceil) echo "http://127.0.0.1:${AP_PORT[ceil]}/ceil" ;;
     direct) echo "$UP" ;;
@@ -652,6 +674,10 @@ memory_test() {
 # ------------------------------------------------------------------ run
 APACHE_COLS=(gw mp ceil)
 ALL_COLS=(gw mp ceil direct)
+if [ -n "$AB_SO" ]; then
+    APACHE_COLS=(gw gwb mp ceil)
+    ALL_COLS=(gw gwb mp ceil direct)
+fi
 : > "$W/sweep.tsv"
 : > "$W/slowcheck.tsv"
 
@@ -721,6 +747,11 @@ T_END=$(date +%s)
     printf 'mem_window\t%s\n' 262144   # mod_h2gw's default H2GWStreamWindow
     printf 'server_limit\t%s\n' "$SERVER_LIMIT"
     printf 'upstream\t%s\n' "$UPSTREAM"
+    if [ -n "$AB_SO" ]; then
+        printf 'ab_module\t%s of %s\n' "$AB_SO" "$(date -r "$AB_SO" '+%F %T')"
+        printf 'ab_params\t%s\n' "${GWB_PARAMS:-}"
+        printf 'ab_env\t%s\n' "${GWB_ENV:-}"
+    fi
     printf 'threads\t%s\n' "$THREADS"
     printf 'sweep\t%s\n' "$SWEEP"
     printf 'workers_list\t%s\n' "$WORKERS"
