@@ -241,7 +241,7 @@ if (grep { $runs{$_}{gwb} } @wl) {
     emit "- B: $meta{ab_module}"
       . ($meta{ab_params} ? "; H2GWPass parameters `$meta{ab_params}`" : '')
       . ($meta{ab_env} ? "; environment `$meta{ab_env}`" : '')
-      . '. A: the module above, with its defaults.';
+      . '. A: the module above.';
     emit '- B ÷ A for each round (both ran in it, one after the other), their median, '
       . 'and in how many rounds B did better (more throughput, less CPU, fewer switches).';
     emit '';
