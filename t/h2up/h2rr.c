@@ -6,9 +6,11 @@
  * RST_STREAM(CANCEL) --after milliseconds after sending it (0: in the
  * same write as its HEADERS), until --count requests were sent. When the
  * server closes the connection (a GOAWAY, a limit on resets) it connects
- * again. It prints "sent=N reset=N answered=N conns=N closed=N" (closed:
- * requests cancelled by a connection's close before their reset was due)
- * and exits 0.
+ * again. It prints "sent=N reset=N answered=N conns=N closed=N ended=N"
+ * (closed: requests cancelled by a connection's close before their reset
+ * was due; ended: requests the server ended before their reset was due,
+ * refused by its GOAWAY, reset or answered by it) and exits 0: every
+ * request sent is counted once, as reset, closed or ended.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,7 +40,7 @@ struct client {
     nghttp2_session *ngh;
     struct pending inflight[MAX_INFLIGHT];
     int ninflight;
-    long sent, reset, answered, conns, closed;
+    long sent, reset, answered, conns, closed, ended;
     int dead;
 };
 
@@ -50,16 +52,19 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void forget(struct client *c, int32_t id)
+/* Drops a request whose reset was not sent yet; returns 1 when there was
+ * one (a reset one is kept under its negated id until its reset is out). */
+static int forget(struct client *c, int32_t id)
 {
     int i;
 
     for (i = 0; i < c->ninflight; ++i) {
         if (c->inflight[i].id == id) {
             c->inflight[i] = c->inflight[--c->ninflight];
-            return;
+            return 1;
         }
     }
+    return 0;
 }
 
 static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len,
@@ -91,12 +96,17 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f,
     return 0;
 }
 
+/* The server ended a request before its reset was due (a GOAWAY that did
+ * not take it, the server's RST_STREAM, a complete answer): ended=. */
 static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code,
                            void *user_data)
 {
+    struct client *c = user_data;
+
     (void)s;
     (void)code;
-    forget(user_data, id);
+    if (forget(c, id))
+        ++c->ended;
     return 0;
 }
 
@@ -240,7 +250,7 @@ int main(int argc, char **argv)
     }
     if (c.ngh)
         disconnect(&c);
-    printf("sent=%ld reset=%ld answered=%ld conns=%ld closed=%ld\n", c.sent,
-           c.reset, c.answered, c.conns, c.closed);
+    printf("sent=%ld reset=%ld answered=%ld conns=%ld closed=%ld ended=%ld\n",
+           c.sent, c.reset, c.answered, c.conns, c.closed, c.ended);
     return 0;
 }
