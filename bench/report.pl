@@ -147,6 +147,13 @@ if (($meta{upstream} // 'h2up') eq 'nghttpd') {
       . "hashed). `direct` = h2load straight to it "
       . "(HTTP/2 only: the HTTP/1.1 workloads run there as h2c with -m 1 on as many connections).";
 }
+if ($meta{upstream_window}) {
+    emit "- The upstream announces receive windows of **$meta{upstream_window} bytes** per stream "
+      . "and per connection (`--upstream-window`; " . (($meta{upstream} // 'h2up') eq 'nghttpd'
+      ? 'nghttpd -w/-W, 2^N - 1 bytes' : 'h2up --window/--conn-window')
+      . "), not its default 64 KiB - 1: what any proxy or h2load can have of an upload in "
+      . "flight to it.";
+}
 emit '';
 
 # ---------------------------------------------------------------- main table

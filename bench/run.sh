@@ -12,7 +12,8 @@
 # Usage (from the repository root, after `make`):
 #   bench/run.sh [--quick] [--out FILE] [--rounds N] [--duration SEC]
 #                [--workers "8 32"] [--no-sweep] [--keep] [--only "W ..."]
-#                [--upstream h2up|nghttpd] [--ab-module SO]
+#                [--upstream h2up|nghttpd] [--upstream-window BYTES]
+#                [--ab-module SO]
 #   --quick       1 round, 2 s runs, no H2MaxWorkers sweep: < 2 minutes
 #   --out FILE    where the Markdown table goes (default bench/results/<timestamp>.md)
 #   --rounds N    rounds (default 3; quick 1)
@@ -28,6 +29,12 @@
 #                 workloads ask for (/data?size=N becomes /data/N?size=N, an
 #                 upload goes to /upload/1024, which nghttpd answers after
 #                 reading the body); no upstream counters then
+#   --upstream-window BYTES  the receive windows the upstream announces,
+#                 stream and connection alike (default: the upstream's
+#                 own, 64 KiB - 1 for both): h2up --window/--conn-window,
+#                 nghttpd -w/-W (a power of two: 2^N - 1 bytes). What an
+#                 upload can have in flight per stream and per connection
+#                 is this, for every column and direct alike
 #   --ab-module SO  another build of mod_h2gw.so as one more column, "B"
 #                 (its own Apache, like mod_h2gw's; GWB_PARAMS for its
 #                 H2GWPass parameters, GWB_ENV for NAME=VALUE words in its
@@ -58,6 +65,7 @@ SWEEP=1
 KEEP=0
 ONLY=""
 UPSTREAM=h2up
+UP_WINDOW=""
 AB_SO=""
 SERVER_LIMIT=1
 THREADS=64
@@ -75,6 +83,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1 ;;
     --only) ONLY=${2:?--only needs workload names}; shift ;;
     --upstream) UPSTREAM=${2:?--upstream needs h2up or nghttpd}; shift ;;
+    --upstream-window) UP_WINDOW=${2:?--upstream-window needs bytes}; shift ;;
     --ab-module) AB_SO=${2:?--ab-module needs a mod_h2gw.so}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -103,6 +112,26 @@ h2up) ;;
 nghttpd) need nghttpd nghttp2-server; need truncate coreutils ;;
 *) echo "run.sh: --upstream $UPSTREAM: h2up or nghttpd" >&2; exit 2 ;;
 esac
+# The upstream's receive windows (--upstream-window): its own options.
+UP_WINDOW_ARGS=()
+if [ -n "$UP_WINDOW" ]; then
+    case "$UP_WINDOW" in
+    *[!0-9]*) echo "run.sh: --upstream-window $UP_WINDOW: a number of bytes" >&2; exit 2 ;;
+    esac
+    if [ "$UP_WINDOW" -lt 65536 ] || [ "$UP_WINDOW" -gt 1073741824 ]; then
+        echo "run.sh: --upstream-window $UP_WINDOW: 65536 to 1073741824 bytes" >&2; exit 2
+    fi
+    if [ "$UPSTREAM" = h2up ]; then
+        UP_WINDOW_ARGS=(--window "$UP_WINDOW" --conn-window "$UP_WINDOW")
+    else
+        bits=16
+        while [ $((1 << bits)) -lt "$UP_WINDOW" ]; do bits=$((bits + 1)); done
+        if [ $((1 << bits)) != "$UP_WINDOW" ]; then
+            echo "run.sh: --upstream-window $UP_WINDOW: nghttpd takes a power of two" >&2; exit 2
+        fi
+        UP_WINDOW_ARGS=(-w "$bits" -W "$bits")
+    fi
+fi
 need curl curl
 need perl perl-base
 need awk mawk
@@ -213,6 +242,7 @@ CEIL_SO="$W/ceiling/.libs/mod_bench_ceiling.so"
 # upath PATH: the path a workload asks for, as the upstream serves it.
 if [ "$UPSTREAM" = h2up ]; then
     "$TOP/t/h2up/h2up" --port 0 --port-file "$W/h2up.port" --quiet --die-with-parent --fixed-bodies \
+        ${UP_WINDOW_ARGS[@]+"${UP_WINDOW_ARGS[@]}"} \
         < /dev/null > "$W/h2up.log" 2>&1 &
     UP_PID=$!
     track "$UP_PID" upstream
@@ -233,7 +263,8 @@ else
     truncate -s 1024 "$W/docs/upload/1024"
     chmod -R a+rX "$W/docs"
     UP_PORT=$(free_port)
-    nghttpd --no-tls -a 127.0.0.1 -n 1 -d "$W/docs" "$UP_PORT" < /dev/null > "$W/nghttpd.log" 2>&1 &
+    nghttpd --no-tls -a 127.0.0.1 -n 1 -d "$W/docs" ${UP_WINDOW_ARGS[@]+"${UP_WINDOW_ARGS[@]}"} \
+        "$UP_PORT" < /dev/null > "$W/nghttpd.log" 2>&1 &
     UP_PID=$!
     track "$UP_PID" upstream
     UP="http://127.0.0.1:$UP_PORT"
@@ -747,6 +778,7 @@ T_END=$(date +%s)
     printf 'mem_window\t%s\n' 262144   # mod_h2gw's default H2GWStreamWindow
     printf 'server_limit\t%s\n' "$SERVER_LIMIT"
     printf 'upstream\t%s\n' "$UPSTREAM"
+    printf 'upstream_window\t%s\n' "$UP_WINDOW"
     if [ -n "$AB_SO" ]; then
         printf 'ab_module\t%s of %s\n' "$AB_SO" "$(date -r "$AB_SO" '+%F %T')"
         printf 'ab_params\t%s\n' "${GWB_PARAMS:-}"
