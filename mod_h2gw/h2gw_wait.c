@@ -37,9 +37,9 @@ APLOG_USE_MODULE(h2gw);
 /* Such a batch: twice what wakes a starved engine (H2GW_BODY_BATCH), so
  * that the engine has one batch to send while the handler takes the
  * next, and no more than the request buffer holds. Paired runs of 1 MiB
- * uploads (bench/run.sh --ab-module, bench/README.md) gave 1.19x the
- * rate at 0.84x the CPU against batches of H2GW_BODY_BATCH; four times
- * it gained nothing. */
+ * uploads (bench/run.sh --ab-module, bench/README.md) gave 1.00-1.19x
+ * the rate at 0.84-0.99x the CPU and 0.86-0.93x the switches against
+ * batches of H2GW_BODY_BATCH; four times it gained nothing. */
 #define INPUT_BATCH (2 * H2GW_BODY_BATCH)
 /* An HTTP/2 body of known length that is still coming (a batch or more):
  * once mod_http2's input pipe says the input is no longer empty, the
