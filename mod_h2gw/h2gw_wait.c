@@ -304,7 +304,7 @@ static int batch_begin(h2gw_req_t *ctx, apr_off_t expect,
         return 0;
     }
     lowat = INPUT_BATCH;
-    if (ctx->st->req_cap > 1 && (apr_off_t)ctx->st->req_cap < lowat) {
+    if (ctx->st->req_cap > 0 && (apr_off_t)ctx->st->req_cap < lowat) {
         lowat = (int)ctx->st->req_cap;
     }
     if (expect < lowat) {
