@@ -4,6 +4,9 @@
 #   mp      mod_proxy_http2          (same Apache build/MPM/threads, ProxyPass /mp/ -> t/h2up)
 #   ceil    ceiling: the same Apache answering from memory (bench/mod_bench_ceiling.c)
 #   direct  h2load straight to t/h2up (the machine's limit; Apache figures n/a)
+#   nx      with --nghttpx: nghttpx (nghttp2's event-driven proxy, one worker
+#           thread per core) in front of the same upstream, a reference proxy
+#           that is not Apache; its "Apache" figures are its own processes'
 # (or, with --upstream nghttpd, the same columns in front of nghttpd
 # serving files: an upstream nobody in this project wrote)
 # interleaved within each round, repeated, medians reported; a table with
@@ -13,7 +16,7 @@
 #   bench/run.sh [--quick] [--out FILE] [--rounds N] [--duration SEC]
 #                [--workers "8 32"] [--no-sweep] [--keep] [--only "W ..."]
 #                [--upstream h2up|nghttpd] [--upstream-window BYTES]
-#                [--ab-module SO]
+#                [--ab-module SO] [--nghttpx]
 #   --quick       1 round, 2 s runs, no H2MaxWorkers sweep: < 2 minutes
 #   --out FILE    where the Markdown table goes (default bench/results/<timestamp>.md)
 #   --rounds N    rounds (default 3; quick 1)
@@ -35,6 +38,11 @@
 #                 nghttpd -w/-W (a power of two: 2^N - 1 bytes). What an
 #                 upload can have in flight per stream and per connection
 #                 is this, for every column and direct alike
+#   --nghttpx     one more column, nghttpx (Debian nghttp2-proxy) as the
+#                 proxy: --frontend 127.0.0.1,PORT;no-tls (HTTP/1.1 and h2c
+#                 prior knowledge), --backend to the upstream with proto=h2,
+#                 --workers = the number of CPUs, every other option its
+#                 default (64 KiB - 1 windows to the client, as mod_http2's)
 #   --ab-module SO  another build of mod_h2gw.so as one more column, "B"
 #                 (its own Apache, like mod_h2gw's; GWB_PARAMS for its
 #                 H2GWPass parameters, GWB_ENV for NAME=VALUE words in its
@@ -67,6 +75,7 @@ ONLY=""
 UPSTREAM=h2up
 UP_WINDOW=""
 AB_SO=""
+NGHTTPX=0
 SERVER_LIMIT=1
 THREADS=64
 
@@ -85,6 +94,7 @@ while [ $# -gt 0 ]; do
     --upstream) UPSTREAM=${2:?--upstream needs h2up or nghttpd}; shift ;;
     --upstream-window) UP_WINDOW=${2:?--upstream-window needs bytes}; shift ;;
     --ab-module) AB_SO=${2:?--ab-module needs a mod_h2gw.so}; shift ;;
+    --nghttpx) NGHTTPX=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -132,6 +142,7 @@ if [ -n "$UP_WINDOW" ]; then
         UP_WINDOW_ARGS=(-w "$bits" -W "$bits")
     fi
 fi
+[ "$NGHTTPX" = 1 ] && need nghttpx nghttp2-proxy
 need curl curl
 need perl perl-base
 need awk mawk
@@ -389,6 +400,30 @@ start_apache() {  # col workers [key: another instance of col's kind]
     echo "run.sh: Apache for column $col did not start (config $d/httpd.conf)" >&2
     exit 1
 }
+# nghttpx (--nghttpx): the reference proxy, started once like the Apache
+# columns and measured the same way (its master process, the worker process
+# it forks and that one's threads take the place of Apache's parent and child).
+start_nghttpx() {
+    local port pid i d="$W/nghttpx"
+    port=$(free_port)
+    mkdir -p "$d"
+    setsid nghttpx --frontend="127.0.0.1,$port;no-tls" \
+        --backend="127.0.0.1,$UP_PORT;;proto=h2" --workers="$(nproc)" \
+        --errorlog-file="$d/error_log" < /dev/null > "$d/stdout" 2>&1 &
+    pid=$!
+    track "$pid" nghttpx
+    for i in $(seq 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then break; fi
+        if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port$(upath /data?size=1024)"; then
+            AP_PID[nx]=$pid; AP_PORT[nx]=$port; AP_DIR[nx]=$d; AP_WORKERS[nx]=$(nproc)
+            return 0
+        fi
+        sleep 0.1
+    done
+    cat "$d/stdout" "$d/error_log" >&2 2>/dev/null || true
+    echo "run.sh: nghttpx did not start" >&2
+    exit 1
+}
 stop_apache() {  # col
     local col=$1
     stop_pid "${AP_PID[$col]}"
@@ -448,6 +483,7 @@ col_base() {  # col -> URL prefix
     gwb) echo "http://127.0.0.1:${AP_PORT[gwb]}/gw" ;;
     mp) echo "http://127.0.0.1:${AP_PORT[mp]}/mp" ;;
     ceil) echo "http://127.0.0.1:${AP_PORT[ceil]}/ceil" ;;
+    nx) echo "http://127.0.0.1:${AP_PORT[nx]}" ;;
     direct) echo "$UP" ;;
     esac
 }
@@ -709,6 +745,7 @@ if [ -n "$AB_SO" ]; then
     APACHE_COLS=(gw gwb mp ceil)
     ALL_COLS=(gw gwb mp ceil direct)
 fi
+[ "$NGHTTPX" = 1 ] && ALL_COLS=("${ALL_COLS[@]/direct/nx}" direct)
 : > "$W/sweep.tsv"
 : > "$W/slowcheck.tsv"
 
@@ -733,6 +770,10 @@ for col in "${APACHE_COLS[@]}"; do
     start_apache "$col" "$wk"
     log "column $col: Apache pid ${AP_PID[$col]} port ${AP_PORT[$col]}, H2MaxWorkers $wk"
 done
+if [ "$NGHTTPX" = 1 ]; then
+    start_nghttpx
+    log "column nx: nghttpx pid ${AP_PID[nx]} port ${AP_PORT[nx]}, ${AP_WORKERS[nx]} workers"
+fi
 
 for round in $(seq "$ROUNDS"); do
     log "round $round of $ROUNDS"
@@ -754,6 +795,7 @@ done
 
 curl -s --max-time 5 "http://127.0.0.1:${AP_PORT[gw]}/h2gw-status?json" > "$W/h2gw-status.json" || true
 for col in "${APACHE_COLS[@]}"; do stop_apache "$col"; done
+if [ "$NGHTTPX" = 1 ]; then stop_pid "${AP_PID[nx]}"; unset "AP_PID[nx]"; fi
 : > "$W/mem.tsv"
 if [ "$MEM" = 1 ]; then
     log "memory: $MEM_N clients that never read"
@@ -783,6 +825,9 @@ T_END=$(date +%s)
         printf 'ab_module\t%s of %s\n' "$AB_SO" "$(date -r "$AB_SO" '+%F %T')"
         printf 'ab_params\t%s\n' "${GWB_PARAMS:-}"
         printf 'ab_env\t%s\n' "${GWB_ENV:-}"
+    fi
+    if [ "$NGHTTPX" = 1 ]; then
+        printf 'nghttpx\t%s, --workers=%s\n' "$(nghttpx --version 2>&1 | head -1)" "${AP_WORKERS[nx]}"
     fi
     printf 'threads\t%s\n' "$THREADS"
     printf 'sweep\t%s\n' "$SWEEP"
