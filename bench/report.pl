@@ -395,7 +395,9 @@ sub target_of {
         my $ok = $op eq '>=' ? $v >= $lim : $v <= $lim;
         ++$n_data;
         ++$n_ok if $ok;
-        push @parts, sprintf('%s %s (%s %s)', $label, fmt($v), $op eq '>=' ? '≥' : '≤', $lim);
+        # Three decimals below 10, so that a ratio just short of its
+        # limit (1.495 against 1.5) does not print as the limit.
+        push @parts, sprintf('%s %s (%s %s)', $label, tfmt($v), $op eq '>=' ? '≥' : '≤', $lim);
     }
     my $met = $any ? ($n_ok > 0 ? 1 : $n_data == @checks ? 0 : undef)
                    : ($n_data < @checks ? ($n_ok < $n_data ? 0 : undef) : $n_ok == @checks ? 1 : 0);
@@ -404,9 +406,10 @@ sub target_of {
     my @nx = grep { defined $_->[4] } @checks;
     if ($has_nx && @nx) {
         emit '  (nghttpx on the same checks: '
-          . join(', ', map { "$_->[0] " . fmt($_->[4]) } @nx) . '.)';
+          . join(', ', map { "$_->[0] " . tfmt($_->[4]) } @nx) . '.)';
     }
 }
+sub tfmt { my ($v) = @_; defined $v && abs($v) < 10 ? sprintf('%.3f', $v) : fmt($v) }
 sub target { target_of(0, @_) }
 sub target_any { target_of(1, @_) }
 sub rat { my ($a, $b) = @_; return defined $a && defined $b && $b > 0 ? $a / $b : undef }
