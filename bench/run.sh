@@ -369,7 +369,7 @@ CONF
 }
 
 start_apache() {  # col workers [key: another instance of col's kind]
-    local col=$1 wk=$2 key=${3:-$1} d port pid i
+    local col=$1 wk=$2 key=${3:-$1} d port pid
     d="$W/ap-$key-$wk"
     port=$(free_port)
     mkdir -p "$d/run" "$d/htdocs"
@@ -388,23 +388,31 @@ start_apache() {  # col workers [key: another instance of col's kind]
         setsid "$HTTPD" -f "$d/httpd.conf" -DFOREGROUND < /dev/null > "$d/stdout" 2>&1 &
     pid=$!
     track "$pid" "apache $key"
+    await_start "$key" "$pid" "$port" "$d" "$wk" "http://127.0.0.1:$port/" \
+        "Apache for column $col did not start (config $d/httpd.conf)"
+}
+# await_start KEY PID PORT DIR WORKERS URL WHAT: once URL answers, the
+# column KEY is recorded as up; if PID dies or 10 s pass, its output and
+# error log are shown and the run ends with WHAT.
+await_start() {
+    local key=$1 pid=$2 port=$3 d=$4 wk=$5 url=$6 what=$7 i
     for i in $(seq 100); do
         if ! kill -0 "$pid" 2>/dev/null; then break; fi
-        if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
+        if curl -s -o /dev/null --max-time 2 "$url"; then
             AP_PID[$key]=$pid; AP_PORT[$key]=$port; AP_DIR[$key]=$d; AP_WORKERS[$key]=$wk
             return 0
         fi
         sleep 0.1
     done
     cat "$d/stdout" "$d/error_log" >&2 2>/dev/null || true
-    echo "run.sh: Apache for column $col did not start (config $d/httpd.conf)" >&2
+    echo "run.sh: $what" >&2
     exit 1
 }
 # nghttpx (--nghttpx): the reference proxy, started once like the Apache
 # columns and measured the same way (its master process, the worker process
 # it forks and that one's threads take the place of Apache's parent and child).
 start_nghttpx() {
-    local port pid i d="$W/nghttpx"
+    local port pid d="$W/nghttpx"
     port=$(free_port)
     mkdir -p "$d"
     setsid nghttpx --frontend="127.0.0.1,$port;no-tls" \
@@ -412,17 +420,8 @@ start_nghttpx() {
         --errorlog-file="$d/error_log" < /dev/null > "$d/stdout" 2>&1 &
     pid=$!
     track "$pid" nghttpx
-    for i in $(seq 100); do
-        if ! kill -0 "$pid" 2>/dev/null; then break; fi
-        if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port$(upath /data?size=1024)"; then
-            AP_PID[nx]=$pid; AP_PORT[nx]=$port; AP_DIR[nx]=$d; AP_WORKERS[nx]=$(nproc)
-            return 0
-        fi
-        sleep 0.1
-    done
-    cat "$d/stdout" "$d/error_log" >&2 2>/dev/null || true
-    echo "run.sh: nghttpx did not start" >&2
-    exit 1
+    await_start nx "$pid" "$port" "$d" "$(nproc)" \
+        "http://127.0.0.1:$port$(upath /data?size=1024)" "nghttpx did not start"
 }
 stop_apache() {  # col
     local col=$1
