@@ -303,7 +303,7 @@ write_conf() {  # col workers dir port
     if [ "$(id -u)" -eq 0 ]; then user_line=$'User nobody\nGroup nogroup'; fi
     case "$col" in
     gw) colconf="LoadModule h2gw_module \"$W/mod_h2gw.so\"
-# mod_h2gw with its defaults (max-conns=4, max-streams=100, window 256K).
+# mod_h2gw with its defaults (max-conns=8, max-streams=100, window 256K).
 H2GWPass /gw/ h2c://127.0.0.1:$UP_PORT/ ${GW_PARAMS:-}
 <Location /h2gw-status>
     SetHandler h2gw-status
