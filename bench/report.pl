@@ -384,7 +384,8 @@ emit '';
 emit 'The event-driven request path issue (the interactive target is measured by bench/interactive.sh):';
 emit '';
 my @targets;
-# checks: [label, value, op, limit]; $any: met when one check is (else all).
+# checks: [label, value, op, limit, nghttpx's value or undef]; $any: met when
+# one check is (else all).
 sub target_of {
     my ($any, $text, @checks) = @_;
     my ($n_ok, $n_data) = (0, 0);
@@ -413,6 +414,13 @@ sub tfmt { my ($v) = @_; defined $v && abs($v) < 10 ? sprintf('%.3f', $v) : fmt(
 sub target { target_of(0, @_) }
 sub target_any { target_of(1, @_) }
 sub rat { my ($a, $b) = @_; return defined $a && defined $b && $b > 0 ? $a / $b : undef }
+# A check of workload $w's figure $k: mod_h2gw's against column $den's,
+# with nghttpx's against the same beside it (undef without --nghttpx).
+sub ratio_check {
+    my ($label, $w, $k, $den, $op, $lim) = @_;
+    return [ $label, rat(med($w, 'gw', $k), med($w, $den, $k)), $op, $lim,
+             rat(med($w, 'nx', $k), med($w, $den, $k)) ];
+}
 # Uploads keep every CPU of this machine busy: h2load, Apache and the
 # upstream share them. At 1.5x mod_proxy_http2's MB/s with no CPU idle,
 # the three may spend at most ncpu / (1.5 * MB/s) CPU-s per GB together;
@@ -433,33 +441,25 @@ sub upload_budget {
 }
 my $sl = $meta{server_limit} || 1;
 target('1 MiB uploads ≥ 1.5× mod_proxy_http2\'s MB/s, Apache CPU per GB ≤ 0.7× its',
-       [ 'MB/s ratio', rat(med('up1m', 'gw', 'mbps'), med('up1m', 'mp', 'mbps')), '>=', 1.5,
-         rat(med('up1m', 'nx', 'mbps'), med('up1m', 'mp', 'mbps')) ],
-       [ 'CPU/GB ratio', rat(med('up1m', 'gw', 'cpugb'), med('up1m', 'mp', 'cpugb')), '<=', 0.7,
-         rat(med('up1m', 'nx', 'cpugb'), med('up1m', 'mp', 'cpugb')) ]);
+       ratio_check('MB/s ratio', 'up1m', 'mbps', 'mp', '>=', 1.5),
+       ratio_check('CPU/GB ratio', 'up1m', 'cpugb', 'mp', '<=', 0.7));
 upload_budget('up1m');
 target('The same over the HTTP/2 frontend (the issue measured its uploads over h2)',
-       [ 'MB/s ratio', rat(med('up1m-h2', 'gw', 'mbps'), med('up1m-h2', 'mp', 'mbps')), '>=', 1.5,
-         rat(med('up1m-h2', 'nx', 'mbps'), med('up1m-h2', 'mp', 'mbps')) ],
-       [ 'CPU/GB ratio', rat(med('up1m-h2', 'gw', 'cpugb'), med('up1m-h2', 'mp', 'cpugb')), '<=', 0.7,
-         rat(med('up1m-h2', 'nx', 'cpugb'), med('up1m-h2', 'mp', 'cpugb')) ]);
+       ratio_check('MB/s ratio', 'up1m-h2', 'mbps', 'mp', '>=', 1.5),
+       ratio_check('CPU/GB ratio', 'up1m-h2', 'cpugb', 'mp', '<=', 0.7));
 upload_budget('up1m-h2');
 target_any('20 MiB downloads ≥ 2.4× mod_proxy_http2, or ≥ 0.85× the ceiling',
-       [ 'MB/s ratio to proxy_http2', rat(med('20m', 'gw', 'mbps'), med('20m', 'mp', 'mbps')), '>=', 2.4,
-         rat(med('20m', 'nx', 'mbps'), med('20m', 'mp', 'mbps')) ],
-       [ 'MB/s ratio to ceiling', rat(med('20m', 'gw', 'mbps'), med('20m', 'ceil', 'mbps')), '>=', 0.85,
-         rat(med('20m', 'nx', 'mbps'), med('20m', 'ceil', 'mbps')) ]);
+       ratio_check('MB/s ratio to proxy_http2', '20m', 'mbps', 'mp', '>=', 2.4),
+       ratio_check('MB/s ratio to ceiling', '20m', 'mbps', 'ceil', '>=', 0.85));
 emit '  (For scale: direct, h2load straight to the upstream, '
   . fmt(med('20m', 'direct', 'mbps')) . ' MB/s; mod_h2gw ÷ direct '
   . (ratio(med('20m', 'gw', 'mbps'), med('20m', 'direct', 'mbps')) || 'n/a')
   . ', mod_proxy_http2 ÷ direct '
   . (ratio(med('20m', 'mp', 'mbps'), med('20m', 'direct', 'mbps')) || 'n/a') . '.)';
 target('1 KiB over HTTP/2: Apache CPU per request ≤ 0.6× mod_proxy_http2\'s',
-       [ 'CPU/request ratio', rat(med('1k-h2', 'gw', 'cpu10k'), med('1k-h2', 'mp', 'cpu10k')), '<=', 0.6,
-         rat(med('1k-h2', 'nx', 'cpu10k'), med('1k-h2', 'mp', 'cpu10k')) ]);
+       ratio_check('CPU/request ratio', '1k-h2', 'cpu10k', 'mp', '<=', 0.6));
 target('1 KiB over HTTP/1.1 ≥ 1.3× mod_proxy_http2\'s req/s',
-       [ 'req/s ratio', rat(med('1k-h1', 'gw', 'rps'), med('1k-h1', 'mp', 'rps')), '>=', 1.3,
-         rat(med('1k-h1', 'nx', 'rps'), med('1k-h1', 'mp', 'rps')) ]);
+       ratio_check('req/s ratio', '1k-h1', 'rps', 'mp', '>=', 1.3));
 if ($mem{gw}) {
     target("Memory: RSS growth with $mem{gw}{n} stalled streams within streams × (window + request buffer) "
            . "+ 32 MiB (growth net of the ceiling's, which is Apache's own per connection)",
@@ -474,11 +474,9 @@ target('1 KiB over HTTP/1.1 with ≤ 2 upstream connections per child',
          do { my $m = maxv(map { $_->{up_conns} } ok_runs('1k-h1', 'gw')); defined $m ? $m / $sl : undef },
          '<=', 2 ]);
 target('1 KiB over HTTP/2 ≥ 1.3× mod_proxy_http2\'s req/s',
-       [ 'req/s ratio', rat(med('1k-h2', 'gw', 'rps'), med('1k-h2', 'mp', 'rps')), '>=', 1.3,
-         rat(med('1k-h2', 'nx', 'rps'), med('1k-h2', 'mp', 'rps')) ]);
+       ratio_check('req/s ratio', '1k-h2', 'rps', 'mp', '>=', 1.3));
 target('Apache CPU per GB ≤ 0.45× mod_proxy_http2 (20 MiB downloads)',
-       [ 'CPU/GB ratio', rat(med('20m', 'gw', 'cpugb'), med('20m', 'mp', 'cpugb')), '<=', 0.45,
-         rat(med('20m', 'nx', 'cpugb'), med('20m', 'mp', 'cpugb')) ]);
+       ratio_check('CPU/GB ratio', '20m', 'cpugb', 'mp', '<=', 0.45));
 for my $w (qw(1k-h2 1k-h1)) {
     target("Upstream CPU per request ≤ 0.3× mod_proxy_http2's ($w)",
            [ 'upstream CPU/request ratio', rat(med($w, 'gw', 'upus'), med($w, 'mp', 'upus')), '<=', 0.3 ]);
