@@ -27,7 +27,11 @@ APLOG_USE_MODULE(h2gw);
  * request without a body has no input pipe; a protocol module without
  * ap_get_pollfd_from_conn()) is looked at this often while the handler
  * waits for its upstream: it bounds how late a vanished client is
- * noticed there. Every other wait ends on an event. */
+ * noticed there. So is an HTTP/2 client whose input pipe cannot be
+ * waited on: while the handler waits for room in the request buffer
+ * (or for a response before the body was read), the pipe is readable
+ * with input left unread, and a reset or a lost connection shows only
+ * in the stream's aborted flag. Every other wait ends on an event. */
 #define HANDLER_TICK apr_time_from_msec(100)
 /* An HTTP/1 body of known length that is still coming is waited for in
  * batches (SO_RCVLOWAT), but at most this long: a client that pauses
@@ -389,14 +393,16 @@ static void pipe_linger(h2gw_req_t *ctx, struct pollfd *pfd, int rc,
 }
 
 /* How long the poll() may sleep: timeout (-1: no limit), cut where the
- * client must be looked at without an event (see HANDLER_TICK; always
+ * client must be looked at without an event (see HANDLER_TICK: a client
+ * without a descriptor, or mod_http2's pipe polled for nothing; always
  * while the child stops at once), or to *backoff (doubled each time) for
  * input from a client without a descriptor. */
 static apr_interval_time_t poll_timeout(h2gw_req_t *ctx, int input,
                                         apr_interval_time_t timeout,
                                         apr_interval_time_t *backoff)
 {
-    /* A client with a descriptor needs no look at intervals. Over TLS
+    /* A client whose descriptor the wait polls needs no look at
+     * intervals. Over TLS
      * too: a wait for input follows a read that the filters answered
      * with EAGAIN, which mod_ssl gives only once OpenSSL wants bytes from
      * the socket (what OpenSSL and the core held was taken first), so
@@ -411,6 +417,10 @@ static apr_interval_time_t poll_timeout(h2gw_req_t *ctx, int input,
         else if (timeout < 0 || timeout > HANDLER_TICK) {
             timeout = HANDLER_TICK;
         }
+    }
+    else if (client_events(ctx, input) == 0
+             && (timeout < 0 || timeout > HANDLER_TICK)) {
+        timeout = HANDLER_TICK;
     }
     if (stopping_now && (timeout < 0 || timeout > HANDLER_TICK)) {
         /* The wake-up that told of the stop may have been taken by a
