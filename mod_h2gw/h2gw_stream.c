@@ -187,9 +187,10 @@ int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for, size_t want)
     st->handler_waiting = !news;
     st->wait_for = wait_for;
     st->resp_want = want;
-    if (wait_for & H2GW_WAIT_SPACE) {
-        st->req_space_wanted = 1;  /* the engine wakes it once there is */
-    }
+    /* The engine wakes it for room only while it waits for room: one
+     * that waits for client input (its last read found nothing) is not
+     * woken by each piece the engine takes out of the buffer. */
+    st->req_space_wanted = (wait_for & H2GW_WAIT_SPACE) != 0;
     apr_thread_mutex_unlock(st->lock);
     return news;
 }

@@ -6,7 +6,8 @@
  * for a resend, one that outgrows it cannot; response chunks are counted
  * against the high-water mark; failures map to 502/503/504 and a failure
  * is final; a handler waiting for a batch of response data is woken only
- * once the batch is there, or by anything else that is news.
+ * once the batch is there, or by anything else that is news; one waiting
+ * for room in the request buffer, only while it waits for that.
  */
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -350,6 +351,34 @@ static void test_batch(void)
     close(fd);
 }
 
+/* A handler that waited for room in the request buffer is woken once
+ * there is room; waiting for client input next, it is not woken by what
+ * the engine takes out of the buffer after that. */
+static void test_space(void)
+{
+    h2gw_stream_t *st;
+    char in[64];
+    uint8_t buf[64];
+    size_t took;
+    int wake, eof, fd = eventfd(0, EFD_NONBLOCK);
+
+    memset(in, 'x', sizeof(in));
+    h2gw_stream_create(&st, 64);
+    st->wake_fd = fd;
+    h2gw_stream_put_body(st, in, 64, 0, &took, &wake);
+    tap_is_int(h2gw_stream_put_body(st, in, 1, 0, &took, &wake), APR_TIMEUP,
+               "the request buffer is full");
+    tap_ok(!h2gw_stream_arm(st, H2GW_WAIT_SPACE, 0), "arm for room: no news");
+    h2gw_stream_get_body_locked(st, buf, 40, &eof);
+    tap_ok(woken(fd), "room for a batch wakes it");
+    tap_ok(!h2gw_stream_arm(st, 0, 0), "arm for client input: no news");
+    h2gw_stream_get_body_locked(st, buf, 8, &eof);
+    tap_ok(!woken(fd) && st->handler_waiting,
+           "more room does not wake a wait for client input");
+    h2gw_stream_unref(st);
+    close(fd);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -360,6 +389,7 @@ int main(void)
     test_fail_keys();
     test_life();
     test_batch();
+    test_space();
     apr_terminate();
     return done_testing();
 }
