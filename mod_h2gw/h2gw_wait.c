@@ -402,11 +402,10 @@ static apr_interval_time_t poll_timeout(h2gw_req_t *ctx, int input,
                                         apr_interval_time_t *backoff)
 {
     /* A client whose descriptor the wait polls needs no look at
-     * intervals. Over TLS
-     * too: a wait for input follows a read that the filters answered
-     * with EAGAIN, which mod_ssl gives only once OpenSSL wants bytes from
-     * the socket (what OpenSSL and the core held was taken first), so
-     * the socket shows all that is still to come. */
+     * intervals. Over TLS too: a wait for input follows a read that the
+     * filters answered with EAGAIN, which mod_ssl gives only once OpenSSL
+     * wants bytes from the socket (what OpenSSL and the core held was
+     * taken first), so the socket shows all that is still to come. */
     if (ctx->client_fd < 0) {
         if (input && backoff) {
             timeout = (timeout < 0 || timeout > *backoff) ? *backoff
