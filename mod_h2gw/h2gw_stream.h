@@ -599,7 +599,9 @@ h2gw_interim_t *h2gw_stream_take_interim(h2gw_stream_t *st);
  * want: response body bytes that make a batch (0: any byte is news).
  * Below it, buffered data is no news and wakes nobody; headers, interim
  * responses, the end, a failure and what wait_for names still are. The
- * handler bounds such a wait with a timeout of its own.
+ * handler bounds such a wait with a timeout of its own. The engine wakes
+ * it for room freed in the request buffer only while wait_for names
+ * H2GW_WAIT_SPACE.
  */
 int h2gw_stream_arm(h2gw_stream_t *st, unsigned wait_for, size_t want);
 
